@@ -1,0 +1,7 @@
+"""`python -m clvlens` runs the command line."""
+
+import sys
+
+from clvlens.cli import main
+
+sys.exit(main())

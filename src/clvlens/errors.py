@@ -1,0 +1,11 @@
+"""The one exception type every layer raises for bad input or an impossible request.
+
+Its message is a single line naming the file, row or field at fault, so that the CLI can print it as is.
+"""
+
+
+class ClvlensError(Exception):
+    """A user-facing error: one line, naming what is wrong and where."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(str(message).split()))

@@ -1,0 +1,49 @@
+"""Shared fixtures: the real public data sets in ../shared/datasets (tests skip with a reason when absent)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+
+
+def dataset(relative: str) -> Path:
+    """Path of a file in the shared data sets, skipping the test when it is not there."""
+    path = DATASETS / relative
+    if not path.exists():
+        pytest.skip(f"real data set {relative} not found under {DATASETS} (the shared/ folder is absent)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def cdnow_sample() -> Path:
+    return dataset("cdnow/CDNOW_sample.txt.gz")
+
+
+@pytest.fixture(scope="session")
+def cdnow_master() -> Path:
+    return dataset("cdnow/CDNOW_master.txt.gz")
+
+
+@pytest.fixture(scope="session")
+def cdnow_summary_csv() -> Path:
+    return dataset("cdnow/cdnow_customers_summary.csv")
+
+
+@pytest.fixture(scope="session")
+def online_retail_csv() -> Path:
+    return dataset("online_retail/online_retail.csv.gz")
+
+
+@pytest.fixture(scope="session")
+def olist_real_folder() -> Path:
+    return dataset("olist")
+
+
+@pytest.fixture(scope="session")
+def online_retail(online_retail_csv: Path):
+    from clvlens.data import load_online_retail
+
+    return load_online_retail(online_retail_csv)

@@ -1,0 +1,141 @@
+"""The workspace contract and the CLI, run as a user would (subprocess), on real and demo data."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from clvlens.errors import ClvlensError
+from clvlens.pipeline import RunSettings, read_table, run_pipeline, workspace_path
+
+CONTRACT = {
+    "transactions": {"source_row", "customer_id", "order_id", "timestamp", "amount"},
+    "quarantine": {"source_row", "reason", "customer_id", "order_id", "timestamp", "amount"},
+    "customers": {
+        "customer_id",
+        "frequency",
+        "recency",
+        "T",
+        "monetary_value",
+        "first_purchase",
+        "last_purchase",
+        "region",
+        "cohort",
+    },
+    "cleaning_report": {"outcome", "rows", "amount"},
+    "run_info": {"key", "value"},
+}
+
+
+def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "120"}
+    env.pop("CLVLENS_DEBUG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "clvlens", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300
+    )
+
+
+def _check_contract(folder: Path) -> None:
+    with duckdb.connect(str(workspace_path(folder)), read_only=True) as connection:
+        for table, columns in CONTRACT.items():
+            present = {row[0] for row in connection.execute(f'DESCRIBE "{table}"').fetchall()}
+            assert columns <= present, (table, columns - present)
+        kept, quarantined = (
+            connection.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in ("transactions", "quarantine")
+        )
+        input_rows = connection.execute("SELECT value FROM run_info WHERE key = 'input_rows'").fetchone()[0]
+        assert int(input_rows) == kept + quarantined
+        report_rows = connection.execute("SELECT sum(rows) FROM cleaning_report").fetchone()[0]
+        assert report_rows == int(input_rows)
+
+
+def test_run_on_cdnow_writes_the_workspace(tmp_path: Path, cdnow_sample: Path) -> None:
+    result = run_pipeline(RunSettings(str(cdnow_sample), tmp_path / "ws", "cdnow", "W", "1997-09-30"))
+    _check_contract(tmp_path / "ws")
+    customers = read_table(tmp_path / "ws", "customers")
+    assert customers.height == 2_357 == result.customers.height
+    assert customers["frequency"].sum() == 2_457
+
+
+def test_failed_run_leaves_previous_workspace_intact(tmp_path: Path, cdnow_sample: Path) -> None:
+    out = tmp_path / "ws"
+    run_pipeline(RunSettings(str(cdnow_sample), out, "cdnow", "W", "1997-09-30"))
+    before = workspace_path(out).read_bytes()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("order_id,amount\n1,2\n")
+    with pytest.raises(ClvlensError):
+        run_pipeline(RunSettings(str(bad), out))
+    assert workspace_path(out).read_bytes() == before
+    assert sorted(p.name for p in out.iterdir()) == ["clvlens.duckdb"]
+
+
+def test_cli_run_on_online_retail(tmp_path: Path, online_retail_csv: Path) -> None:
+    completed = cli("run", str(online_retail_csv), "--out", str(tmp_path / "ws"))
+    assert completed.returncode == 0, completed.stderr
+    assert "389,875" in completed.stdout
+    _check_contract(tmp_path / "ws")
+    regions = read_table(tmp_path / "ws", "customers")["region"]
+    assert regions.null_count() == 0 and "United Kingdom" in regions.to_list()
+
+
+def test_cli_summary_reproduces_published_cdnow(tmp_path: Path, cdnow_sample: Path, cdnow_summary_csv: Path) -> None:
+    out = tmp_path / "summary.csv"
+    completed = cli(
+        "summary", str(cdnow_sample), "--format", "cdnow", "--time-unit", "W",
+        "--observation-end", "1997-09-30", "--out", str(out), "--decimals", "2",
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+    ours = pl.read_csv(out, schema_overrides={"customer_id": pl.String})
+    published = pl.read_csv(cdnow_summary_csv, schema_overrides={"ID": pl.String})
+    assert ours.select("frequency", "recency", "T").equals(published.select("frequency", "recency", "T"))
+    assert ours["customer_id"].equals(published["ID"].rename("customer_id"))
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"", "empty file"),
+        (bytes(range(256)) * 10, "binary data"),
+        (b"order_id;customer_id;timestamp;amount\n1;a;2024-01-01;3\n", None),  # fine: delimiter detected
+        (b"order_id,timestamp,amount\n1,2024-01-01,3\n", "missing required column 'customer_id'"),
+        (b"order_id,customer_id,timestamp,amount\n1,a,yesterday,3\n", "no transactions left after cleaning"),
+    ],
+)
+def test_cli_bad_input_is_one_line(tmp_path: Path, content: bytes, expected: str | None) -> None:
+    path = tmp_path / "input.csv"
+    path.write_bytes(content)
+    completed = cli("run", str(path), "--out", str(tmp_path / "ws"))
+    if expected is None:
+        assert completed.returncode == 0, completed.stderr
+        return
+    assert completed.returncode == 2
+    lines = [line for line in completed.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), completed.stderr
+    assert expected in lines[0] and "Traceback" not in completed.stderr
+
+
+def test_cli_unknown_option_and_missing_file(tmp_path: Path) -> None:
+    completed = cli("run", str(tmp_path / "nope.csv"))
+    assert completed.returncode == 2 and "nope.csv: no such file" in completed.stderr
+    completed = cli("summary", "x.csv", "--out", str(tmp_path / "x.txt"))
+    assert completed.returncode == 2 and "must end in .csv or .parquet" in completed.stderr
+    completed = cli("run", "x.csv", "--bogus")
+    assert completed.returncode != 0 and "Traceback" not in completed.stderr
+
+
+def test_cli_demo_end_to_end(tmp_path: Path) -> None:
+    completed = cli("demo", "--out", str(tmp_path / "demo"), "--customers", "800", "--no-dashboard")
+    assert completed.returncode == 0, completed.stderr
+    _check_contract(tmp_path / "demo")
+    customers = read_table(tmp_path / "demo", "customers")
+    assert customers.height > 700
+    assert "bought again" in completed.stdout
+    report = read_table(tmp_path / "demo", "cleaning_report")
+    # the demo's planted dirt is found and accounted for
+    assert {"cancellation", "missing_customer", "duplicate"} <= set(report["outcome"])
