@@ -107,8 +107,11 @@ def contender(name: str, path: str) -> None:
     elif name == "duckdb":
         import duckdb
 
+        connection = duckdb.connect()
+        connection.register("frame", frame)
+
         def work():
-            return duckdb.sql(
+            return connection.sql(
                 f"""
                 WITH daily AS (
                     SELECT customer_id, date_trunc('day', timestamp) AS day, sum(amount) AS amount

@@ -129,3 +129,21 @@ def test_cdnow_malformed_line(tmp_path: Path) -> None:
     path.write_text(" 00001 19970101  1   11.77\n 00002 19970112  1\n")
     with pytest.raises(ClvlensError, match=r"cdnow.txt, line 2: expected 4 fields, found 3"):
         load_cdnow(path)
+
+
+def test_demo_store_accounting_and_exact_recovery() -> None:
+    from clvlens.data.demo import generate_demo_store
+
+    store = generate_demo_store(n_customers=3000, seed=5)
+    result = load_transactions(store.transactions)
+    _assert_accounting(result)
+    dirt = store.truth.dirt
+    assert result.report.by_reason["cancellation"][0] == dirt["cancellations"]
+    assert result.report.by_reason["cancelled_original"][0] == dirt["cancelled_originals"]
+    assert result.report.by_reason["missing_customer"][0] == dirt["missing_customer"]
+    assert result.report.by_reason["duplicate"][0] == dirt["duplicates"]
+    # removing the dirt gives back exactly the generated clean log
+    columns = ["customer_id", "order_id", "timestamp", "amount", "item_id"]
+    kept = result.transactions.select(columns).sort(columns)
+    clean = pl.from_pandas(store.clean).select(columns).with_columns(pl.col("timestamp").cast(pl.Datetime("us")))
+    assert kept.equals(clean.sort(columns))

@@ -145,19 +145,12 @@ def _merge_transactions(frame: Any, merge: str | None) -> Any:
 
 def _customer_summary(per_period: Any, end: datetime, unit_days: float) -> Any:
     unit_seconds = unit_days * SECONDS_PER_DAY
-    first_period = nw.col("period").min().over("customer_id")
-    customers = (
-        per_period.with_columns(
-            nw.when(nw.col("period") == first_period).then(nw.col("amount")).otherwise(0.0).alias("first_amount")
-        )
-        .group_by("customer_id")
-        .agg(
-            nw.col("period").min().alias("first_purchase"),
-            nw.col("period").max().alias("last_purchase"),
-            nw.len().alias("transactions"),
-            nw.col("amount").sum().alias("total_value"),
-            nw.col("first_amount").sum().alias("first_value"),
-        )
+    customers = per_period.group_by("customer_id").agg(
+        nw.col("period").min().alias("first_purchase"),
+        nw.col("period").max().alias("last_purchase"),
+        nw.len().alias("transactions"),
+        nw.col("amount").sum().alias("total_value"),
+        nw.col("amount").first(order_by="period").alias("first_value"),
     )
     frequency = nw.col("transactions") - 1
     return customers.select(
