@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import emit, measure, run_child  # noqa: E402
+from _harness import emit, measure, run_child
 
 END = "2024-12-31"
 CACHE = Path(__file__).resolve().parent / "results"

@@ -48,13 +48,13 @@ def test_missing_required_table_is_named(demo_folder, tmp_path: Path) -> None:
     partial = tmp_path / "partial"
     shutil.copytree(folder, partial)
     (partial / "olist_customers_dataset.csv").unlink()
-    with pytest.raises(ClvlensError, match="missing Olist table olist_customers_dataset.csv"):
+    with pytest.raises(ClvlensError, match=r"missing Olist table olist_customers_dataset\.csv"):
         load_olist(partial)
 
 
 def test_real_tables_alone_are_not_enough(olist_real_folder: Path) -> None:
     # only payments, products, sellers and the translation are available: the loader says what is missing
-    with pytest.raises(ClvlensError, match="missing Olist table olist_orders_dataset.csv"):
+    with pytest.raises(ClvlensError, match=r"missing Olist table olist_orders_dataset\.csv"):
         load_olist(olist_real_folder)
 
 

@@ -1,0 +1,84 @@
+"""One call that produces every basket table the workspace stores."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from clvlens.analytics.basket._frames import (
+    bundles,
+    check_max_len,
+    check_min_lift,
+    itemset_frame,
+    resolve,
+    rule_frame,
+)
+from clvlens.analytics.basket._matrix import check_fraction, check_positive_int, level_column, to_polars
+from clvlens.analytics.basket._mining import mine
+from clvlens.analytics.basket._offers import next_best_offers
+
+
+@dataclass(frozen=True)
+class BasketTables:
+    """Market-basket results, all Polars DataFrames with DuckDB-native column types (lists of strings, floats).
+
+    `itemsets`: frequent itemsets; `rules`: association rules with every metric; `bundles`: strongest pairs and
+    triples by itemset lift; `next_best_offer`: top offers per customer. `n_orders` is the number of baskets that
+    supports are shares of, `level` "item" or "category".
+    """
+
+    itemsets: pl.DataFrame
+    rules: pl.DataFrame
+    bundles: pl.DataFrame
+    next_best_offer: pl.DataFrame
+    n_orders: int
+    level: str
+
+
+def basket_tables(
+    transactions: Any,
+    customer_value: Any = None,
+    *,
+    level: str = "item",
+    min_support: float = 0.01,
+    min_confidence: float = 0.2,
+    min_lift: float | None = None,
+    max_len: int | None = 3,
+    top_n: int = 3,
+    value_column: str = "clv",
+    bundle_top: int = 10,
+    exclude: Iterable[Any] | None = None,
+    min_item_count: int = 1,
+) -> BasketTables:
+    """Mine itemsets once and derive rules, bundles and next-best offers from them.
+
+    `transactions` is the canonical transaction log (pandas or Polars); `customer_value` an optional frame with
+    customer_id and `value_column` (projected CLV) that weights the offers. Thresholds are validated up front and
+    raise a one-line `ClvlensError`; data with nothing frequent gives empty tables, not an error. `exclude` drops
+    item ids (e.g. postage) before mining and `min_item_count` items bought in fewer orders; neither changes the
+    number of orders that supports are shares of.
+    """
+    column = level_column(level)
+    support = check_fraction("min_support", min_support, allow_zero=False)
+    confidence = check_fraction("min_confidence", min_confidence, allow_zero=True)
+    lift = check_min_lift(min_lift)
+    limit = check_max_len(max_len)
+    check_positive_int("top_n", top_n)
+    check_positive_int("bundle_top", bundle_top)
+    frame = to_polars(transactions, ("customer_id", "order_id", column))
+    basket, ids, names = resolve(frame, level, exclude=exclude, min_item_count=min_item_count)
+    mined = mine(basket, support, limit)
+    itemsets = itemset_frame(mined, ids, names)
+    rules = rule_frame(mined, ids, names, confidence, lift)
+    offers = next_best_offers(frame, rules, customer_value, top_n=top_n, value_column=value_column, level=level)
+    return BasketTables(
+        itemsets=itemsets,
+        rules=rules,
+        bundles=bundles(itemsets, top=bundle_top),
+        next_best_offer=offers,
+        n_orders=basket.n_orders,
+        level=level,
+    )

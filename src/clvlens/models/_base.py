@@ -1,0 +1,293 @@
+"""Shared maximum-likelihood engine, input validation and bookkeeping for every clvlens model.
+
+Parameters are optimised on the log scale. The objective is the mean negative log-likelihood over the
+*unique* data rows weighted by their counts, plus ``penalizer_coef * sum(log(params)**2)``. L-BFGS-B runs
+first; when it fails the engine restarts from other starting points and finally tries Nelder-Mead. A fit
+that still does not converge raises :class:`~clvlens.errors.ClvlensError`; NaN parameters are never returned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+from scipy import stats
+
+from clvlens.errors import ClvlensError
+from clvlens.models._engine import FitResult, maximise
+
+__all__ = ["BaseModel", "FitResult", "as_float_array", "dedup_rows", "extract_columns"]
+
+_TIME_UNITS = ("D", "W", "M")
+
+
+def as_float_array(name: str, values: Any) -> np.ndarray:
+    """Convert ``values`` to a 1-D float64 array, raising ClvlensError naming ``name`` on failure."""
+    if values is None:
+        raise ClvlensError(f"{name}: missing; pass an array or a frame with a '{name}' column")
+    if hasattr(values, "to_numpy"):
+        values = values.to_numpy()
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ClvlensError(f"{name}: cannot be converted to numbers ({exc}); pass numeric values") from None
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.ndim != 1:
+        raise ClvlensError(f"{name}: expected a 1-D array, got shape {arr.shape}; flatten it first")
+    return arr
+
+
+def extract_columns(first: Any, rest: Sequence[Any], names: Sequence[str]) -> list[Any]:
+    """Return the raw column objects, taking them from a frame/dict ``first`` when the rest are None."""
+    is_frame = first is not None and not isinstance(first, np.ndarray | list | tuple)
+    if all(v is None for v in rest) and is_frame:
+        try:
+            return [first[n] for n in names]
+        except (KeyError, IndexError, TypeError, ValueError):
+            raise ClvlensError(
+                f"input frame: needs columns {', '.join(names)}; rename your columns or pass arrays"
+            ) from None
+    return [first, *rest]
+
+
+def _first_bad(mask: np.ndarray) -> int:
+    return int(np.flatnonzero(mask)[0])
+
+
+def validate_finite_nonneg(name: str, arr: np.ndarray) -> None:
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        raise ClvlensError(f"{name}: row {_first_bad(bad)} is NaN or infinite; drop or fill missing values")
+    neg = arr < 0
+    if neg.any():
+        i = _first_bad(neg)
+        raise ClvlensError(f"{name}: row {i} is negative ({arr[i]:g}); values must be >= 0")
+
+
+def validate_integer(name: str, arr: np.ndarray) -> None:
+    bad = arr != np.round(arr)
+    if bad.any():
+        raise ClvlensError(
+            f"{name}: row {_first_bad(bad)} is not a whole number ({arr[bad][0]:g}); counts must be integers"
+        )
+
+
+def dedup_rows(cols: Sequence[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """Unique rows of the stacked columns: ``(unique_columns, counts, inverse)``.
+
+    A 64-bit multiplicative hash of the rows' bit patterns is sorted (much faster than
+    ``np.unique(axis=0)``); the grouping is then verified exactly and falls back to ``np.unique`` on the
+    stacked rows in the (astronomically unlikely) event of a hash collision. Rows are returned sorted by
+    hash, a deterministic order.
+    """
+    n = cols[0].shape[0]
+    h = np.zeros(n, dtype=np.uint64)
+    mults = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5)
+    for i, c in enumerate(cols):
+        c = np.ascontiguousarray(c, dtype=np.float64) + 0.0  # +0.0 maps -0.0 to 0.0
+        h ^= c.view(np.uint64) * np.uint64(mults[i % 4])
+        h = (h << np.uint64(13)) | (h >> np.uint64(51))
+    order = np.argsort(h, kind="stable")
+    hs = h[order]
+    start = np.empty(n, dtype=bool)
+    start[0] = True
+    np.not_equal(hs[1:], hs[:-1], out=start[1:])
+    group = np.cumsum(start) - 1
+    first = order[start]
+    ok = all(np.array_equal(c[order], c[first][group]) for c in cols)
+    if not ok:  # pragma: no cover - hash collision
+        stacked = np.column_stack(cols)
+        uniq, inverse, counts = np.unique(stacked, axis=0, return_inverse=True, return_counts=True)
+        return [uniq[:, j].copy() for j in range(len(cols))], counts.astype(float), inverse.ravel()
+    counts = np.diff(np.append(np.flatnonzero(start), n)).astype(np.float64)
+    inverse = np.empty(n, dtype=np.intp)
+    inverse[order] = group
+    return [c[first] for c in cols], counts, inverse
+
+
+def data_hash(cols: Sequence[np.ndarray], counts: np.ndarray) -> str:
+    """sha256 of the fitted data summary (unique rows and their counts, in :func:`dedup_rows` order).
+
+    :func:`dedup_rows` orders the unique rows by a hash of their values, so the order (and the digest) depends
+    only on the multiset of rows, not on the input order.
+    """
+    order = np.arange(counts.size)
+    m = hashlib.sha256()
+    for c in cols:
+        m.update(np.ascontiguousarray(c[order], dtype="<f8").tobytes())
+    m.update(np.ascontiguousarray(counts[order], dtype="<f8").tobytes())
+    return m.hexdigest()
+
+
+class BaseModel:
+    """Base class: scikit-learn style estimator with a shared maximum-likelihood ``fit``.
+
+    Subclasses define ``_param_names``, ``_column_names``, ``_validate`` and ``_loglik`` (per-row
+    log-likelihood at natural parameters) and may define ``_loglik_grad`` (total weighted
+    log-likelihood and its gradient in natural parameters) and ``_starts``.
+    """
+
+    _param_names: ClassVar[tuple[str, ...]] = ()
+    _column_names: ClassVar[tuple[str, ...]] = ()
+    #: above this many unique rows the engine warm-starts from a deterministic subsample
+    _subsample_above: ClassVar[int] = 200_000
+    #: True when ``_loglik_grad`` is implemented (otherwise central finite differences are used)
+    _analytic_gradient: ClassVar[bool] = False
+
+    def __init__(self, time_unit: str = "W", penalizer_coef: float = 0.0) -> None:
+        self.time_unit = time_unit
+        self.penalizer_coef = penalizer_coef
+
+    # ----------------------------------------------------------------- hooks for subclasses
+    def _validate(self, cols: list[np.ndarray]) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _prepare(self, cols: list[np.ndarray], weights: np.ndarray) -> dict[str, Any]:
+        return {"cols": cols, "w": weights}
+
+    def _loglik(self, params: np.ndarray, data: dict[str, Any]) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def _loglik_grad(self, params: np.ndarray, data: dict[str, Any]) -> tuple[float, np.ndarray] | None:
+        return None
+
+    def _starts(self, data: dict[str, Any]) -> list[np.ndarray]:
+        k = len(self._param_names)
+        return [np.ones(k), np.full(k, 0.5), np.full(k, 3.0)]
+
+    # ----------------------------------------------------------------- public helpers
+    def _check_settings(self) -> None:
+        if self.time_unit not in _TIME_UNITS:
+            raise ClvlensError(f"time_unit: {self.time_unit!r} is not one of D, W, M; pass one of those")
+        pen = self.penalizer_coef
+        if not (isinstance(pen, int | float) and math.isfinite(pen) and pen >= 0):
+            raise ClvlensError(f"penalizer_coef: {pen!r} must be a finite number >= 0")
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "params_"):
+            name = type(self).__name__
+            raise ClvlensError(f"{name}: model is not fitted; call fit() or load_model() first")
+
+    def _pvec(self) -> np.ndarray:
+        self._check_fitted()
+        return np.array([self.params_[k] for k in self._param_names], dtype=float)
+
+    def _read_columns(self, first: Any, rest: Sequence[Any]) -> list[np.ndarray]:
+        raw = extract_columns(first, rest, self._column_names)
+        cols = [as_float_array(n, v) for n, v in zip(self._column_names, raw, strict=True)]
+        n0 = cols[0].shape[0]
+        for name, c in zip(self._column_names, cols, strict=True):
+            if c.shape[0] != n0:
+                raise ClvlensError(f"{name}: has {c.shape[0]} rows but {self._column_names[0]} has {n0}")
+        if n0 == 0:
+            raise ClvlensError(f"{self._column_names[0]}: input is empty; pass at least one customer")
+        return cols
+
+    # ----------------------------------------------------------------- fitting
+    def _fit_columns(self, cols: list[np.ndarray]) -> BaseModel:
+        self._check_settings()
+        self._validate(cols)
+        uniq, counts, _ = dedup_rows(cols)
+        data = self._prepare(uniq, counts)
+        params, result = maximise(self, data, n_customers=int(cols[0].shape[0]))
+        self.params_ = dict(zip(self._param_names, map(float, params), strict=True))
+        self.fit_result_ = result
+        self.data_hash_ = data_hash(uniq, counts)
+        self.n_customers_ = int(cols[0].shape[0])
+        return self
+
+    def log_likelihood(self, *args: Any) -> float:
+        """Total log-likelihood of the given data at the fitted parameters."""
+        rest = args[1:] if len(args) > 1 else [None] * (len(self._column_names) - 1)
+        cols = self._read_columns(args[0], rest)
+        self._validate(cols)
+        uniq, counts, _ = dedup_rows(cols)
+        data = self._prepare(uniq, counts)
+        return float(np.sum(counts * self._loglik(self._pvec(), data)))
+
+    def summary(self, level: float = 0.95) -> Any:
+        """Parameters, standard errors and Wald confidence intervals computed on the log scale.
+
+        Returns a pandas DataFrame when pandas is importable, otherwise a list of dicts.
+        """
+        self._check_fitted()
+        zq = float(stats.norm.ppf(0.5 + level / 2))
+        rows = []
+        for k in self._param_names:
+            est = self.params_[k]
+            se = self.fit_result_.standard_errors.get(k)
+            if se is not None and np.isfinite(se) and est > 0:
+                half = zq * se / est  # delta method: sd(log theta) = se / theta
+                lo, hi = est * math.exp(-half), est * math.exp(half)
+            else:
+                lo = hi = float("nan")
+            rows.append({"parameter": k, "estimate": est, "std_error": se, "lower": lo, "upper": hi})
+        try:
+            import pandas as pd
+        except ImportError:  # pragma: no cover
+            return rows
+        return pd.DataFrame(rows).set_index("parameter")
+
+    def sample_params(self, n_draws: int, seed: int | None = 0) -> np.ndarray:
+        """Draw parameter vectors from the asymptotic normal of the log-parameters, shape (n_draws, k)."""
+        self._check_fitted()
+        cov = self.fit_result_.covariance_log
+        if cov is None:
+            raise ClvlensError(
+                f"{type(self).__name__}: no covariance (singular Hessian); intervals cannot be drawn"
+            )
+        rng = np.random.default_rng(seed)
+        mean = np.log(self._pvec())
+        return np.exp(rng.multivariate_normal(mean, np.asarray(cov), size=n_draws, method="eigh"))
+
+    def _with_params(self, pvec: np.ndarray) -> dict[str, np.ndarray]:
+        """Parameter dict of column vectors (for broadcasting draws against customers)."""
+        return {k: pvec[:, i : i + 1] for i, k in enumerate(self._param_names)}
+
+    def _interval(
+        self, fn: Callable[[dict[str, Any]], np.ndarray], level: float, n_draws: int, seed: int | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if not 0 < level < 1:
+            raise ClvlensError(f"level: {level} must lie strictly between 0 and 1, e.g. 0.9")
+        draws = self.sample_params(n_draws, seed)
+        vals = fn(self._with_params(draws))
+        q = np.nanquantile(vals, [(1 - level) / 2, (1 + level) / 2], axis=0)
+        return q[0], q[1]
+
+    def __repr__(self) -> str:
+        if hasattr(self, "params_"):
+            inner = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
+            return f"<{type(self).__name__} fitted: {inner}>"
+        return f"<{type(self).__name__} time_unit={self.time_unit!r} penalizer_coef={self.penalizer_coef}>"
+
+
+def _to_json(self: BaseModel, path: str | None = None) -> str:
+    """Serialise the fitted model to JSON (and write it to ``path`` if given)."""
+    import json
+
+    from clvlens.models.persistence import model_to_dict
+
+    text = json.dumps(model_to_dict(self), indent=2)
+    if path is not None:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    return text
+
+
+def _from_json(cls: type[BaseModel], source: str) -> BaseModel:
+    """Rebuild a fitted model from ``to_json`` output (a JSON string or a path)."""
+    from clvlens.models.persistence import load_model
+
+    model = load_model(source)
+    if not isinstance(model, cls):
+        got = type(model).__name__
+        raise ClvlensError(f"model: the JSON holds a {got}, not a {cls.__name__}; use load_model")
+    return model
+
+
+BaseModel.to_json = _to_json  # type: ignore[attr-defined]
+BaseModel.from_json = classmethod(_from_json)  # type: ignore[attr-defined]

@@ -1,0 +1,284 @@
+"""BG/NBD model: Fader, Hardie & Lee (2005), "Counting your customers the easy way: an alternative to the
+Pareto/NBD model", Marketing Science 24(2), 275-284.
+
+Transactions while active follow a Poisson process with rate lambda ~ Gamma(r, alpha); after every repeat
+transaction the customer drops out with probability p ~ Beta(a, b). Inputs: ``frequency`` x (repeat
+purchases), ``recency`` t_x (time of the last purchase since the first) and ``T`` (age), all in ``time_unit``.
+
+:class:`~clvlens.models.mbgnbd.ModifiedBetaGeo` reuses this file's formulas with ``_shift = 1`` (dropout may
+also happen straight after the first purchase).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+from scipy import special
+
+from clvlens.errors import ClvlensError
+from clvlens.models._base import BaseModel, validate_finite_nonneg, validate_integer
+from clvlens.models._special import hyp2f1_fallback, softplus_and_sigmoid
+
+__all__ = ["BetaGeo"]
+
+P = dict[str, Any]
+
+
+def _x_index(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unique integer frequencies and each row's index into them (O(n), no sort)."""
+    xi = x.astype(np.int64)
+    present = np.bincount(xi) > 0
+    ux = np.flatnonzero(present)
+    lookup = np.cumsum(present) - 1
+    return ux.astype(float), lookup[xi]
+
+
+def _a_minus_one(a: Any) -> Any:
+    """``a - 1`` nudged away from 0, where the closed forms have a removable singularity."""
+    am1 = np.asarray(a, dtype=float) - 1.0
+    return np.where(np.abs(am1) < 1e-7, np.where(am1 < 0, -1e-7, 1e-7), am1)
+
+
+def conditional_expected(p: P, t: Any, x: Any, tx: Any, T: Any, shift: int) -> np.ndarray:
+    """E[Y(t) | x, t_x, T]: FHL (2005) eq. (10) (shift 0) / Batislam et al. (2007) eq. (9) (shift 1).
+
+    ``2F1(r+x, b+x+k; a+b+x+k-1; z)`` is rewritten with Euler's transformation as
+    ``(1-z)^(a-1-r-x) 2F1(a+b+k-1-r, a-1; a+b+x+k-1; z)``, which has small numerator parameters even for
+    x in the thousands and is evaluated by scipy without overflow.
+    """
+    r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
+    am1 = _a_minus_one(a)
+    a = am1 + 1.0
+    c = a + b + x + shift - 1.0
+    z = t / (alpha + T + t)
+    log1mz = np.log1p(-z)
+    f = special.hyp2f1(a + b + shift - 1.0 - r, am1, c, z)
+    if not np.all(np.isfinite(f)):
+        f = hyp2f1_fallback(f, a + b + shift - 1.0 - r, am1, c, z)
+    bracket = -np.expm1(am1 * log1mz) * np.ones_like(f) + np.exp(am1 * log1mz) * (1.0 - f)
+    return np.maximum(c / am1 * bracket * prob_alive(p, x, tx, T, shift), 0.0)
+
+
+def prob_alive(p: P, x: Any, tx: Any, T: Any, shift: int) -> np.ndarray:
+    """P(alive | x, t_x, T): FHL (2005) eq. (13) (shift 0); Batislam et al. (2007) eq. (8) (shift 1)."""
+    r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
+    d = np.log(a) - np.log(b + x + shift - 1.0 + (x + shift == 0)) + (r + x) * (
+        np.log(alpha + T) - np.log(alpha + tx)
+    )
+    soft, _ = softplus_and_sigmoid(d)
+    pa = np.exp(-soft)
+    return np.where(x + shift > 0, pa, 1.0)
+
+
+def prob_n_purchases(p: P, t: Any, n: Any, shift: int) -> np.ndarray:
+    """P(X(t) = n) for a new customer: FHL (2005) eq. (8); the tail sum is a regularised incomplete beta."""
+    r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
+    n = np.asarray(n, dtype=float)
+    t = np.asarray(t, dtype=float)
+    lz = np.log(t) - np.log(alpha + t)
+    lb0 = special.betaln(a, b)
+    nb = np.exp(
+        special.gammaln(r + n) - special.gammaln(r) - special.gammaln(n + 1)
+        + r * (np.log(alpha) - np.log(alpha + t)) + np.where(n > 0, n * lz, 0.0)
+    )
+    first = np.exp(special.betaln(a, b + n + shift) - lb0) * nb
+    tail = np.where(n > 0, special.betainc(np.maximum(n, 1.0), r, np.exp(lz)), 1.0)
+    bshift = np.maximum(b + n + shift - 1.0, 1e-300)
+    second = np.where(n + shift > 0, np.exp(special.betaln(a + 1.0, bshift) - lb0) * tail, 0.0)
+    return first + second
+
+
+class BetaGeo(BaseModel):
+    """BG/NBD (Fader, Hardie & Lee 2005). ``params_``: r, alpha, a, b.
+
+    Log-likelihood, FHL (2005) eq. (6), evaluated in log space with ``logaddexp``; gradient analytic.
+    """
+
+    _param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "a", "b")
+    _column_names: ClassVar[tuple[str, ...]] = ("frequency", "recency", "T")
+    _shift: ClassVar[int] = 0
+    _analytic_gradient: ClassVar[bool] = True
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, frequency: Any, recency: Any = None, T: Any = None) -> BetaGeo:
+        """Fit by maximum likelihood. ``frequency`` may be a frame with frequency/recency/T columns."""
+        return self._fit_columns(self._read_columns(frequency, [recency, T]))  # type: ignore[return-value]
+
+    def _validate(self, cols: list[np.ndarray]) -> None:
+        x, tx, T = cols
+        for name, c in zip(self._column_names, cols, strict=True):
+            validate_finite_nonneg(name, c)
+        validate_integer("frequency", x)
+        bad = tx > T
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ClvlensError(f"recency: row {i} is greater than T ({tx[i]:g} > {T[i]:g}); fix recency")
+        bad = (x > 0) & (tx == 0)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ClvlensError(
+                f"recency: row {i} has frequency {x[i]:g} but recency 0; repeat purchases need recency > 0"
+            )
+        bad = (x == 0) & (tx > 0)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ClvlensError(f"recency: row {i} has frequency 0 but recency {tx[i]:g}; set recency to 0")
+        if not np.any(T > 0):
+            raise ClvlensError("T: every customer has T = 0, so there is no observation time to fit on")
+
+    def _prepare(self, cols: list[np.ndarray], weights: np.ndarray) -> dict[str, Any]:
+        x, tx, T = cols
+        ux, xi = _x_index(x)
+        two = x + self._shift > 0
+        one = ~two
+        return {
+            "cols": cols, "w": weights, "ux": ux, "wx": np.bincount(xi, weights=weights, minlength=ux.size),
+            "T1": T[one], "w1": weights[one],
+            "T2": T[two], "tx2": tx[two], "x2": x[two], "xi2": xi[two], "w2": weights[two],
+            "two": two,
+        }
+
+    def _const(self, th: np.ndarray, ux: np.ndarray) -> np.ndarray:
+        r, alpha, a, b = th
+        k = self._shift
+        return (
+            special.gammaln(r + ux) - special.gammaln(r) + r * np.log(alpha)
+            + special.gammaln(b + ux + k) + special.gammaln(a + b) - special.gammaln(b)
+            - special.gammaln(a + b + ux + k)
+        )
+
+    def _loglik(self, params: np.ndarray, data: dict[str, Any]) -> np.ndarray:
+        r, alpha, a, b = params
+        x, tx, T = data["cols"]
+        k = self._shift
+        c = self._const(params, data["ux"])
+        xi = _x_index(x)[1]
+        l3 = -(r + x) * np.log(alpha + T)
+        d = np.log(a) - np.log(np.maximum(b + x + k - 1.0, 1e-300)) + (r + x) * (
+            np.log(alpha + T) - np.log(alpha + tx)
+        )
+        soft, _ = softplus_and_sigmoid(d)
+        return c[xi] + l3 + np.where(data["two"], soft, 0.0)
+
+    def _loglik_grad(self, params: np.ndarray, data: dict[str, Any]) -> tuple[float, np.ndarray]:
+        r, alpha, a, b = params
+        k = self._shift
+        ux, wx = data["ux"], data["wx"]
+        ll = float(wx @ self._const(params, ux))
+        g = np.array([
+            wx @ (special.digamma(r + ux) - special.digamma(r) + np.log(alpha)),
+            r / alpha * wx.sum(),
+            wx @ (special.digamma(a + b) - special.digamma(a + b + ux + k)),
+            wx @ (special.digamma(b + ux + k) + special.digamma(a + b) - special.digamma(b)
+                  - special.digamma(a + b + ux + k)),
+        ])
+        # rows with only the "still alive" term
+        w1, T1 = data["w1"], data["T1"]
+        if w1.size:
+            lT1 = np.log(alpha + T1)
+            ll -= r * float(w1 @ lT1)
+            g[0] -= w1 @ lT1
+            g[1] -= r * (w1 @ (1.0 / (alpha + T1)))
+        # rows with both terms: log(e^L3 + e^L4) = L3 + softplus(L4 - L3)
+        w2, T2, tx2, x2 = data["w2"], data["T2"], data["tx2"], data["x2"]
+        if w2.size:
+            lT = np.log(alpha + T2)
+            lt = np.log(alpha + tx2)
+            rx = r + x2
+            bx = b + data["ux"] + k - 1.0
+            lbx = np.log(np.maximum(bx, 1e-300))
+            d = np.log(a) - lbx[data["xi2"]] + rx * (lT - lt)
+            soft, p4 = softplus_and_sigmoid(d)
+            ll += float(w2 @ (soft - rx * lT))
+            wp4 = w2 * p4
+            g[0] -= w2 @ lT + wp4 @ (lt - lT)
+            g[1] -= (w2 * rx) @ (1.0 / (alpha + T2)) + (wp4 * rx) @ (1.0 / (alpha + tx2) - 1.0 / (alpha + T2))
+            g[2] += wp4.sum() / a
+            sum_by_x = np.bincount(data["xi2"], weights=wp4, minlength=ux.size)
+            g[3] -= sum_by_x @ (1.0 / np.maximum(bx, 1e-300))
+        return ll, g
+
+    def _starts(self, data: dict[str, Any]) -> list[np.ndarray]:
+        x, _, T = data["cols"]
+        w = data["w"]
+        mt = max(float(w @ T / w.sum()), 1e-3)
+        mx = float(w @ x / w.sum())
+        a0 = mt / max(mx, 0.05)
+        return [np.array([1.0, a0 / 2, 1.0, 2.0]), np.array([0.3, a0 / 5, 0.7, 2.5]),
+                np.array([2.0, a0, 2.0, 5.0]), np.ones(4)]
+
+    # ------------------------------------------------------------------ predictions
+    def _cols3(self, frequency: Any, recency: Any, T: Any) -> tuple[np.ndarray, ...]:
+        x, tx, TT = self._read_columns(frequency, [recency, T])
+        self._validate_predict([x, tx, TT])
+        return x, tx, TT
+
+    def _validate_predict(self, cols: list[np.ndarray]) -> None:
+        _, tx, T = cols
+        for name, c in zip(self._column_names, cols, strict=True):
+            validate_finite_nonneg(name, c)
+        bad = tx > T
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ClvlensError(f"recency: row {i} is greater than T ({tx[i]:g} > {T[i]:g}); fix recency")
+
+    def conditional_probability_alive(self, frequency: Any, recency: Any = None, T: Any = None) -> np.ndarray:
+        """P(customer still alive at T | x, t_x, T)."""
+        x, tx, TT = self._cols3(frequency, recency, T)
+        return prob_alive(self.params_ if hasattr(self, "params_") else self._fail(), x, tx, TT, self._shift)
+
+    def _fail(self) -> P:
+        self._check_fitted()
+        return {}
+
+    def conditional_expected_number_of_purchases_up_to_time(
+        self, t: Any, frequency: Any, recency: Any = None, T: Any = None
+    ) -> np.ndarray:
+        """E[number of purchases in (T, T + t] | x, t_x, T]."""
+        self._check_fitted()
+        x, tx, TT = self._cols3(frequency, recency, T)
+        return conditional_expected(self.params_, _time(t), x, tx, TT, self._shift)
+
+    def expected_number_of_purchases_up_to_time(self, t: Any) -> np.ndarray:
+        """E[X(t)] for a customer just after the first purchase: FHL (2005) eq. (7)."""
+        self._check_fitted()
+        t = _time(t)
+        z0 = np.zeros_like(t)
+        return conditional_expected(self.params_, t, z0, z0, z0, self._shift)
+
+    def probability_of_n_purchases_up_to_time(self, t: Any, n: Any) -> np.ndarray:
+        """P(X(t) = n): FHL (2005) eq. (8) (shift 0) / its MBG/NBD analogue."""
+        self._check_fitted()
+        n = np.asarray(n, dtype=float)
+        if np.any(n < 0) or np.any(n != np.round(n)):
+            raise ClvlensError("n: must be non-negative whole numbers of purchases")
+        t = _time(t)
+        if np.any(t <= 0):
+            raise ClvlensError("t: must be > 0")
+        return prob_n_purchases(self.params_, t, n, self._shift)
+
+    def conditional_expected_number_of_purchases_interval(
+        self, t: Any, frequency: Any, recency: Any = None, T: Any = None, *,
+        level: float = 0.9, n_draws: int = 500, seed: int | None = 0,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Parametric-bootstrap (lower, upper) bounds for the conditional expected purchases."""
+        x, tx, TT = self._cols3(frequency, recency, T)
+        tt = _time(t)
+        k = self._shift
+        return self._interval(lambda p: conditional_expected(p, tt, x, tx, TT, k), level, n_draws, seed)
+
+    def _expected_path(self, p: P, times: np.ndarray, cols: tuple[np.ndarray, ...] | None) -> np.ndarray:
+        """Cumulative expected purchases at each of ``times`` (columns) for each customer (rows)."""
+        if cols is None:
+            z = np.zeros(1)
+            cols = (z, z, z)
+        x, tx, TT = (c[:, None] for c in cols)
+        return conditional_expected(p, times[None, :], x, tx, TT, self._shift)
+
+
+def _time(t: Any) -> np.ndarray:
+    arr = np.asarray(t, dtype=float)
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+        raise ClvlensError("t: the prediction horizon must be finite and >= 0")
+    return arr

@@ -1,0 +1,259 @@
+"""Degenerate data, validation, parameter recovery, properties, persistence, BG/BB and CLV."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from clvlens.errors import ClvlensError
+from clvlens.models import (
+    BetaGeo,
+    BetaGeoBetaBinom,
+    GammaGamma,
+    ModifiedBetaGeo,
+    ParetoNBD,
+    customer_lifetime_value,
+    customer_lifetime_value_interval,
+    load_model,
+    parse_horizon,
+)
+from clvlens.models.diagnostics import alive_matrix
+from clvlens.models.simulate import simulate_bgnbd, simulate_paretonbd
+
+TRUE = {"r": 0.25, "alpha": 4.0, "a": 0.8, "b": 2.5}
+
+
+@pytest.fixture(scope="module")
+def sim():
+    return simulate_bgnbd(20_000, **TRUE, T_max=52.0, seed=7)
+
+
+@pytest.fixture(scope="module")
+def bg_sim(sim):
+    return BetaGeo().fit(sim)
+
+
+def test_recovery_within_three_standard_errors(bg_sim):
+    for k, v in TRUE.items():
+        se = bg_sim.fit_result_.standard_errors[k]
+        assert abs(bg_sim.params_[k] - v) < 3 * se, (k, bg_sim.params_[k], se)
+    table = bg_sim.summary()
+    lo, hi = table["lower"].to_numpy(), table["upper"].to_numpy()
+    inside = [lo[i] <= TRUE[k] <= hi[i] for i, k in enumerate(TRUE)]
+    assert sum(inside) >= 3
+
+
+def test_input_order_does_not_change_fit_or_hash(sim, bg_sim):
+    perm = np.random.default_rng(0).permutation(sim["T"].size)
+    other = BetaGeo().fit(sim["frequency"][perm], sim["recency"][perm], sim["T"][perm])
+    assert other.data_hash_ == bg_sim.data_hash_
+    for k in TRUE:
+        assert other.params_[k] == pytest.approx(bg_sim.params_[k], rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("x", "tx", "T", "field"),
+    [
+        ([1, np.nan], [1, 1], [2, 2], "frequency: row 1"),
+        ([1, 1], [1, -1], [2, 2], "recency: row 1"),
+        ([1, 1], [1, 3], [2, 2], "recency: row 1"),
+        ([1, 1.5], [1, 1], [2, 2], "frequency: row 1"),
+        ([1, 2], [1, 0], [2, 2], "recency: row 1"),
+        ([], [], [], "frequency"),
+        ([1, 2], [1, 1], [2], "T"),
+    ],
+)
+def test_bad_input_one_line_error(x, tx, T, field):
+    with pytest.raises(ClvlensError) as err:
+        BetaGeo().fit(np.array(x, dtype=float), np.array(tx, dtype=float), np.array(T, dtype=float))
+    msg = str(err.value)
+    assert msg.startswith(field) and "\n" not in msg
+
+
+def test_frame_missing_column_and_bad_settings():
+    with pytest.raises(ClvlensError, match="columns"):
+        BetaGeo().fit({"frequency": [1], "recency": [1]})
+    with pytest.raises(ClvlensError, match="time_unit"):
+        BetaGeo(time_unit="Q").fit([1, 0], [1, 0], [2, 2])
+    with pytest.raises(ClvlensError, match="not fitted"):
+        BetaGeo().conditional_probability_alive(1, 1, 2)
+
+
+@pytest.mark.parametrize("cls", [BetaGeo, ModifiedBetaGeo, ParetoNBD])
+def test_degenerate_data_finite_or_clear_error(cls):
+    rng = np.random.default_rng(1)
+    T = rng.uniform(1, 40, 300)
+    cases = [
+        (np.zeros(300), np.zeros(300), T),  # nobody repeats
+        (np.array([2.0]), np.array([5.0]), np.array([10.0])),  # one customer
+        (np.full(50, 2.0), np.full(50, 5.0), np.full(50, 10.0)),  # all identical
+        (np.zeros(20), np.zeros(20), np.zeros(20)),  # T = 0
+    ]
+    for x, tx, TT in cases:
+        for pen in (0.0, 0.1):
+            try:
+                m = cls(penalizer_coef=pen).fit(x, tx, TT)
+            except ClvlensError as exc:
+                assert "\n" not in str(exc)
+                continue
+            assert all(np.isfinite(v) and v > 0 for v in m.params_.values())
+            assert np.all(np.isfinite(m.conditional_probability_alive(x, tx, TT)))
+            assert np.all(np.isfinite(m.conditional_expected_number_of_purchases_up_to_time(10, x, tx, TT)))
+
+
+def test_penalized_fit_when_nobody_repeats_is_finite():
+    T = np.linspace(1, 40, 200)
+    m = BetaGeo(penalizer_coef=0.1).fit(np.zeros(200), np.zeros(200), T)
+    assert all(np.isfinite(v) for v in m.params_.values())
+
+
+def test_huge_frequencies_and_extreme_params_are_finite():
+    x = np.array([0, 1, 10_000, 50_000, 200], dtype=float)
+    tx = np.array([0, 5, 300, 999.9, 0.5])
+    T = np.array([10, 10, 300, 1000, 1000], dtype=float)
+    for cls, params in ((BetaGeo, ("r", "alpha", "a", "b")), (ParetoNBD, ("r", "alpha", "s", "beta")),
+                        (ModifiedBetaGeo, ("r", "alpha", "a", "b"))):
+        for vals in ((0.2, 4.0, 0.8, 2.4), (50.0, 0.01, 30.0, 0.05), (1e-3, 1e3, 1e-2, 1e3)):
+            m = cls()
+            m.params_ = dict(zip(params, vals, strict=True))
+            data = m._prepare([x, tx, T], np.ones(5))
+            assert np.all(np.isfinite(m._loglik(np.array(vals), data)))
+            pa = m.conditional_probability_alive(x, tx, T)
+            assert np.all((pa >= 0) & (pa <= 1))
+            assert np.all(np.isfinite(m.conditional_expected_number_of_purchases_up_to_time(52, x, tx, T)))
+    gg = GammaGamma().fit(np.array([1, 2, 3, 5, 8, 1, 2.0]), np.array([1e9, 5e8, 2e9, 1e9, 3e9, 7e8, 1.1e9]))
+    assert np.all(np.isfinite(gg.conditional_expected_average_profit([1, 0], [1e9, 0])))
+
+
+def test_pareto_fits_simulated_data():
+    d = simulate_paretonbd(5000, 0.55, 10.5, 0.6, 11.7, seed=3)
+    m = ParetoNBD().fit(d)
+    for k, v in {"r": 0.55, "alpha": 10.5, "s": 0.6, "beta": 11.7}.items():
+        assert abs(m.params_[k] - v) < 4 * m.fit_result_.standard_errors[k], k
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    x=st.integers(0, 3000), frac=st.floats(0.0, 1.0), T=st.floats(0.01, 500.0),
+    r=st.floats(0.01, 20), alpha=st.floats(0.01, 100), a=st.floats(0.01, 20), b=st.floats(0.01, 20),
+)
+def test_property_alive_bounds_and_monotone_expectation(x, frac, T, r, alpha, a, b):
+    tx = 0.0 if x == 0 else max(frac * T, 1e-6)
+    ts = np.array([0.0, 1.0, 5.0, 20.0, 100.0])
+    for cls, names in ((BetaGeo, ("r", "alpha", "a", "b")), (ParetoNBD, ("r", "alpha", "s", "beta"))):
+        m = cls()
+        m.params_ = dict(zip(names, (r, alpha, a, b), strict=True))
+        pa = m.conditional_probability_alive(x, tx, T)
+        assert np.all(np.isfinite(pa)) and 0.0 <= pa[0] <= 1.0
+        e = np.array([m.conditional_expected_number_of_purchases_up_to_time(t, x, tx, T)[0] for t in ts])
+        assert np.all(np.isfinite(e)) and e[0] == pytest.approx(0.0, abs=1e-9)
+        assert np.all(np.diff(e) >= -1e-9 * np.maximum(1.0, e[1:]))
+
+
+@pytest.fixture(scope="module")
+def cdnow_models(cdnow_spend):
+    s = {"frequency": cdnow_spend["x"], "recency": cdnow_spend["t_x"], "T": cdnow_spend["T"],
+         "monetary_value": cdnow_spend["zbar"]}
+    pos = s["frequency"] > 0
+    return s, BetaGeo().fit(s), GammaGamma().fit(s["frequency"][pos], s["monetary_value"][pos])
+
+
+@settings(max_examples=25, deadline=None)
+@given(m1=st.floats(0.05, 1.0), dm=st.floats(0.01, 1.0), d1=st.floats(0.0, 0.5), dd=st.floats(0.01, 0.5),
+       cont=st.booleans())
+def test_property_clv_monotone_in_margin_and_rate(cdnow_models, m1, dm, d1, dd, cont):
+    s, bg, gg = cdnow_models
+    sub = {k: v[:50] for k, v in s.items()}
+    kw = {"horizon": "12M", "discounting": "continuous" if cont else "period"}
+    base = customer_lifetime_value(bg, gg, sub, margin=m1, discount_rate=d1, **kw)
+    more_margin = customer_lifetime_value(bg, gg, sub, margin=m1 + dm, discount_rate=d1, **kw)
+    higher_rate = customer_lifetime_value(bg, gg, sub, margin=m1, discount_rate=d1 + dd, **kw)
+    assert np.all(more_margin > base) and np.all(higher_rate < base)
+
+
+def test_clv_horizon_and_intervals(cdnow_models):
+    s, bg, gg = cdnow_models
+    assert parse_horizon("12M", "W") == pytest.approx(365.25 / 7)
+    assert parse_horizon("52W", "D") == 364
+    assert parse_horizon("365D", "M") == pytest.approx(365 / (365.25 / 12))
+    assert parse_horizon("6M", "M") == 6
+    with pytest.raises(ClvlensError, match="horizon"):
+        parse_horizon("12 months", "W")
+    sub = {k: v[:20] for k, v in s.items()}
+    undiscounted = customer_lifetime_value(bg, 1.0, sub, horizon="39W", period="1W", discount_rate=0.0)
+    e = bg.conditional_expected_number_of_purchases_up_to_time(39, sub)
+    np.testing.assert_allclose(undiscounted, e, rtol=1e-10)
+    clv = customer_lifetime_value(bg, gg, sub, horizon="12M", margin=0.3)
+    lo, hi = customer_lifetime_value_interval(bg, gg, sub, horizon="12M", margin=0.3, n_draws=100, seed=1)
+    assert np.all(lo <= clv) and np.all(clv <= hi)
+    lo2, hi2 = bg.conditional_expected_number_of_purchases_interval(39, sub, level=0.9, n_draws=200)
+    assert np.all(lo2 <= e + 1e-12) and np.all(e <= hi2 + 1e-12)
+
+
+def test_json_round_trip(cdnow, cdnow_models, tmp_path):
+    s, bg, gg = cdnow_models
+    for m in (bg, gg, ParetoNBD().fit(cdnow), ModifiedBetaGeo(time_unit="W").fit(cdnow)):
+        text = m.to_json()
+        d = json.loads(text)
+        assert d["model"] == type(m).__name__ and len(d["data_sha256"]) == 64 and "clvlens_version" in d
+        m2 = load_model(text)
+        assert m2.params_ == m.params_
+        path = tmp_path / "m.json"
+        m.to_json(str(path))
+        m3 = type(m).from_json(str(path))
+        if isinstance(m, GammaGamma):
+            pos = s["frequency"] > 0
+            args = (s["frequency"][pos], s["monetary_value"][pos])
+            np.testing.assert_array_equal(m3.conditional_expected_average_profit(*args),
+                                          m.conditional_expected_average_profit(*args))
+            continue
+        np.testing.assert_array_equal(m3.conditional_probability_alive(cdnow),
+                                      m.conditional_probability_alive(cdnow))
+        np.testing.assert_array_equal(m3.conditional_expected_number_of_purchases_up_to_time(39, cdnow),
+                                      m.conditional_expected_number_of_purchases_up_to_time(39, cdnow))
+    with pytest.raises(ClvlensError):
+        load_model('{"model": "Nope"}')
+
+
+def _donations():
+    lifetimes = pytest.importorskip("lifetimes", reason="donations data ships with lifetimes")
+    path = os.path.join(os.path.dirname(lifetimes.__file__), "datasets", "donations.csv")
+    d = np.genfromtxt(path, delimiter=",", names=True)
+    w = d["weights"].astype(int)
+    return tuple(np.repeat(d[c].astype(float), w) for c in ("frequency", "recency", "periods"))
+
+
+def test_bgbb_donations_matches_fader_hardie_shang_2010():
+    x, tx, n = _donations()
+    m = BetaGeoBetaBinom().fit(x, tx, n)
+    for k, v in {"alpha": 1.204, "beta": 0.750, "gamma": 0.657, "delta": 2.783}.items():
+        assert m.params_[k] == pytest.approx(v, rel=2e-3), k
+    assert m.fit_result_.log_likelihood == pytest.approx(-33225.6, abs=0.1)
+    pa = m.conditional_probability_alive(x, tx, n)
+    assert np.all((pa >= 0) & (pa <= 1))
+    e = m.conditional_expected_number_of_purchases_up_to_time(5, x, tx, n)
+    assert np.all(np.isfinite(e)) and np.all(e >= 0)
+    assert np.all(np.diff(m.expected_number_of_purchases_up_to_time(np.arange(0, 12))) > 0)
+    with pytest.raises(ClvlensError, match="frequency: row 0"):
+        BetaGeoBetaBinom().fit([3.0], [2.0], [6.0])
+
+
+def test_alive_matrix_and_plots(bg_sim):
+    from clvlens.models import plots
+    from clvlens.models.diagnostics import frequency_pmf
+
+    am = alive_matrix(bg_sim, 10, 52.0)
+    assert am["p_alive"].shape == (11, 50) and np.all((am["p_alive"] >= 0) & (am["p_alive"] <= 1))
+    fig = plots.plot_alive_matrix(am)
+    assert len(fig.data) == 1
+    pmf = frequency_pmf(bg_sim, np.array([0.0, 1, 2]), np.array([10.0, 20, 30]))
+    assert len(plots.plot_frequency_pmf(pmf).data) == 2
+    cal = {"frequency": np.arange(3), "actual": np.ones(3), "predicted": np.ones(3)}
+    assert len(plots.plot_calibration_vs_holdout(cal).data) == 2
+    tr = {"time": np.arange(3), "expected_cumulative": np.arange(3), "expected_incremental": np.ones(3)}
+    assert len(plots.plot_tracking(tr).data) == 1 and len(plots.plot_tracking(tr, cumulative=False).data) == 1
