@@ -16,9 +16,9 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from clvlens import __version__
+from clvlens.cli_output import print_models, print_run, print_top_customers
 from clvlens.errors import ClvlensError
 
 app = typer.Typer(
@@ -37,6 +37,16 @@ FormatOption = Annotated[
 TimeUnitOption = Annotated[str, typer.Option("--time-unit", help="Unit of recency and T: D, W or M.")]
 EndOption = Annotated[
     str | None, typer.Option("--observation-end", help="Last date observed (YYYY-MM-DD); default: last purchase.")
+]
+HorizonOption = Annotated[str, typer.Option("--horizon", help="CLV horizon: 6M, 12M, 52W, 365D...")]
+DiscountOption = Annotated[float, typer.Option("--discount-rate", help="Annual discount rate, e.g. 0.10.")]
+MarginOption = Annotated[float, typer.Option("--margin", help="Profit margin applied to spend (1 = revenue).")]
+HoldoutOption = Annotated[
+    str | None,
+    typer.Option("--holdout", help="Choose the model by its error on this last stretch (e.g. 26W); default BIC."),
+]
+ModelsOption = Annotated[
+    str, typer.Option("--models", help="Comma-separated candidates among bgnbd, mbgnbd, paretonbd.")
 ]
 MapOption = Annotated[
     list[str] | None, typer.Option("--map", help="Column mapping canonical=source, e.g. --map customer_id=Kunde.")
@@ -79,18 +89,29 @@ def run(
     time_unit: TimeUnitOption = "W",
     observation_end: EndOption = None,
     map: MapOption = None,
+    horizon: HorizonOption = "12M",
+    discount_rate: DiscountOption = 0.10,
+    margin: MarginOption = 1.0,
+    holdout: HoldoutOption = None,
+    models: ModelsOption = "bgnbd,mbgnbd,paretonbd",
 ) -> None:
-    """Clean a transaction log and write the workspace (DIR/clvlens.duckdb)."""
+    """Clean a transaction log, fit the models, build the strategy tables and write the workspace."""
     from clvlens.data.schema import parse_mapping_option
     from clvlens.pipeline import RunSettings, run_pipeline
     from clvlens.pipeline.run import STEPS
 
     settings = RunSettings(
-        source, out, format, time_unit.upper(), observation_end, parse_mapping_option(map or [])
+        source,
+        out,
+        format,
+        time_unit.upper(),
+        observation_end,
+        parse_mapping_option(map or []),
+        models=_model_settings(horizon, discount_rate, margin, holdout, models),
     )
     with steps_progress(STEPS) as progress:
         result = run_pipeline(settings, progress)
-    _print_run(result)
+    print_run(console, result)
 
 
 @app.command()
@@ -143,6 +164,47 @@ def summary(
 
 
 @app.command()
+def fit(
+    workspace: Annotated[Path, typer.Argument(help="A workspace folder written by clvlens run.")],
+    horizon: HorizonOption = "12M",
+    discount_rate: DiscountOption = 0.10,
+    margin: MarginOption = 1.0,
+    holdout: HoldoutOption = None,
+    models: ModelsOption = "bgnbd,mbgnbd,paretonbd",
+) -> None:
+    """Fit and select the BTYD and spend models on a workspace; write DIR/models/*.json."""
+    from clvlens.pipeline.steps import fit_workspace
+
+    with steps_progress(("fit models",)) as progress:
+        progress("fit models")
+        fitted = fit_workspace(workspace, _model_settings(horizon, discount_rate, margin, holdout, models))
+    print_models(console, fitted)
+    console.print(f"models: [bold]{workspace / 'models'}[/bold]")
+
+
+@app.command()
+def score(
+    workspace: Annotated[Path, typer.Argument(help="A workspace folder with fitted models (clvlens fit).")],
+) -> None:
+    """Score every customer with the saved models: p_alive, expected purchases, spend and CLV with its interval."""
+    from clvlens.pipeline.steps import run_settings, score_workspace
+
+    with steps_progress(("score customers",)) as progress:
+        progress("score customers")
+        customers = score_workspace(workspace)
+    horizon = run_settings(workspace).get("horizon", "12M")
+    print_top_customers(console, customers, horizon)
+    console.print(f"{customers.height:,} customers scored in [bold]{workspace}[/bold]")
+
+
+def _model_settings(horizon: str, discount_rate: float, margin: float, holdout: str | None, models: str) -> Any:
+    from clvlens.pipeline.modeling import ModelSettings
+
+    names = tuple(name.strip() for name in models.split(",") if name.strip())
+    return ModelSettings(horizon=horizon, discount_rate=discount_rate, margin=margin, holdout=holdout, models=names)
+
+
+@app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the demo data and workspace.")] = Path(
         "clvlens-demo"
@@ -165,40 +227,8 @@ def demo(
         log = write_flat_log(store, Path(out) / "demo_transactions.csv")
         result = run_pipeline(RunSettings(str(log), out, "auto", store.truth.time_unit), progress)
     console.print(f"demo store: {customers:,} customers, {len(store.transactions):,} log rows -> {log}")
-    _print_run(result)
+    print_run(console, result)
     console.print(f"[dim]done in {time.perf_counter() - started:.1f} s[/dim]")
-
-
-def _print_run(result: Any) -> None:
-    report = result.cleaned.report
-    table = Table(title="Cleaning report", show_lines=False)
-    for column in ("outcome", "rows", "amount", "share"):
-        table.add_column(column, justify="left" if column == "outcome" else "right")
-    for outcome, rows, amount, share, _ in report.to_frame().iter_rows():
-        table.add_row(outcome, f"{rows:,}", f"{amount:,.2f}", f"{share:.1%}")
-    console.print(table)
-    customers = result.customers
-    repeaters = int((customers.get_column("frequency") > 0).sum())
-    console.print(
-        f"{customers.height:,} customers ({repeaters / max(customers.height, 1):.1%} bought again), "
-        f"time unit {result.info['time_unit']}, observed to {result.info['observation_end']}"
-    )
-    top = customers.sort("total_value", descending=True).head(5)
-    if top.height:
-        best = Table(title="Top customers by historical value")
-        for column in ("customer_id", "frequency", "recency", "T", "total_value", "region"):
-            best.add_column(column, justify="left" if column in {"customer_id", "region"} else "right")
-        for row in top.iter_rows(named=True):
-            best.add_row(
-                str(row["customer_id"]),
-                str(row["frequency"]),
-                f"{row['recency']:.1f}",
-                f"{row['T']:.1f}",
-                f"{row['total_value']:,.2f}",
-                str(row.get("region") or ""),
-            )
-        console.print(best)
-    console.print(f"workspace: [bold]{result.workspace}[/bold]")
 
 
 @app.callback(invoke_without_command=True)

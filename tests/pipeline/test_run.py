@@ -31,6 +31,21 @@ CONTRACT = {
     "cleaning_report": {"outcome", "rows", "amount"},
     "run_info": {"key", "value"},
 }
+MODEL_COLUMNS = {"p_alive", "expected_purchases", "expected_spend", "clv", "clv_lower", "clv_upper"}
+STRATEGY_COLUMNS = {"rfm_r", "rfm_f", "rfm_m", "rfm_segment", "value_segment"}
+FULL_CONTRACT = {
+    **CONTRACT,
+    "customers": CONTRACT["customers"] | MODEL_COLUMNS | STRATEGY_COLUMNS,
+    "model_selection": {"model", "log_likelihood", "bic", "chosen", "criterion"},
+    "kpis": {"name", "value", "definition"},
+    "segments": {"segment_type", "segment", "customers", "projected_revenue", "action"},
+    "cohorts": {"cohort", "period", "customers", "retention", "revenue_per_customer", "cumulative_ltv"},
+    "regions": {"region", "customers", "historical_revenue", "projected_clv"},
+}
+BASKET_TABLES = {
+    "rules": {"antecedents", "consequents", "support", "confidence", "lift", "leverage", "conviction", "zhangs_metric"},
+    "next_best_offer": {"customer_id", "rank", "item", "score"},
+}
 
 
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -41,9 +56,9 @@ def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
     )
 
 
-def _check_contract(folder: Path) -> None:
+def _check_contract(folder: Path, contract: dict[str, set[str]] = FULL_CONTRACT) -> None:
     with duckdb.connect(str(workspace_path(folder)), read_only=True) as connection:
-        for table, columns in CONTRACT.items():
+        for table, columns in contract.items():
             present = {row[0] for row in connection.execute(f'DESCRIBE "{table}"').fetchall()}
             assert columns <= present, (table, columns - present)
         kept, quarantined = (
@@ -61,6 +76,20 @@ def test_run_on_cdnow_writes_the_workspace(tmp_path: Path, cdnow_sample: Path) -
     customers = read_table(tmp_path / "ws", "customers")
     assert customers.height == 2_357 == result.customers.height
     assert customers["frequency"].sum() == 2_457
+    # every customer is scored, with finite values inside their interval
+    for column in MODEL_COLUMNS:
+        assert customers[column].null_count() == 0 and customers[column].is_finite().all(), column
+    assert ((customers["clv_lower"] <= customers["clv"]) & (customers["clv"] <= customers["clv_upper"])).all()
+    assert customers["p_alive"].is_between(0, 1).all()
+    # CDNOW has no item ids: the basket stage is skipped and says why
+    assert result.skipped == {"basket": "the transactions have no item ids"}
+    info = dict(read_table(tmp_path / "ws", "run_info").iter_rows())
+    assert info["skipped_basket"] == "the transactions have no item ids"
+    # the saved models predict exactly what the run stored
+    from clvlens.pipeline.modeling import load_models, score_customers
+
+    rescored = score_customers(customers, load_models(tmp_path / "ws" / "models"))
+    assert (rescored["clv"] - customers["clv"]).abs().max() == 0.0
 
 
 def test_failed_run_leaves_previous_workspace_intact(tmp_path: Path, cdnow_sample: Path) -> None:
@@ -72,14 +101,14 @@ def test_failed_run_leaves_previous_workspace_intact(tmp_path: Path, cdnow_sampl
     with pytest.raises(ClvlensError):
         run_pipeline(RunSettings(str(bad), out))
     assert workspace_path(out).read_bytes() == before
-    assert sorted(p.name for p in out.iterdir()) == ["clvlens.duckdb"]
+    assert sorted(p.name for p in out.iterdir()) == ["clvlens.duckdb", "models"]
 
 
 def test_cli_run_on_online_retail(tmp_path: Path, online_retail_csv: Path) -> None:
     completed = cli("run", str(online_retail_csv), "--out", str(tmp_path / "ws"))
     assert completed.returncode == 0, completed.stderr
     assert "389,875" in completed.stdout
-    _check_contract(tmp_path / "ws")
+    _check_contract(tmp_path / "ws", {**FULL_CONTRACT, **BASKET_TABLES})
     regions = read_table(tmp_path / "ws", "customers")["region"]
     assert regions.null_count() == 0 and "United Kingdom" in regions.to_list()
 
@@ -105,6 +134,7 @@ def test_cli_summary_reproduces_published_cdnow(tmp_path: Path, cdnow_sample: Pa
         (b"order_id;customer_id;timestamp;amount\n1;a;2024-01-01;3\n", None),  # fine: delimiter detected
         (b"order_id,timestamp,amount\n1,2024-01-01,3\n", "missing required column 'customer_id'"),
         (b"order_id,customer_id,timestamp,amount\n1,a,yesterday,3\n", "no transactions left after cleaning"),
+        (b"order_id,customer_id,timestamp,amount\n1,a,2024-01-01,3\n2,b,2024-01-02,-4\n", None),
     ],
 )
 def test_cli_bad_input_is_one_line(tmp_path: Path, content: bytes, expected: str | None) -> None:
@@ -132,10 +162,50 @@ def test_cli_unknown_option_and_missing_file(tmp_path: Path) -> None:
 def test_cli_demo_end_to_end(tmp_path: Path) -> None:
     completed = cli("demo", "--out", str(tmp_path / "demo"), "--customers", "800", "--no-dashboard")
     assert completed.returncode == 0, completed.stderr
-    _check_contract(tmp_path / "demo")
+    _check_contract(tmp_path / "demo", {**FULL_CONTRACT, **BASKET_TABLES})
+    assert "Chosen model" in completed.stdout and "Top customers by projected value" in completed.stdout
     customers = read_table(tmp_path / "demo", "customers")
     assert customers.height > 700
     assert "bought again" in completed.stdout
     report = read_table(tmp_path / "demo", "cleaning_report")
     # the demo's planted dirt is found and accounted for
     assert {"cancellation", "missing_customer", "duplicate"} <= set(report["outcome"])
+
+
+def test_input_no_model_can_fit_still_writes_what_it_can(tmp_path: Path) -> None:
+    # everyone bought once, on the last day: T = 0 for all, so there is no time to fit a model on
+    path = tmp_path / "tiny.csv"
+    path.write_text("order_id,customer_id,timestamp,amount\n1,a,2024-01-01,3\n2,b,2024-01-01,4\n")
+    result = run_pipeline(RunSettings(str(path), tmp_path / "ws"))
+    assert set(result.skipped) == {"models", "strategy", "basket"}
+    _check_contract(tmp_path / "ws", CONTRACT)
+    info = dict(read_table(tmp_path / "ws", "run_info").iter_rows())
+    assert "no transaction model could be fitted" in info["skipped_models"]
+    assert "T = 0" in info["skipped_models"]
+
+
+def test_cli_fit_and_score_with_holdout_selection(tmp_path: Path, cdnow_sample: Path) -> None:
+    out = tmp_path / "ws"
+    completed = cli("run", str(cdnow_sample), "--format", "cdnow", "--out", str(out),
+                    "--observation-end", "1998-06-30", "--models", "bgnbd,paretonbd")  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+    before = read_table(out, "customers")
+    completed = cli("fit", str(out), "--holdout", "39W", "--horizon", "6M", "--models", "bgnbd,paretonbd")
+    assert completed.returncode == 0, completed.stderr
+    selection = read_table(out, "model_selection")
+    assert set(selection["criterion"]) == {"holdout_mae"}
+    assert selection["holdout_mae"].is_not_null().all()
+    # the chosen model has the lowest holdout error
+    assert selection.filter(pl.col("chosen"))["holdout_mae"][0] == selection["holdout_mae"].min()
+    completed = cli("score", str(out))
+    assert completed.returncode == 0, completed.stderr
+    after = read_table(out, "customers")
+    assert after.height == before.height
+    # a 6-month horizon projects less than the run's 12 months
+    assert after["clv"].sum() < before["clv"].sum()
+    assert after["expected_purchases"].sum() < before["expected_purchases"].sum()
+
+
+def test_cli_score_without_models_is_one_line(tmp_path: Path, cdnow_sample: Path) -> None:
+    completed = cli("score", str(tmp_path / "nothing"))
+    assert completed.returncode == 2 and "no fitted models here" in completed.stderr

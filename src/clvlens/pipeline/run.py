@@ -1,4 +1,9 @@
-"""One end-to-end run: source -> clean transactions -> customer summary -> workspace."""
+"""One end-to-end run: source -> clean transactions -> customers -> models -> strategy -> basket -> workspace.
+
+Each stage after the customer summary needs something the data may not have (enough repeat buyers to fit a model,
+item ids for basket rules). A stage that cannot run is skipped with its reason recorded in `run_info` and shown by
+the CLI; the stages before it are still written, so a run never ends with nothing and never hides a failure.
+"""
 
 from __future__ import annotations
 
@@ -13,16 +18,25 @@ import polars as pl
 from clvlens import __version__
 from clvlens.data import CleanedData, CleaningRules, load_source
 from clvlens.errors import ClvlensError
+from clvlens.pipeline.modeling import FittedModels, ModelSettings, fit_models, save_models, score_customers
 from clvlens.pipeline.workspace import workspace_path, write_run_info, write_table, writing_workspace
 from clvlens.summary import customer_attributes, rfm_summary
 from clvlens.summary.rfm import resolve_period
 
 ProgressCallback = Callable[[str], None]
+STEPS = (
+    "load and clean",
+    "summarise customers",
+    "fit models",
+    "strategy tables",
+    "market basket",
+    "write workspace",
+)
 
 
 @dataclass
 class RunSettings:
-    """What a run reads and how it summarises; every value is recorded in the workspace's `run_info` table."""
+    """What a run reads and how it summarises and models; every value is recorded in `run_info`."""
 
     source: Any
     out: Path
@@ -31,19 +45,23 @@ class RunSettings:
     observation_end: str | None = None
     mapping: Mapping[str, str] = field(default_factory=dict)
     rules: CleaningRules | None = None
+    models: ModelSettings = field(default_factory=ModelSettings)
+    basket_min_support: float = 0.01
+    basket_min_confidence: float = 0.2
 
 
 @dataclass
 class RunResult:
-    """The outcome of a run: where the workspace is, the cleaned data and the customer table."""
+    """The outcome of a run: the workspace, the cleaned data, the customer table and what each stage produced."""
 
     workspace: Path
     cleaned: CleanedData
     customers: pl.DataFrame
     info: dict[str, Any]
-
-
-STEPS = ("load and clean", "summarise customers", "write workspace")
+    fitted: FittedModels | None = None
+    strategy: Any = None
+    basket: Any = None
+    skipped: dict[str, str] = field(default_factory=dict)
 
 
 def run_pipeline(settings: RunSettings, progress: ProgressCallback | None = None) -> RunResult:
@@ -52,12 +70,118 @@ def run_pipeline(settings: RunSettings, progress: ProgressCallback | None = None
     report(STEPS[0])
     cleaned = load_source(settings.source, format=settings.format, mapping=settings.mapping, rules=settings.rules)
     report(STEPS[1])
-    customers = build_customer_table(cleaned.transactions, settings.time_unit, settings.observation_end)
+    _require_transactions(cleaned.transactions)
     period = resolve_period(cleaned.transactions, settings.time_unit, settings.observation_end, None, "D")
-    info = {
+    customers = build_customer_table(cleaned.transactions, period.time_unit, period.observation_end)
+    observed = cleaned.transactions.filter(pl.col("timestamp") < period.observation_end + timedelta(days=1))
+    skipped: dict[str, str] = {}
+
+    report(STEPS[2])
+    fitted = None
+    try:
+        fitted = fit_models(
+            observed, customers, time_unit=period.time_unit, observation_end=period.observation_end,
+            settings=settings.models,
+        )
+        customers = customers.join(score_customers(customers, fitted), on="customer_id", how="left")
+    except ClvlensError as exc:
+        skipped["models"] = str(exc)
+
+    report(STEPS[3])
+    strategy = None
+    if fitted is not None:
+        from clvlens.analytics import strategy_tables
+
+        strategy = strategy_tables(observed, customers)
+        customers = customers.join(strategy.customer_columns, on="customer_id", how="left")
+    else:
+        skipped["strategy"] = "needs the model columns p_alive and clv"
+
+    report(STEPS[4])
+    basket = _basket(observed, customers, settings, skipped)
+
+    info = _run_info(settings, period, cleaned, customers, fitted, skipped)
+    report(STEPS[5])
+    with writing_workspace(settings.out) as (connection, models_folder):
+        write_table(connection, "transactions", cleaned.transactions)
+        write_table(connection, "quarantine", cleaned.quarantine)
+        write_table(connection, "customers", customers)
+        write_table(connection, "cleaning_report", cleaned.report.to_frame())
+        if fitted is not None:
+            write_table(connection, "model_selection", pl.DataFrame(fitted.selection.rows()))
+            save_models(fitted, models_folder)
+        if strategy is not None:
+            for name, table in _strategy_tables(strategy).items():
+                write_table(connection, name, table)
+        if basket is not None:
+            write_table(connection, "rules", basket.rules)
+            write_table(connection, "bundles", basket.bundles)
+            write_table(connection, "next_best_offer", basket.next_best_offer)
+        write_run_info(connection, info)
+    return RunResult(workspace_path(settings.out), cleaned, customers, info, fitted, strategy, basket, skipped)
+
+
+def build_customer_table(
+    transactions: pl.DataFrame, time_unit: str, observation_end: str | datetime | None
+) -> pl.DataFrame:
+    """The RFM summary joined with each customer's orders, region, first category and cohort."""
+    _require_transactions(transactions)
+    period = resolve_period(transactions, time_unit, observation_end, None, "D")
+    observed = transactions.filter(pl.col("timestamp") < period.observation_end + timedelta(days=1))
+    summary = rfm_summary(observed, time_unit=period.time_unit, observation_end=period.observation_end)
+    attributes = customer_attributes(observed).drop("first_timestamp")
+    return summary.join(attributes, on="customer_id", how="left").sort("customer_id")
+
+
+def _require_transactions(transactions: pl.DataFrame) -> None:
+    if transactions.is_empty():
+        raise ClvlensError("no transactions left after cleaning: see the quarantine for why every row was rejected")
+
+
+def _basket(transactions: pl.DataFrame, customers: pl.DataFrame, settings: RunSettings, skipped: dict[str, str]) -> Any:
+    if transactions.get_column("item_id").null_count() == transactions.height:
+        skipped["basket"] = "the transactions have no item ids"
+        return None
+    from clvlens.analytics.basket import basket_tables
+
+    value = customers.select("customer_id", "clv") if "clv" in customers.columns else None
+    try:
+        return basket_tables(
+            transactions,
+            value,
+            min_support=settings.basket_min_support,
+            min_confidence=settings.basket_min_confidence,
+        )
+    except ClvlensError as exc:
+        skipped["basket"] = str(exc)
+        return None
+
+
+def _strategy_tables(strategy: Any) -> dict[str, pl.DataFrame]:
+    """The workspace names of the strategy tables (the contract: kpis, segments, cohorts, regions)."""
+    return {
+        "kpis": strategy.kpis,
+        "segments": strategy.segments,
+        "cohorts": strategy.cohorts,
+        "regions": strategy.regions,
+        "lorenz": strategy.lorenz,
+        "cohort_cliffs": strategy.cliffs,
+    }
+
+
+def _run_info(
+    settings: RunSettings,
+    period: Any,
+    cleaned: CleanedData,
+    customers: pl.DataFrame,
+    fitted: FittedModels | None,
+    skipped: dict[str, str],
+) -> dict[str, Any]:
+    source = settings.source
+    info: dict[str, Any] = {
         "clvlens_version": __version__,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "source": str(settings.source) if isinstance(settings.source, (str, Path)) else type(settings.source).__name__,
+        "source": str(source) if isinstance(source, (str, Path)) else type(source).__name__,
         "format": settings.format,
         "time_unit": period.time_unit,
         "observation_end": period.observation_end.date().isoformat(),
@@ -65,23 +189,14 @@ def run_pipeline(settings: RunSettings, progress: ProgressCallback | None = None
         "kept_rows": cleaned.report.kept_rows,
         "quarantined_rows": cleaned.report.quarantined_rows,
         "customers": customers.height,
+        "horizon": settings.models.horizon,
+        "discount_rate": settings.models.discount_rate,
+        "margin": settings.models.margin,
     }
-    report(STEPS[2])
-    with writing_workspace(settings.out) as connection:
-        write_table(connection, "transactions", cleaned.transactions)
-        write_table(connection, "quarantine", cleaned.quarantine)
-        write_table(connection, "customers", customers)
-        write_table(connection, "cleaning_report", cleaned.report.to_frame())
-        write_run_info(connection, info)
-    return RunResult(workspace_path(settings.out), cleaned, customers, info)
-
-
-def build_customer_table(transactions: pl.DataFrame, time_unit: str, observation_end: str | None) -> pl.DataFrame:
-    """The RFM summary joined with each customer's orders, region, first category and cohort."""
-    if transactions.is_empty():
-        raise ClvlensError("no transactions left after cleaning: see the quarantine for why every row was rejected")
-    period = resolve_period(transactions, time_unit, observation_end, None, "D")
-    observed = transactions.filter(pl.col("timestamp") < period.observation_end + timedelta(days=1))
-    summary = rfm_summary(observed, time_unit=period.time_unit, observation_end=period.observation_end)
-    attributes = customer_attributes(observed).drop("first_timestamp")
-    return summary.join(attributes, on="customer_id", how="left").sort("customer_id")
+    if fitted is not None:
+        info["model"] = fitted.selection.chosen
+        info["model_criterion"] = fitted.selection.criterion
+        info["spend_model"] = fitted.spend_note
+    for stage, reason in skipped.items():
+        info[f"skipped_{stage}"] = reason
+    return info

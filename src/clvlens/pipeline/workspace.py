@@ -6,7 +6,12 @@ Contract (later stages add tables and columns, never rename them):
 - `customers`: one row per customer (`customer_id`, `frequency`, `recency`, `T`, `monetary_value`, first/last
   purchase, region, cohort, ...);
 - `cleaning_report`: rows and amount per outcome (`kept` and each reason);
-- `run_info`: one row per setting of the run (key, value), such as the source, time unit and observation end.
+- `run_info`: one row per setting of the run (key, value), such as the source, time unit and observation end;
+- from the models step: columns `p_alive`, `expected_purchases`, `expected_spend`, `clv`, `clv_lower`,
+  `clv_upper` on `customers`, table `model_selection`, and the model JSON files in DIR/models/;
+- from the strategy step: columns `rfm_r`, `rfm_f`, `rfm_m`, `rfm_segment`, `value_segment` on `customers`, tables
+  `kpis`, `segments`, `cohorts`, `regions`, `lorenz`, `cohort_cliffs`;
+- from the basket step: tables `rules`, `bundles`, `next_best_offer`.
 
 Writes are atomic: a run builds `clvlens.duckdb.tmp` beside the target and renames it into place only when every
 table is written, so an interrupted run leaves the previous workspace intact.
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -26,6 +32,7 @@ import polars as pl
 from clvlens.errors import ClvlensError
 
 WORKSPACE_FILE = "clvlens.duckdb"
+MODELS_FOLDER = "models"
 
 
 def workspace_path(folder: str | Path) -> Path:
@@ -34,16 +41,45 @@ def workspace_path(folder: str | Path) -> Path:
 
 
 @contextlib.contextmanager
-def writing_workspace(folder: str | Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open a fresh temporary database for a run; on success it replaces the workspace file atomically."""
+def writing_workspace(folder: str | Path) -> Iterator[tuple[duckdb.DuckDBPyConnection, Path]]:
+    """A fresh temporary database and models folder for a run; on success they replace the workspace's own.
+
+    The database file is swapped with one atomic rename; the models folder is swapped right after it.
+    """
     target = workspace_path(folder)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ClvlensError(f"{target.parent}: cannot create the output folder ({exc.strerror})") from None
     temporary = target.with_name(target.name + ".tmp")
+    models_target = target.parent / MODELS_FOLDER
+    models_staging = target.parent / (MODELS_FOLDER + ".tmp")
     for leftover in (temporary, Path(str(temporary) + ".wal")):
         leftover.unlink(missing_ok=True)
+    shutil.rmtree(models_staging, ignore_errors=True)
+    connection = duckdb.connect(str(temporary))
+    try:
+        yield connection, models_staging
+        connection.close()
+        os.replace(temporary, target)
+        shutil.rmtree(models_target, ignore_errors=True)
+        if models_staging.exists():
+            os.replace(models_staging, models_target)
+    except BaseException:
+        connection.close()
+        temporary.unlink(missing_ok=True)
+        shutil.rmtree(models_staging, ignore_errors=True)
+        raise
+
+
+@contextlib.contextmanager
+def updating_workspace(folder: str | Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Change an existing workspace atomically: work on a copy, then rename it over the original."""
+    target = workspace_path(folder)
+    if not target.exists():
+        raise ClvlensError(f"{folder}: no workspace here (expected {WORKSPACE_FILE}; create one with clvlens run)")
+    temporary = target.with_name(target.name + ".tmp")
+    shutil.copyfile(target, temporary)
     connection = duckdb.connect(str(temporary))
     try:
         yield connection

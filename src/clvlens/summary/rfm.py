@@ -93,7 +93,8 @@ def resolve_period(
         value = last.item(0, 0)
         if value is None:
             raise ClvlensError("no transactions to summarise (the table is empty)")
-        end = _as_datetime(value, "observation_end")
+        last = _as_datetime(value, "observation_end")
+        end = datetime(last.year, last.month, last.day)  # the end is a date: T counts whole days to it
     else:
         end = _as_datetime(observation_end, "observation_end")
     cal = _as_datetime(calibration_end, "calibration_end") if calibration_end is not None else None

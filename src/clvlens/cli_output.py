@@ -1,0 +1,122 @@
+"""How the CLI shows a run: rich tables of what the pipeline computed (formatting only, no computation)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+from rich.console import Console
+from rich.table import Table
+
+TOP_CUSTOMERS = 10
+
+
+def print_cleaning(console: Console, report: Any) -> None:
+    table = Table(title="Cleaning report")
+    for column in ("outcome", "rows", "amount", "share"):
+        table.add_column(column, justify="left" if column == "outcome" else "right")
+    for outcome, rows, amount, share, _ in report.to_frame().iter_rows():
+        table.add_row(outcome, f"{rows:,}", f"{amount:,.2f}", f"{share:.1%}")
+    console.print(table)
+
+
+def print_models(console: Console, fitted: Any) -> None:
+    """The chosen model's parameters with standard errors, and how every candidate scored."""
+    selection = fitted.selection
+    model = fitted.transaction_model
+    result = model.fit_result_
+    params = Table(title=f"Chosen model: {selection.chosen} (by {selection.criterion.replace('_', ' ')})")
+    for column in ("parameter", "estimate", "std. error"):
+        params.add_column(column, justify="left" if column == "parameter" else "right")
+    for name, value in model.params_.items():
+        error = result.standard_errors.get(name)
+        params.add_row(name, f"{value:.4g}", "-" if error is None else f"{error:.3g}")
+    console.print(params)
+    if selection.candidates:
+        table = Table(title="Candidates")
+        for column in ("model", "log-likelihood", "BIC", "holdout MAE", "note"):
+            table.add_column(column, justify="left" if column in {"model", "note"} else "right")
+        for row in selection.rows():
+            table.add_row(
+                row["model"] + (" *" if row["chosen"] else ""),
+                _number(row["log_likelihood"], ",.2f"),
+                _number(row["bic"], ",.1f"),
+                _number(row["holdout_mae"], ".4f"),
+                row["error"] or "",
+            )
+        console.print(table)
+    converged = "converged" if result.converged else f"NOT converged ({result.message})"
+    console.print(
+        f"{result.optimizer}, {result.iterations} iterations, {converged}; gradient norm {result.gradient_norm:.2g}; "
+        f"{fitted.spend_note}",
+        highlight=False,
+    )
+
+
+def print_top_customers(console: Console, customers: pl.DataFrame, horizon: str) -> None:
+    if "clv" not in customers.columns:
+        top = customers.sort("total_value", descending=True).head(TOP_CUSTOMERS)
+        columns = ("customer_id", "frequency", "recency", "T", "total_value", "region")
+        title = "Top customers by historical value"
+    else:
+        top = customers.sort("clv", descending=True).head(TOP_CUSTOMERS)
+        columns = ("customer_id", "frequency", "total_value", "p_alive", "expected_purchases", "clv", "clv_interval")
+        title = f"Top customers by projected value over {horizon}"
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, justify="left" if column in {"customer_id", "region"} else "right")
+    for row in top.iter_rows(named=True):
+        cells = []
+        for column in columns:
+            if column == "clv_interval":
+                cells.append(f"{row['clv_lower']:,.0f} - {row['clv_upper']:,.0f}")
+            elif column in {"p_alive"}:
+                cells.append(f"{row[column]:.2f}")
+            elif column in {"recency", "T", "expected_purchases"}:
+                cells.append(f"{row[column]:.1f}")
+            elif column in {"total_value", "clv"}:
+                cells.append(f"{row[column]:,.2f}")
+            else:
+                cells.append(str(row.get(column) if row.get(column) is not None else ""))
+        table.add_row(*cells)
+    console.print(table)
+
+
+def print_headline(console: Console, strategy: Any) -> None:
+    table = Table(title="Headline", show_header=False)
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for label, value in strategy.headline():
+        table.add_row(label, value)
+    console.print(table)
+
+
+def print_run(console: Console, result: Any) -> None:
+    print_cleaning(console, result.cleaned.report)
+    customers = result.customers
+    repeaters = int((customers.get_column("frequency") > 0).sum())
+    console.print(
+        f"{customers.height:,} customers ({repeaters / max(customers.height, 1):.1%} bought again), "
+        f"time unit {result.info['time_unit']}, observed to {result.info['observation_end']}",
+        highlight=False,
+    )
+    if result.fitted is not None:
+        print_models(console, result.fitted)
+    print_top_customers(console, customers, result.info["horizon"])
+    if result.strategy is not None:
+        print_headline(console, result.strategy)
+    if result.basket is not None:
+        console.print(
+            f"market basket: {result.basket.rules.height:,} rules, "
+            f"{result.basket.next_best_offer.height:,} next-best offers",
+            highlight=False,
+        )
+    for stage, reason in result.skipped.items():
+        console.print(f"[yellow]skipped {stage}:[/yellow] {reason}", highlight=False)
+    console.print(f"workspace: [bold]{result.workspace}[/bold]")
+
+
+def _number(value: Any, fmt: str) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "-"
+    return format(value, fmt)
