@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from clvlens import __version__
-from clvlens.cli_output import print_models, print_run, print_top_customers
+from clvlens.cli_output import print_models, print_run, print_scorecard, print_top_customers
 from clvlens.errors import ClvlensError
 
 app = typer.Typer(
@@ -195,6 +195,56 @@ def score(
     horizon = run_settings(workspace).get("horizon", "12M")
     print_top_customers(console, customers, horizon)
     console.print(f"{customers.height:,} customers scored in [bold]{workspace}[/bold]")
+
+
+@app.command()
+def evaluate(
+    workspace: Annotated[Path, typer.Argument(help="A workspace folder written by clvlens run.")],
+    holdout: Annotated[
+        str | None, typer.Option("--holdout", help="Holdout length, e.g. 13W; default a quarter of the span.")
+    ] = None,
+) -> None:
+    """Score every model (BTYD, ML, naive) on the same holdout customers and store the scorecard."""
+    from clvlens.pipeline.steps import evaluate_workspace
+
+    with steps_progress(("scorecard",)) as progress:
+        progress("scorecard")
+        card = evaluate_workspace(workspace, holdout)
+    print_scorecard(console, card)
+
+
+ml_app = typer.Typer(help="Machine-learned LTV: train or apply the gradient-boosting model.", no_args_is_help=True)
+app.add_typer(ml_app, name="ml")
+
+
+@ml_app.command("train")
+def ml_train(
+    workspace: Annotated[Path, typer.Argument(help="A workspace folder written by clvlens run.")],
+    model: Annotated[str, typer.Option(help="lightgbm, two_part or baseline_gbr.")] = "lightgbm",
+    horizon: HorizonOption = "12M",
+) -> None:
+    """Train the LTV model (label window = the horizon before the last date) and store ltv_ml on customers."""
+    from clvlens.pipeline.steps import train_workspace_ltv
+
+    with steps_progress(("train LTV model",)) as progress:
+        progress("train LTV model")
+        customers = train_workspace_ltv(workspace, model=model, horizon=horizon)
+    console.print(
+        f"{model} trained; ltv_ml for {customers.height:,} customers, total {customers['ltv_ml'].sum():,.0f}; "
+        f"model in [bold]{workspace / 'models' / 'ltv_ml'}[/bold]",
+        highlight=False,
+    )
+
+
+@ml_app.command("predict")
+def ml_predict(workspace: Annotated[Path, typer.Argument(help="A workspace with a trained LTV model.")]) -> None:
+    """Score every customer with the saved LTV model and store ltv_ml on customers."""
+    from clvlens.pipeline.steps import predict_workspace_ltv
+
+    with steps_progress(("predict LTV",)) as progress:
+        progress("predict LTV")
+        customers = predict_workspace_ltv(workspace)
+    console.print(f"ltv_ml for {customers.height:,} customers, total {customers['ltv_ml'].sum():,.0f}", highlight=False)
 
 
 def _model_settings(horizon: str, discount_rate: float, margin: float, holdout: str | None, models: str) -> Any:

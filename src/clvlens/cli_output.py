@@ -91,6 +91,34 @@ def print_headline(console: Console, strategy: Any) -> None:
     console.print(table)
 
 
+SCORECARD_COLUMNS = (
+    ("mae_value", "MAE value", ",.2f"),
+    ("bias_value", "bias value", ",.2f"),
+    ("mae_purchases", "MAE purch.", ".3f"),
+    ("top20_share", "top 20% share", ".1%"),
+    ("gini_norm", "norm. Gini", ".3f"),
+    ("spearman", "Spearman", ".3f"),
+)
+
+
+def print_scorecard(console: Console, card: Any) -> None:
+    """Every model's holdout figures, one row each; failed models show their error."""
+    table = Table(
+        title=f"Scorecard: holdout {card.calibration_end.date()} to {card.observation_end.date()} "
+        f"({card.holdout_length:.1f} {card.time_unit})"
+    )
+    table.add_column("model")
+    present = [c for c in SCORECARD_COLUMNS if c[0] in card.table.columns]
+    for _, label, _ in present:
+        table.add_column(label, justify="right")
+    for row in card.table.iter_rows(named=True):
+        if row.get("error"):
+            table.add_row(row["model"], f"[red]{row['error'][:60]}[/red]", *[""] * (len(present) - 1))
+            continue
+        table.add_row(row["model"], *(_number(row[key], fmt) for key, _, fmt in present))
+    console.print(table)
+
+
 def print_run(console: Console, result: Any) -> None:
     print_cleaning(console, result.cleaned.report)
     customers = result.customers
@@ -105,6 +133,8 @@ def print_run(console: Console, result: Any) -> None:
     print_top_customers(console, customers, result.info["horizon"])
     if result.strategy is not None:
         print_headline(console, result.strategy)
+    if result.scorecard is not None:
+        print_scorecard(console, result.scorecard)
     if result.basket is not None:
         console.print(
             f"market basket: {result.basket.rules.height:,} rules, "

@@ -81,8 +81,10 @@ def test_run_on_cdnow_writes_the_workspace(tmp_path: Path, cdnow_sample: Path) -
         assert customers[column].null_count() == 0 and customers[column].is_finite().all(), column
     assert ((customers["clv_lower"] <= customers["clv"]) & (customers["clv"] <= customers["clv_upper"])).all()
     assert customers["p_alive"].is_between(0, 1).all()
-    # CDNOW has no item ids: the basket stage is skipped and says why
-    assert result.skipped == {"basket": "the transactions have no item ids"}
+    # CDNOW has no item ids and 39 weeks are too short for a 12-month ML label: those stages say why
+    assert result.skipped["basket"] == "the transactions have no item ids"
+    assert "longer than the data" in result.skipped["ml"]
+    assert set(result.skipped) == {"basket", "ml"}
     info = dict(read_table(tmp_path / "ws", "run_info").iter_rows())
     assert info["skipped_basket"] == "the transactions have no item ids"
     # the saved models predict exactly what the run stored
@@ -177,7 +179,7 @@ def test_input_no_model_can_fit_still_writes_what_it_can(tmp_path: Path) -> None
     path = tmp_path / "tiny.csv"
     path.write_text("order_id,customer_id,timestamp,amount\n1,a,2024-01-01,3\n2,b,2024-01-01,4\n")
     result = run_pipeline(RunSettings(str(path), tmp_path / "ws"))
-    assert set(result.skipped) == {"models", "strategy", "basket"}
+    assert {"models", "strategy", "basket", "ml", "scorecard"} <= set(result.skipped)
     _check_contract(tmp_path / "ws", CONTRACT)
     info = dict(read_table(tmp_path / "ws", "run_info").iter_rows())
     assert "no transaction model could be fitted" in info["skipped_models"]
@@ -209,3 +211,27 @@ def test_cli_fit_and_score_with_holdout_selection(tmp_path: Path, cdnow_sample: 
 def test_cli_score_without_models_is_one_line(tmp_path: Path, cdnow_sample: Path) -> None:
     completed = cli("score", str(tmp_path / "nothing"))
     assert completed.returncode == 2 and "no fitted models here" in completed.stderr
+
+
+def test_cli_ml_and_evaluate_on_demo(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    completed = cli("demo", "--out", str(out), "--customers", "1500")
+    assert completed.returncode == 0, completed.stderr
+    run_ltv = read_table(out, "customers")["ltv_ml"]
+    assert run_ltv.null_count() == 0 and (run_ltv >= 0).all()
+    assert (out / "models" / "ltv_ml" / "metadata.json").exists()
+    completed = cli("ml", "train", str(out), "--model", "two_part", "--horizon", "6M")
+    assert completed.returncode == 0, completed.stderr
+    trained = read_table(out, "customers")["ltv_ml"]
+    completed = cli("ml", "predict", str(out))
+    assert completed.returncode == 0, completed.stderr
+    # the saved model predicts exactly what the training step stored
+    assert read_table(out, "customers")["ltv_ml"].equals(trained)
+    # a 6-month two-part model projects less in total than the run's 12-month one
+    assert trained.sum() < run_ltv.sum()
+    completed = cli("evaluate", str(out), "--holdout", "13W")
+    assert completed.returncode == 0, completed.stderr
+    card = read_table(out, "scorecard")
+    assert {"bgnbd", "paretonbd", "lightgbm", "two_part", "historical_average"} <= set(card["model"])
+    assert card.filter(pl.col("error").is_null()).height >= 7
+    assert "Scorecard: holdout 2024-10-01 to 2024-12-31" in completed.stdout

@@ -1,5 +1,6 @@
 """Customer-strategy analytics: RFM segments, the value x health asset matrix, playbooks, KPIs, cohorts,
-regions and customer EDA, each with a plotly figure, plus `strategy_tables` for the workspace."""
+regions and customer EDA, each with a plotly figure, plus `strategy_tables` for the workspace; market-basket
+rules and next-best offers; and the holdout scorecard that compares every model."""
 
 from clvlens.analytics.asset_matrix import (
     VALUE_SEGMENTS,
@@ -8,6 +9,14 @@ from clvlens.analytics.asset_matrix import (
     plot_asset_matrix,
     plot_value_health,
     value_segments,
+)
+from clvlens.analytics.basket import (
+    BasketTables,
+    association_rules,
+    basket_tables,
+    bundles_bar,
+    next_best_offers,
+    rules_scatter,
 )
 from clvlens.analytics.cohorts import (
     cliff_summary,
@@ -27,6 +36,16 @@ from clvlens.analytics.eda import (
     plot_histogram,
     plot_purchases_per_customer,
     purchases_per_customer,
+)
+from clvlens.analytics.evaluation import (
+    Scorecard,
+    captured_share,
+    decile_table,
+    gain_curve,
+    normalized_gini,
+    plot_calibration,
+    plot_gains,
+    scorecard,
 )
 from clvlens.analytics.kpis import (
     DEFINITIONS,
@@ -51,8 +70,6 @@ from clvlens.analytics.rfm_segments import (
 )
 from clvlens.analytics.strategy import StrategyTables, strategy_tables
 
-# Basket-analysis exports are added here by the owner of clvlens.analytics.basket*.
-
 __all__ = [
     "BRAZIL_STATES",
     "CATCH_ALL",
@@ -61,26 +78,38 @@ __all__ = [
     "RFM_RULES",
     "VALUE_PLAYBOOK",
     "VALUE_SEGMENTS",
+    "BasketTables",
     "RfmRule",
+    "Scorecard",
     "StrategyTables",
     "Thresholds",
     "asset_matrix",
+    "association_rules",
+    "basket_tables",
+    "bundles_bar",
+    "captured_share",
     "category_preferences",
     "cliff_summary",
     "cohort_cliffs",
     "cohort_table",
+    "decile_table",
+    "gain_curve",
     "gini",
     "interpurchase_distribution",
     "interpurchase_intervals",
     "kpi_table",
     "kpi_values",
     "lorenz_curve",
+    "next_best_offers",
+    "normalized_gini",
     "order_value_distribution",
     "order_values",
     "pareto_concentration",
     "plot_asset_matrix",
+    "plot_calibration",
     "plot_category_preferences",
     "plot_cumulative_ltv",
+    "plot_gains",
     "plot_histogram",
     "plot_kpis",
     "plot_lorenz",
@@ -97,6 +126,8 @@ __all__ = [
     "rfm_playbook",
     "rfm_scores",
     "rfm_segments",
+    "rules_scatter",
+    "scorecard",
     "strategy_tables",
     "value_playbook",
     "value_segments",

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["FitResult", "maximise"]
 
 _LOG_BOUND = 18.0  # log-parameters are boxed in [-18, 18] (about 1.5e-8 .. 6.6e7)
+_LOG_DRIFT = 9.0  # beyond about 1e-4 .. 8e3 an unconverged fit may be drifting to an edge: fewer retries
 _LOG_EDGE = 14.0  # a fitted parameter outside [8e-7, 1.2e6] is treated as having run off to 0 or infinity
 
 
@@ -123,7 +124,8 @@ class _Objective:
 
 
 def _lbfgs(obj: _Objective, x0: np.ndarray, maxiter: int = 500) -> optimize.OptimizeResult:
-    bounds = [(-_LOG_BOUND, _LOG_BOUND)] * x0.size
+    bound = getattr(obj.model, "_log_bound", _LOG_BOUND)
+    bounds = [(-bound, bound)] * x0.size
     return optimize.minimize(
         obj.grad, x0, jac=True, method="L-BFGS-B", bounds=bounds,
         options={"maxiter": maxiter, "ftol": 1e-13, "gtol": 1e-9, "maxcor": 20},
@@ -169,11 +171,14 @@ def maximise(model: BaseModel, data: dict[str, Any], n_customers: int) -> tuple[
     starts = [np.log(np.clip(s, 1e-6, 1e6)) for s in model._starts(data)]
     attempts: list[str] = []
     tol = 1e-5  # accepted max |gradient| of the mean objective w.r.t. log-parameters
+    # a model may box its parameters tighter (where its likelihood gets expensive or degenerate); a fit that
+    # ends on that box has run to the edge just as one beyond _LOG_EDGE
+    edge = min(_LOG_EDGE, getattr(model, "_log_bound", _LOG_BOUND) - 1e-3)
 
     def ok(phi: np.ndarray, fval: float, jac: np.ndarray | None = None) -> bool:
         if not (np.all(np.isfinite(phi)) and fval < 1e299):
             return False
-        if np.any(np.abs(phi) > _LOG_EDGE):
+        if np.any(np.abs(phi) > edge):
             return False
         g = obj.grad(phi)[1] if jac is None else jac
         return bool(np.max(np.abs(g)) < tol)
@@ -200,11 +205,18 @@ def maximise(model: BaseModel, data: dict[str, Any], n_customers: int) -> tuple[
         if ok(res.x, float(res.fun), res.jac):
             best = (res.x, float(res.fun), "L-BFGS-B", int(res.nit))
             break
+        if i >= 1 and np.all(np.isfinite(res.x)) and np.any(np.abs(res.x) > _LOG_DRIFT):
+            break  # two starts drifting to an edge: more starts of the same optimiser would only follow
     assert best is not None
-    if not ok(best[0], best[1]):
+    at_edge = bool(np.all(np.isfinite(best[0])) and np.any(np.abs(best[0]) > edge))
+    drifting = bool(np.all(np.isfinite(best[0])) and np.any(np.abs(best[0]) > _LOG_DRIFT))
+    if not ok(best[0], best[1]) and not at_edge:
+        # Nelder-Mead cannot rescue a likelihood that keeps rising towards a parameter edge (an unidentified
+        # direction), so it never runs from beyond the edge, and only briefly from a point drifting towards it.
+        budget = (100 if drifting else 300) * best[0].size
         nm = optimize.minimize(
             obj.value, best[0], method="Nelder-Mead",
-            options={"maxiter": 4000, "xatol": 1e-9, "fatol": 1e-13, "adaptive": True},
+            options={"maxiter": budget, "maxfev": budget, "xatol": 1e-9, "fatol": 1e-13, "adaptive": True},
         )
         attempts.append(f"Nelder-Mead: {nm.message}")
         if nm.fun <= best[1]:
@@ -218,11 +230,13 @@ def maximise(model: BaseModel, data: dict[str, Any], n_customers: int) -> tuple[
     if not ok(phi, fval):
         where = ""
         if np.all(np.isfinite(phi)):
-            edge = [n for n, p in zip(names, phi, strict=True) if abs(p) > _LOG_EDGE]
-            where = f" (parameters {', '.join(edge)} ran to 0 or infinity)" if edge else ""
+            gone = [n for n, p in zip(names, phi, strict=True) if abs(p) > edge]
+            where = f" (parameters {', '.join(gone)} ran to 0 or infinity)" if gone else ""
         raise ClvlensError(
             f"{type(model).__name__}.fit: maximum likelihood did not converge{where} after "
-            f"L-BFGS-B from {len(starts)} starts and Nelder-Mead (max |gradient| {gnorm:.2g}); the data may "
+            f"L-BFGS-B from {sum(a.startswith('L-BFGS-B from') for a in attempts)} starts"
+            f"{'' if at_edge else ' and Nelder-Mead'} (max |gradient| {gnorm:.2g}); "
+            "the data may "
             "not identify the model: check the input or set penalizer_coef (e.g. 0.01)"
         )
     theta = np.exp(phi)

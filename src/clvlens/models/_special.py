@@ -13,6 +13,8 @@ from scipy import special
 
 from clvlens.errors import ClvlensError
 
+_MAX_SLOW_EVALUATIONS = 500
+
 __all__ = ["hyp2f1_fallback", "log_hyp2f1_one", "log_pareto_integral_term", "softplus_and_sigmoid"]
 
 
@@ -34,8 +36,21 @@ def hyp2f1_fallback(f: np.ndarray, A: Any, B: Any, C: Any, z: Any) -> np.ndarray
         import mpmath
     except ImportError:  # pragma: no cover
         raise ClvlensError("params: too extreme for scipy's hyp2f1; refit with penalizer_coef > 0") from None
+    if np.count_nonzero(bad) > _MAX_SLOW_EVALUATIONS:
+        # arbitrary precision costs about a millisecond a value: past a few hundred the parameters themselves
+        # are the problem, so say so instead of grinding
+        raise ClvlensError(
+            f"params: {np.count_nonzero(bad)} hypergeometric values overflow at these parameters; "
+            "refit with penalizer_coef > 0 (e.g. 0.01)"
+        )
     for i in zip(*np.nonzero(bad), strict=True):
-        out[i] = float(mpmath.hyp2f1(float(A[i]), float(B[i]), float(C[i]), float(z[i])))
+        try:
+            out[i] = float(mpmath.hyp2f1(float(A[i]), float(B[i]), float(C[i]), float(z[i])))
+        except (mpmath.libmp.NoConvergence, ValueError, ZeroDivisionError):
+            raise ClvlensError(
+                "params: the hypergeometric function does not converge at these parameters; "
+                "refit with penalizer_coef > 0 (e.g. 0.01)"
+            ) from None
     return out
 
 
@@ -98,7 +113,7 @@ def log_hyp2f1_one(
 
 
 def hyp2f1_one_continued_fraction(
-    b: np.ndarray, c: np.ndarray, z: np.ndarray, max_terms: int = 20_000
+    b: np.ndarray, c: np.ndarray, z: np.ndarray, max_terms: int = 3_000
 ) -> tuple[np.ndarray, np.ndarray]:
     """``2F1(1, b; c; z)`` by Gauss's continued fraction, for ``z`` close to 1 where the series is slow.
 

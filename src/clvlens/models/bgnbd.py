@@ -43,29 +43,46 @@ def _a_minus_one(a: Any) -> Any:
 def conditional_expected(p: P, t: Any, x: Any, tx: Any, T: Any, shift: int) -> np.ndarray:
     """E[Y(t) | x, t_x, T]: FHL (2005) eq. (10) (shift 0) / Batislam et al. (2007) eq. (9) (shift 1).
 
-    ``2F1(r+x, b+x+k; a+b+x+k-1; z)`` is rewritten with Euler's transformation as
-    ``(1-z)^(a-1-r-x) 2F1(a+b+k-1-r, a-1; a+b+x+k-1; z)``, which has small numerator parameters even for
-    x in the thousands and is evaluated by scipy without overflow.
+    The factor ``((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x+k; a+b+x+k-1; z)`` is evaluated in one of two
+    rewritten forms, both bounded where the original overflows:
+
+    * Pfaff's transformation (DLMF 15.8.1) turns it into ``2F1(r+x, a-1; a+b+x+k-1; z/(z-1))``, which stays
+      near 1 even when a and b run to thousands (dropout with no heterogeneity); used while |z/(z-1)| <= 0.9;
+    * otherwise Euler's transformation gives ``(1-z)^(a-1-r-x) 2F1(a+b+k-1-r, a-1; a+b+x+k-1; z)``, which
+      has small numerator parameters even for x in the thousands.
     """
     r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
     am1 = _a_minus_one(a)
     a = am1 + 1.0
+    r, alpha, a, b, am1, x, T, t = np.broadcast_arrays(
+        *(np.asarray(v, dtype=float) for v in (r, alpha, a, b, am1, x, T, t))
+    )
     c = a + b + x + shift - 1.0
     z = t / (alpha + T + t)
-    log1mz = np.log1p(-z)
-    f = special.hyp2f1(a + b + shift - 1.0 - r, am1, c, z)
-    if not np.all(np.isfinite(f)):
-        f = hyp2f1_fallback(f, a + b + shift - 1.0 - r, am1, c, z)
-    bracket = -np.expm1(am1 * log1mz) * np.ones_like(f) + np.exp(am1 * log1mz) * (1.0 - f)
+    w = z / (z - 1.0)
+    bracket = np.empty(z.shape)
+    pfaff = np.abs(w) <= 0.9
+    if pfaff.any():
+        with np.errstate(all="ignore"):
+            g = special.hyp2f1((r + x)[pfaff], am1[pfaff], c[pfaff], w[pfaff])
+        bracket[pfaff] = 1.0 - g
+        pfaff[pfaff] = np.isfinite(g)
+    euler = ~pfaff
+    if euler.any():
+        A, B, C, Z = (a + b + shift - 1.0 - r)[euler], am1[euler], c[euler], z[euler]
+        with np.errstate(all="ignore"):
+            f = special.hyp2f1(A, B, C, Z)
+        if not np.all(np.isfinite(f)):
+            f = hyp2f1_fallback(f, A, B, C, Z)
+        u = B * np.log1p(-Z)
+        bracket[euler] = -np.expm1(u) + np.exp(u) * (1.0 - f)
     return np.maximum(c / am1 * bracket * prob_alive(p, x, tx, T, shift), 0.0)
 
 
 def prob_alive(p: P, x: Any, tx: Any, T: Any, shift: int) -> np.ndarray:
     """P(alive | x, t_x, T): FHL (2005) eq. (13) (shift 0); Batislam et al. (2007) eq. (8) (shift 1)."""
     r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
-    d = np.log(a) - np.log(b + x + shift - 1.0 + (x + shift == 0)) + (r + x) * (
-        np.log(alpha + T) - np.log(alpha + tx)
-    )
+    d = np.log(a) - np.log(b + x + shift - 1.0 + (x + shift == 0)) + (r + x) * (np.log(alpha + T) - np.log(alpha + tx))
     soft, _ = softplus_and_sigmoid(d)
     pa = np.exp(-soft)
     return np.where(x + shift > 0, pa, 1.0)
@@ -79,8 +96,11 @@ def prob_n_purchases(p: P, t: Any, n: Any, shift: int) -> np.ndarray:
     lz = np.log(t) - np.log(alpha + t)
     lb0 = special.betaln(a, b)
     nb = np.exp(
-        special.gammaln(r + n) - special.gammaln(r) - special.gammaln(n + 1)
-        + r * (np.log(alpha) - np.log(alpha + t)) + np.where(n > 0, n * lz, 0.0)
+        special.gammaln(r + n)
+        - special.gammaln(r)
+        - special.gammaln(n + 1)
+        + r * (np.log(alpha) - np.log(alpha + t))
+        + np.where(n > 0, n * lz, 0.0)
     )
     first = np.exp(special.betaln(a, b + n + shift) - lb0) * nb
     tail = np.where(n > 0, special.betainc(np.maximum(n, 1.0), r, np.exp(lz)), 1.0)
@@ -133,9 +153,17 @@ class BetaGeo(BaseModel):
         two = x + self._shift > 0
         one = ~two
         return {
-            "cols": cols, "w": weights, "ux": ux, "wx": np.bincount(xi, weights=weights, minlength=ux.size),
-            "T1": T[one], "w1": weights[one],
-            "T2": T[two], "tx2": tx[two], "x2": x[two], "xi2": xi[two], "w2": weights[two],
+            "cols": cols,
+            "w": weights,
+            "ux": ux,
+            "wx": np.bincount(xi, weights=weights, minlength=ux.size),
+            "T1": T[one],
+            "w1": weights[one],
+            "T2": T[two],
+            "tx2": tx[two],
+            "x2": x[two],
+            "xi2": xi[two],
+            "w2": weights[two],
             "two": two,
         }
 
@@ -143,8 +171,12 @@ class BetaGeo(BaseModel):
         r, alpha, a, b = th
         k = self._shift
         return (
-            special.gammaln(r + ux) - special.gammaln(r) + r * np.log(alpha)
-            + special.gammaln(b + ux + k) + special.gammaln(a + b) - special.gammaln(b)
+            special.gammaln(r + ux)
+            - special.gammaln(r)
+            + r * np.log(alpha)
+            + special.gammaln(b + ux + k)
+            + special.gammaln(a + b)
+            - special.gammaln(b)
             - special.gammaln(a + b + ux + k)
         )
 
@@ -155,9 +187,7 @@ class BetaGeo(BaseModel):
         c = self._const(params, data["ux"])
         xi = _x_index(x)[1]
         l3 = -(r + x) * np.log(alpha + T)
-        d = np.log(a) - np.log(np.maximum(b + x + k - 1.0, 1e-300)) + (r + x) * (
-            np.log(alpha + T) - np.log(alpha + tx)
-        )
+        d = np.log(a) - np.log(np.maximum(b + x + k - 1.0, 1e-300)) + (r + x) * (np.log(alpha + T) - np.log(alpha + tx))
         soft, _ = softplus_and_sigmoid(d)
         return c[xi] + l3 + np.where(data["two"], soft, 0.0)
 
@@ -166,13 +196,20 @@ class BetaGeo(BaseModel):
         k = self._shift
         ux, wx = data["ux"], data["wx"]
         ll = float(wx @ self._const(params, ux))
-        g = np.array([
-            wx @ (special.digamma(r + ux) - special.digamma(r) + np.log(alpha)),
-            r / alpha * wx.sum(),
-            wx @ (special.digamma(a + b) - special.digamma(a + b + ux + k)),
-            wx @ (special.digamma(b + ux + k) + special.digamma(a + b) - special.digamma(b)
-                  - special.digamma(a + b + ux + k)),
-        ])
+        g = np.array(
+            [
+                wx @ (special.digamma(r + ux) - special.digamma(r) + np.log(alpha)),
+                r / alpha * wx.sum(),
+                wx @ (special.digamma(a + b) - special.digamma(a + b + ux + k)),
+                wx
+                @ (
+                    special.digamma(b + ux + k)
+                    + special.digamma(a + b)
+                    - special.digamma(b)
+                    - special.digamma(a + b + ux + k)
+                ),
+            ]
+        )
         # rows with only the "still alive" term
         w1, T1 = data["w1"], data["T1"]
         if w1.size:
@@ -205,8 +242,12 @@ class BetaGeo(BaseModel):
         mt = max(float(w @ T / w.sum()), 1e-3)
         mx = float(w @ x / w.sum())
         a0 = mt / max(mx, 0.05)
-        return [np.array([1.0, a0 / 2, 1.0, 2.0]), np.array([0.3, a0 / 5, 0.7, 2.5]),
-                np.array([2.0, a0, 2.0, 5.0]), np.ones(4)]
+        return [
+            np.array([1.0, a0 / 2, 1.0, 2.0]),
+            np.array([0.3, a0 / 5, 0.7, 2.5]),
+            np.array([2.0, a0, 2.0, 5.0]),
+            np.ones(4),
+        ]
 
     # ------------------------------------------------------------------ predictions
     def _cols3(self, frequency: Any, recency: Any, T: Any) -> tuple[np.ndarray, ...]:
@@ -259,8 +300,15 @@ class BetaGeo(BaseModel):
         return prob_n_purchases(self.params_, t, n, self._shift)
 
     def conditional_expected_number_of_purchases_interval(
-        self, t: Any, frequency: Any, recency: Any = None, T: Any = None, *,
-        level: float = 0.9, n_draws: int = 500, seed: int | None = 0,
+        self,
+        t: Any,
+        frequency: Any,
+        recency: Any = None,
+        T: Any = None,
+        *,
+        level: float = 0.9,
+        n_draws: int = 500,
+        seed: int | None = 0,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Parametric-bootstrap (lower, upper) bounds for the conditional expected purchases."""
         x, tx, TT = self._cols3(frequency, recency, T)

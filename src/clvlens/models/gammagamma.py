@@ -10,6 +10,7 @@ transaction process. A customer with x transactions of mean value m has (FH13 eq
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import numpy as np
@@ -19,6 +20,8 @@ from clvlens.errors import ClvlensError
 from clvlens.models._base import (
     BaseModel,
     as_float_array,
+    data_hash,
+    dedup_rows,
     extract_columns,
     validate_finite_nonneg,
     validate_integer,
@@ -47,8 +50,30 @@ class GammaGamma(BaseModel):
     _analytic_gradient: ClassVar[bool] = True
 
     def fit(self, frequency: Any, monetary_value: Any = None) -> GammaGamma:
-        """Fit by maximum likelihood; ``frequency`` may be a frame with frequency/monetary_value columns."""
-        return self._fit_columns(self._read_columns(frequency, [monetary_value]))  # type: ignore[return-value]
+        """Fit by maximum likelihood; ``frequency`` may be a frame with frequency/monetary_value columns.
+
+        The model is scale-equivariant (spend in cents or in millions gives the same p and q, and gamma scaled
+        by the same factor), so the fit runs on spend divided by its median and gamma is scaled back: the
+        optimiser then always works near 1, whatever the currency.
+        """
+        x, m = self._read_columns(frequency, [monetary_value])
+        self._validate([x, m])
+        scale = float(np.median(m))
+        self._fit_columns([x, m / scale])
+        self.params_["gamma"] *= scale
+        result = self.fit_result_
+        result.params = dict(self.params_)
+        if result.standard_errors.get("gamma") is not None:
+            result.standard_errors["gamma"] *= scale  # type: ignore[operator]
+        # the likelihood of the original spends differs by the Jacobian of the rescaling: recompute it
+        ll = self.log_likelihood(x, m)
+        k = len(self._param_names)
+        result.log_likelihood = ll
+        result.aic = 2 * k - 2 * ll
+        result.bic = k * math.log(result.n_customers) - 2 * ll
+        uniq, counts, _ = dedup_rows([x, m])
+        self.data_hash_ = data_hash(uniq, counts)
+        return self
 
     def _validate(self, cols: list[np.ndarray]) -> None:
         x, m = cols

@@ -76,6 +76,9 @@ class ParetoNBD(BetaGeo):
     finite differences on the log-parameters.
     """
 
+    #: parameters boxed in [1e-5, 1e5]: beyond it the likelihood is flat along s/beta (no dropout heterogeneity)
+    #: and each evaluation of its hypergeometric terms grows slow as z -> 1; a fit there is reported as degenerate
+    _log_bound: ClassVar[float] = 11.5
     _param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "s", "beta")
     _subsample_above: ClassVar[int] = 20_000
     _analytic_gradient: ClassVar[bool] = False
@@ -96,7 +99,8 @@ class ParetoNBD(BetaGeo):
         c = special.gammaln(r + ux) - special.gammaln(r) + r * np.log(alpha) + s * np.log(beta)
         # exact=False: no slow mpmath fallback inside the optimiser (a NaN just rejects the step)
         l1, l2 = _log_terms({"r": r, "alpha": alpha, "s": s, "beta": beta}, x, tx, T, exact=False)
-        return c[data["xi"]] + np.logaddexp(l1, l2)
+        with np.errstate(invalid="ignore"):  # inf - inf at extreme trial parameters: NaN, rejected by the engine
+            return c[data["xi"]] + np.logaddexp(l1, l2)
 
     def _starts(self, data: dict[str, Any]) -> list[np.ndarray]:
         x, _, T = data["cols"]

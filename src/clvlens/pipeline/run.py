@@ -1,4 +1,5 @@
-"""One end-to-end run: source -> clean transactions -> customers -> models -> strategy -> basket -> workspace.
+"""One end-to-end run: source -> clean transactions -> customers -> models -> ML LTV -> strategy -> basket ->
+scorecard -> workspace.
 
 Each stage after the customer summary needs something the data may not have (enough repeat buyers to fit a model,
 item ids for basket rules). A stage that cannot run is skipped with its reason recorded in `run_info` and shown by
@@ -18,6 +19,7 @@ import polars as pl
 from clvlens import __version__
 from clvlens.data import CleanedData, CleaningRules, load_source
 from clvlens.errors import ClvlensError
+from clvlens.pipeline.learning import run_scorecard, save_ltv, train_and_predict_ltv
 from clvlens.pipeline.modeling import FittedModels, ModelSettings, fit_models, save_models, score_customers
 from clvlens.pipeline.workspace import workspace_path, write_run_info, write_table, writing_workspace
 from clvlens.summary import customer_attributes, rfm_summary
@@ -28,8 +30,10 @@ STEPS = (
     "load and clean",
     "summarise customers",
     "fit models",
+    "machine-learned LTV",
     "strategy tables",
     "market basket",
+    "scorecard",
     "write workspace",
 )
 
@@ -48,6 +52,8 @@ class RunSettings:
     models: ModelSettings = field(default_factory=ModelSettings)
     basket_min_support: float = 0.01
     basket_min_confidence: float = 0.2
+    ml_model: str = "lightgbm"
+    scorecard: bool = True
 
 
 @dataclass
@@ -61,6 +67,8 @@ class RunResult:
     fitted: FittedModels | None = None
     strategy: Any = None
     basket: Any = None
+    ltv: Any = None
+    scorecard: Any = None
     skipped: dict[str, str] = field(default_factory=dict)
 
 
@@ -88,6 +96,17 @@ def run_pipeline(settings: RunSettings, progress: ProgressCallback | None = None
         skipped["models"] = str(exc)
 
     report(STEPS[3])
+    ltv = None
+    try:
+        ltv, predictions = train_and_predict_ltv(
+            observed, horizon=settings.models.horizon, time_unit=period.time_unit,
+            observation_end=period.observation_end, model=settings.ml_model,
+        )
+        customers = customers.join(predictions, on="customer_id", how="left")
+    except ClvlensError as exc:
+        skipped["ml"] = str(exc)
+
+    report(STEPS[4])
     strategy = None
     if fitted is not None:
         from clvlens.analytics import strategy_tables
@@ -97,11 +116,24 @@ def run_pipeline(settings: RunSettings, progress: ProgressCallback | None = None
     else:
         skipped["strategy"] = "needs the model columns p_alive and clv"
 
-    report(STEPS[4])
+    report(STEPS[5])
     basket = _basket(observed, customers, settings, skipped)
 
+    report(STEPS[6])
+    card = None
+    if settings.scorecard:
+        try:
+            card = run_scorecard(
+                observed, observation_end=period.observation_end, time_unit=period.time_unit,
+                holdout=settings.models.holdout,
+            )
+        except ClvlensError as exc:
+            skipped["scorecard"] = str(exc)
+
     info = _run_info(settings, period, cleaned, customers, fitted, skipped)
-    report(STEPS[5])
+    if card is not None:
+        info["scorecard_holdout"] = f"{card.calibration_end.date()} to {card.observation_end.date()}"
+    report(STEPS[7])
     with writing_workspace(settings.out) as (connection, models_folder):
         write_table(connection, "transactions", cleaned.transactions)
         write_table(connection, "quarantine", cleaned.quarantine)
@@ -110,6 +142,8 @@ def run_pipeline(settings: RunSettings, progress: ProgressCallback | None = None
         if fitted is not None:
             write_table(connection, "model_selection", pl.DataFrame(fitted.selection.rows()))
             save_models(fitted, models_folder)
+        if ltv is not None:
+            save_ltv(ltv, models_folder)
         if strategy is not None:
             for name, table in _strategy_tables(strategy).items():
                 write_table(connection, name, table)
@@ -117,8 +151,14 @@ def run_pipeline(settings: RunSettings, progress: ProgressCallback | None = None
             write_table(connection, "rules", basket.rules)
             write_table(connection, "bundles", basket.bundles)
             write_table(connection, "next_best_offer", basket.next_best_offer)
+        if card is not None:
+            write_table(connection, "scorecard", card.table)
+            write_table(connection, "scorecard_gains", card.gains)
         write_run_info(connection, info)
-    return RunResult(workspace_path(settings.out), cleaned, customers, info, fitted, strategy, basket, skipped)
+    return RunResult(
+        workspace_path(settings.out), cleaned, customers, info,
+        fitted=fitted, strategy=strategy, basket=basket, ltv=ltv, scorecard=card, skipped=skipped,
+    )
 
 
 def build_customer_table(

@@ -1,4 +1,6 @@
-"""Single steps on an existing workspace: refit the models (`clvlens fit`) or rescore customers (`clvlens score`)."""
+"""Single steps on an existing workspace: refit the models (`clvlens fit`), rescore customers (`clvlens score`),
+train or apply the ML LTV model (`clvlens ml train|predict`) and score every model on a holdout
+(`clvlens evaluate`). Each change is written atomically."""
 
 from __future__ import annotations
 
@@ -9,7 +11,16 @@ from pathlib import Path
 
 import polars as pl
 
+from clvlens.analytics.evaluation import Scorecard
 from clvlens.errors import ClvlensError
+from clvlens.ml import predict_ltv
+from clvlens.pipeline.learning import (
+    LTV_FOLDER,
+    load_workspace_ltv,
+    run_scorecard,
+    save_ltv,
+    train_and_predict_ltv,
+)
 from clvlens.pipeline.modeling import (
     SCORE_COLUMNS,
     FittedModels,
@@ -30,11 +41,8 @@ def run_settings(folder: str | Path) -> dict[str, str]:
 def fit_workspace(folder: str | Path, settings: ModelSettings) -> FittedModels:
     """Fit and select the models on a workspace's customers; write DIR/models/ and the `model_selection` table."""
     folder = Path(folder)
-    info = run_settings(folder)
-    transactions = read_table(folder, "transactions")
+    observed, info, end = observed_transactions(folder)
     customers = read_table(folder, "customers")
-    end = datetime.fromisoformat(info["observation_end"])
-    observed = transactions.filter(pl.col("timestamp") < pl.lit(end) + pl.duration(days=1))
     fitted = fit_models(observed, customers, time_unit=info["time_unit"], observation_end=end, settings=settings)
     staging = folder / (MODELS_FOLDER + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
@@ -56,6 +64,54 @@ def score_workspace(folder: str | Path) -> pl.DataFrame:
     scores = score_customers(customers, fitted)
     customers = customers.drop([c for c in SCORE_COLUMNS if c in customers.columns]).join(
         scores, on="customer_id", how="left"
+    )
+    with updating_workspace(folder) as connection:
+        write_table(connection, "customers", customers)
+    return customers
+
+
+def observed_transactions(folder: str | Path) -> tuple[pl.DataFrame, dict[str, str], datetime]:
+    """A workspace's transactions up to its observation end, its run settings and that end."""
+    info = run_settings(folder)
+    end = datetime.fromisoformat(info["observation_end"])
+    transactions = read_table(folder, "transactions")
+    return transactions.filter(pl.col("timestamp") < pl.lit(end) + pl.duration(days=1)), info, end
+
+
+def evaluate_workspace(folder: str | Path, holdout: str | None) -> Scorecard:
+    """Score every model on a holdout of a workspace's data; store the `scorecard` and `scorecard_gains` tables."""
+    transactions, info, end = observed_transactions(folder)
+    card = run_scorecard(transactions, observation_end=end, time_unit=info["time_unit"], holdout=holdout)
+    with updating_workspace(folder) as connection:
+        write_table(connection, "scorecard", card.table)
+        write_table(connection, "scorecard_gains", card.gains)
+    return card
+
+
+def train_workspace_ltv(folder: str | Path, *, model: str, horizon: str) -> pl.DataFrame:
+    """Train the ML LTV model on a workspace, save it in DIR/models/ltv_ml and store `ltv_ml` on `customers`."""
+    folder = Path(folder)
+    transactions, info, end = observed_transactions(folder)
+    trained, predictions = train_and_predict_ltv(
+        transactions, horizon=horizon, time_unit=info["time_unit"], observation_end=end, model=model
+    )
+    shutil.rmtree(folder / MODELS_FOLDER / LTV_FOLDER, ignore_errors=True)
+    save_ltv(trained, folder / MODELS_FOLDER)
+    return _store_ltv(folder, predictions)
+
+
+def predict_workspace_ltv(folder: str | Path) -> pl.DataFrame:
+    """Score a workspace's customers with its saved ML LTV model and store `ltv_ml` on `customers`."""
+    folder = Path(folder)
+    trained = load_workspace_ltv(folder / MODELS_FOLDER)
+    transactions, _, end = observed_transactions(folder)
+    return _store_ltv(folder, predict_ltv(trained, transactions, as_of=end))
+
+
+def _store_ltv(folder: Path, predictions: pl.DataFrame) -> pl.DataFrame:
+    customers = read_table(folder, "customers")
+    customers = customers.drop([c for c in ("ltv_ml",) if c in customers.columns]).join(
+        predictions, on="customer_id", how="left"
     )
     with updating_workspace(folder) as connection:
         write_table(connection, "customers", customers)

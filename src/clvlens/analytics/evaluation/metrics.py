@@ -1,0 +1,152 @@
+"""Scorecard metrics of predicted against actual per-customer values, written from their definitions.
+
+Ranking metrics treat tied predictions fairly: customers with equal predictions form one block, and the gain curve
+runs straight across a block (the expected curve when ties are broken at random), so no model gains from the
+order its ties happen to be in.
+
+- gain curve: x = share of customers taken in order of decreasing prediction, y = share of the actual total;
+- captured share at q: the gain curve at x = q (e.g. the top 10% of predicted customers hold y of the revenue);
+- Gini: 2 x (area under the gain curve) - 1; normalized Gini: Gini of the prediction / Gini of the actual values
+  themselves (a perfect ranking scores 1, a random one 0);
+- deciles: customers ranked by prediction (average ranks, so ties share a decile), decile 10 = highest predicted.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import stats
+
+GAIN_GRID = np.linspace(0.0, 1.0, 101)
+
+
+def _pair(predicted: np.ndarray, actual: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    p = np.asarray(predicted, dtype=float).ravel()
+    a = np.asarray(actual, dtype=float).ravel()
+    if p.shape != a.shape:
+        raise ValueError(f"predicted has {p.size} values but actual has {a.size}")
+    return p, a
+
+
+def mae(predicted: np.ndarray, actual: np.ndarray) -> float:
+    """Mean absolute error."""
+    p, a = _pair(predicted, actual)
+    return float(np.mean(np.abs(p - a))) if p.size else math.nan
+
+
+def rmse(predicted: np.ndarray, actual: np.ndarray) -> float:
+    """Root mean squared error."""
+    p, a = _pair(predicted, actual)
+    return float(np.sqrt(np.mean((p - a) ** 2))) if p.size else math.nan
+
+
+def bias(predicted: np.ndarray, actual: np.ndarray) -> float:
+    """Mean of predicted - actual (positive: over-prediction)."""
+    p, a = _pair(predicted, actual)
+    return float(np.mean(p - a)) if p.size else math.nan
+
+
+def gain_curve(predicted: np.ndarray, actual: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Points (customer share, actual share) at the end of each block of tied predictions, starting at (0, 0)."""
+    p, a = _pair(predicted, actual)
+    total = a.sum()
+    if p.size == 0 or total <= 0:
+        return np.array([0.0, 1.0]), np.array([math.nan, math.nan])
+    order = np.argsort(-p, kind="stable")
+    ps, cum = p[order], np.cumsum(a[order])
+    ends = np.append(np.flatnonzero(ps[1:] != ps[:-1]), p.size - 1)
+    x = np.append(0.0, (ends + 1) / p.size)
+    y = np.append(0.0, cum[ends] / total)
+    return x, y
+
+
+def captured_share(predicted: np.ndarray, actual: np.ndarray, top: float) -> float:
+    """Share of the actual total held by the ``top`` share (e.g. 0.1) of customers by prediction."""
+    x, y = gain_curve(predicted, actual)
+    return float(np.interp(top, x, y))
+
+
+def gini(predicted: np.ndarray, actual: np.ndarray) -> float:
+    """2 x area under the gain curve - 1 (trapezoids, exact for the straight runs across ties)."""
+    x, y = gain_curve(predicted, actual)
+    return float(2.0 * np.sum(np.diff(x) * (y[1:] + y[:-1]) / 2.0) - 1.0)
+
+
+def normalized_gini(predicted: np.ndarray, actual: np.ndarray) -> float:
+    """Gini of the prediction's ranking divided by that of the perfect ranking (NaN when undefined)."""
+    best = gini(actual, actual)
+    if not math.isfinite(best) or best <= 0:
+        return math.nan
+    return gini(predicted, actual) / best
+
+
+def spearman(predicted: np.ndarray, actual: np.ndarray) -> float:
+    """Spearman rank correlation (NaN when either side is constant)."""
+    p, a = _pair(predicted, actual)
+    if p.size < 2 or np.all(p == p[0]) or np.all(a == a[0]):
+        return math.nan
+    return float(stats.spearmanr(p, a).statistic)
+
+
+def deciles(predicted: np.ndarray) -> np.ndarray:
+    """Decile 1-10 of each customer by prediction (10 = highest); ties share a decile (average ranks)."""
+    p = np.asarray(predicted, dtype=float).ravel()
+    if p.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    ranks = stats.rankdata(p, method="average")
+    return np.clip(np.ceil(ranks * 10.0 / p.size), 1, 10).astype(np.int64)
+
+
+def decile_table(predicted: np.ndarray, actual: np.ndarray) -> dict[str, np.ndarray]:
+    """Per decile of prediction: customers, mean predicted, mean actual, MAE (empty deciles left out)."""
+    p, a = _pair(predicted, actual)
+    d = deciles(p)
+    rows: dict[str, list[float]] = {"decile": [], "customers": [], "mean_predicted": [], "mean_actual": [],
+                                    "mae": []}
+    for k in range(1, 11):
+        mask = d == k
+        if not mask.any():
+            continue
+        rows["decile"].append(k)
+        rows["customers"].append(int(mask.sum()))
+        rows["mean_predicted"].append(float(p[mask].mean()))
+        rows["mean_actual"].append(float(a[mask].mean()))
+        rows["mae"].append(float(np.abs(p[mask] - a[mask]).mean()))
+    return {k: np.asarray(v) for k, v in rows.items()}
+
+
+def value_metrics(predicted: np.ndarray, actual: np.ndarray) -> dict[str, float]:
+    """Every value metric of the scorecard for one model."""
+    table = decile_table(predicted, actual)
+    calibration = np.abs(table["mean_predicted"] - table["mean_actual"])
+    p, a = _pair(predicted, actual)
+    return {
+        "mae_value": mae(p, a),
+        "rmse_value": rmse(p, a),
+        "bias_value": bias(p, a),
+        "top10_share": captured_share(p, a, 0.1),
+        "top20_share": captured_share(p, a, 0.2),
+        "gini_norm": normalized_gini(p, a),
+        "spearman": spearman(p, a),
+        "decile_calibration_mae": float(calibration.mean()) if calibration.size else math.nan,
+        "predicted_total": float(p.sum()),
+        "actual_total": float(a.sum()),
+    }
+
+
+def purchase_metrics(predicted: np.ndarray | None, actual: np.ndarray) -> dict[str, float]:
+    """MAE, RMSE and bias of purchases; NaN for a model without a purchase prediction."""
+    if predicted is None:
+        return {"mae_purchases": math.nan, "rmse_purchases": math.nan, "bias_purchases": math.nan}
+    return {
+        "mae_purchases": mae(predicted, actual),
+        "rmse_purchases": rmse(predicted, actual),
+        "bias_purchases": bias(predicted, actual),
+    }
+
+
+def gains_on_grid(predicted: np.ndarray, actual: np.ndarray, grid: np.ndarray = GAIN_GRID) -> np.ndarray:
+    """The gain curve read at each customer share of ``grid``."""
+    x, y = gain_curve(predicted, actual)
+    return np.interp(grid, x, y)

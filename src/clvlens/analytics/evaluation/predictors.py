@@ -1,0 +1,167 @@
+"""Every scorecard contender, each predicting holdout value (and purchases where it can) for the same customers.
+
+All contenders see only transactions on or before the calibration end (``calibration``); the holdout is used by
+the scorecard for the actual values alone.
+
+- BTYD (``bgnbd``, ``mbgnbd``, ``paretonbd``): the transaction model fitted on the calibration RFM summary gives
+  the expected purchases over the holdout length; Gamma-Gamma (fitted on repeat customers) gives the expected spend
+  per purchase; value = purchases x spend. A fit that does not converge is retried with ``penalizer_coef`` 0.01.
+- ML (``lightgbm``, ``two_part``, ``baseline_gbr``): trained on features at ``calibration_end - holdout`` with the
+  value of the holdout-long window after it as label (which therefore ends at the calibration end), then applied
+  to features at the calibration end. No purchase prediction.
+- ``historical_average``: the customer's calibration value (and purchases) per time unit x the holdout length,
+  with the customer's age floored at the holdout length (a customer seen for less than a holdout is assumed to
+  repeat what they did, not to extrapolate a few days' spend);
+- ``last_period``: the value (and purchase days) of the last holdout-long window of the calibration period.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+import polars as pl
+
+from clvlens.errors import ClvlensError
+from clvlens.ml import build_features, learn_spec, ltv_dataset, make_estimator
+from clvlens.models import BetaGeo, GammaGamma, ModifiedBetaGeo, ParetoNBD
+from clvlens.summary.rfm import UNIT_DAYS
+
+FAMILIES = {
+    "bgnbd": "btyd", "mbgnbd": "btyd", "paretonbd": "btyd",
+    "lightgbm": "ml", "two_part": "ml", "baseline_gbr": "ml",
+    "historical_average": "naive", "last_period": "naive",
+}
+TRANSACTION_MODELS = {"bgnbd": BetaGeo, "mbgnbd": ModifiedBetaGeo, "paretonbd": ParetoNBD}
+DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every contender may use: the calibration summary and transactions, and the holdout length."""
+
+    rfm: pl.DataFrame  # calibration summary, sorted by customer_id (the holdout columns are never read here)
+    calibration: pl.DataFrame  # transactions on or before calibration_end
+    calibration_end: datetime
+    holdout_units: float
+    time_unit: str
+    random_state: int = 0
+    n_jobs: int = 1
+
+    @property
+    def holdout_days(self) -> float:
+        return self.holdout_units * UNIT_DAYS[self.time_unit]
+
+
+@dataclass
+class Prediction:
+    """Predicted holdout value and purchases (None when the model has none) per customer of ``Context.rfm``."""
+
+    value: np.ndarray
+    purchases: np.ndarray | None
+    note: str = ""
+
+
+def _fit_with_fallback(make: Callable[[float], object], fit: Callable[[object], object]) -> tuple[object, str]:
+    try:
+        return fit(make(0.0)), ""
+    except ClvlensError as first:
+        try:
+            return fit(make(0.01)), f"penalizer_coef=0.01 (plain fit failed: {str(first)[:80]})"
+        except ClvlensError:
+            raise first from None
+
+
+def expected_spend(rfm: pl.DataFrame, time_unit: str) -> tuple[np.ndarray, str]:
+    """Gamma-Gamma expected spend per purchase for every customer (population mean for one-time buyers)."""
+    x = rfm.get_column("frequency").to_numpy().astype(float)
+    m = rfm.get_column("monetary_value").to_numpy().astype(float)
+    repeat = (x > 0) & (m > 0)
+    if repeat.sum() < 3:
+        raise ClvlensError("frequency: fewer than three repeat customers to fit Gamma-Gamma spend on")
+    model, note = _fit_with_fallback(
+        lambda pen: GammaGamma(time_unit=time_unit, penalizer_coef=pen),
+        lambda mdl: mdl.fit(x[repeat], m[repeat]),  # type: ignore[attr-defined]
+    )
+    spend = model.conditional_expected_average_profit(x, np.where(repeat, m, 0.0))  # type: ignore[attr-defined]
+    return np.asarray(spend, dtype=float), note
+
+
+def btyd(name: str, ctx: Context) -> Prediction:
+    """Expected holdout purchases from a BTYD model x Gamma-Gamma expected spend."""
+    cls = TRANSACTION_MODELS[name]
+    x, tx, T = (ctx.rfm.get_column(c).to_numpy().astype(float) for c in ("frequency", "recency", "T"))
+    model, note = _fit_with_fallback(
+        lambda pen: cls(time_unit=ctx.time_unit, penalizer_coef=pen),
+        lambda mdl: mdl.fit(x, tx, T),  # type: ignore[attr-defined]
+    )
+    purchases = np.asarray(
+        model.conditional_expected_number_of_purchases_up_to_time(ctx.holdout_units, x, tx, T),  # type: ignore
+        dtype=float,
+    )
+    spend, spend_note = expected_spend(ctx.rfm, ctx.time_unit)
+    notes = "; ".join(n for n in (note, f"Gamma-Gamma {spend_note}" if spend_note else "") if n)
+    return Prediction(purchases * spend, purchases, notes)
+
+
+def ml(name: str, ctx: Context) -> Prediction:
+    """Train at calibration_end - holdout on the holdout-long window after it; predict at calibration_end."""
+    train_cutoff = ctx.calibration_end - timedelta(days=math.ceil(ctx.holdout_days - 1e-9))
+    first = ctx.calibration.get_column("timestamp").min()
+    if first is None or first >= train_cutoff + DAY:
+        raise ClvlensError(
+            f"calibration_end: no history before the training cut-off {train_cutoff.date()} "
+            "(the ML models need a calibration period at least twice the holdout)"
+        )
+    spec = learn_spec(ctx.calibration, train_cutoff, ctx.holdout_units, time_unit=ctx.time_unit)
+    train = ltv_dataset(ctx.calibration, train_cutoff, spec=spec)
+    if train.label_end > ctx.calibration_end + DAY:  # pragma: no cover - guarded by the cut-off arithmetic
+        raise ClvlensError("calibration_end: the training label window would overlap the holdout")
+    estimator = make_estimator(name, random_state=ctx.random_state, n_jobs=ctx.n_jobs)
+    estimator.fit(train.X, train.y)
+    features = build_features(ctx.calibration, ctx.calibration_end, spec)
+    predicted = pl.DataFrame({"customer_id": features.get_column("customer_id"),
+                              "value": np.asarray(estimator.predict(features), dtype=float)})
+    aligned = ctx.rfm.select("customer_id").join(predicted, on="customer_id", how="left")
+    note = f"trained on {train.features.height} customers at {train_cutoff.date()}"
+    return Prediction(aligned.get_column("value").fill_null(0.0).to_numpy(), None, note)
+
+
+def historical_average(ctx: Context) -> Prediction:
+    """Calibration value and purchases per time unit (age floored at the holdout length) x holdout length."""
+    T = ctx.rfm.get_column("T").to_numpy().astype(float)
+    age = np.maximum(T, ctx.holdout_units)
+    share = ctx.holdout_units / age
+    value = ctx.rfm.get_column("total_value").to_numpy().astype(float) * share
+    purchases = (ctx.rfm.get_column("frequency").to_numpy().astype(float) + 1.0) * share
+    return Prediction(value, purchases)
+
+
+def last_period(ctx: Context) -> Prediction:
+    """Value and purchase days in the last holdout-long window of the calibration period."""
+    stop = ctx.calibration_end + DAY
+    start = stop - timedelta(days=ctx.holdout_days)
+    window = (
+        ctx.calibration.filter((pl.col("timestamp") >= start) & (pl.col("timestamp") < stop))
+        .group_by("customer_id")
+        .agg(pl.col("amount").sum().alias("value"),
+             pl.col("timestamp").dt.truncate("1d").n_unique().cast(pl.Float64).alias("purchases"))
+    )
+    aligned = ctx.rfm.select("customer_id").join(window, on="customer_id", how="left").fill_null(0.0)
+    return Prediction(aligned.get_column("value").to_numpy(), aligned.get_column("purchases").to_numpy())
+
+
+def predict(name: str, ctx: Context) -> Prediction:
+    """Run one contender by name."""
+    if name in TRANSACTION_MODELS:
+        return btyd(name, ctx)
+    if FAMILIES.get(name) == "ml":
+        return ml(name, ctx)
+    if name == "historical_average":
+        return historical_average(ctx)
+    if name == "last_period":
+        return last_period(ctx)
+    raise ClvlensError(f"models: unknown model {name!r}; choose from {', '.join(FAMILIES)}")

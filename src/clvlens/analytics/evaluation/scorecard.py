@@ -1,0 +1,189 @@
+"""The model scorecard: every model scored on the same holdout customers, in one table.
+
+The customers are those with a purchase on or before ``calibration_end``; their actual value and purchases are the
+spend and purchase days (a day's purchases are one transaction, as in the RFM summary) from the day after the
+calibration end through ``observation_end``. A model that fails is kept as a row with its error message.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from clvlens.analytics.evaluation import metrics
+from clvlens.analytics.evaluation.predictors import FAMILIES, Context, Prediction, predict
+from clvlens.errors import ClvlensError
+from clvlens.ml.features import as_datetime, canonical_transactions
+from clvlens.summary import rfm_summary
+from clvlens.summary.rfm import sort_by_customer
+
+DEFAULT_MODELS = (
+    "bgnbd", "mbgnbd", "paretonbd", "lightgbm", "two_part", "baseline_gbr", "historical_average", "last_period",
+)
+METRIC_COLUMNS = (
+    "mae_value", "rmse_value", "bias_value", "mae_purchases", "rmse_purchases", "bias_purchases",
+    "top10_share", "top20_share", "gini_norm", "spearman", "decile_calibration_mae",
+    "predicted_total", "actual_total",
+)
+
+
+@dataclass
+class Scorecard:
+    """Scorecard tables (Polars).
+
+    - ``table``: one row per model: model, family, customers, the metrics, fit_seconds, note, error;
+    - ``deciles``: model, decile (10 = highest predicted), customers, mean_predicted, mean_actual, mae;
+    - ``gains``: model, share_customers, share_revenue (the gain/lift curve on a 1% grid; model "perfect" is the
+      ranking by actual value);
+    - ``predictions``: customer_id, model, predicted_value, predicted_purchases, actual_value, actual_purchases.
+    """
+
+    table: pl.DataFrame
+    deciles: pl.DataFrame
+    gains: pl.DataFrame
+    predictions: pl.DataFrame
+    calibration_end: datetime
+    observation_end: datetime
+    holdout_length: float
+    time_unit: str
+
+    def to_markdown(self, digits: int = 3) -> str:
+        """The table as markdown (numbers rounded, errors shortened)."""
+        columns = ["model", *METRIC_COLUMNS, "fit_seconds", "error"]
+        lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+        for row in self.table.iter_rows(named=True):
+            cells = []
+            for name in columns:
+                value = row.get(name)
+                if isinstance(value, float):
+                    cells.append("" if math.isnan(value) else f"{value:,.{digits}f}")
+                else:
+                    cells.append(str(value or "")[:110].replace("|", "/"))
+            lines.append("| " + " | ".join(cells) + " |")
+        return "\n".join(lines)
+
+
+def scorecard(
+    transactions: Any,
+    calibration_end: Any,
+    observation_end: Any,
+    *,
+    time_unit: str = "W",
+    models: Sequence[str] = DEFAULT_MODELS,
+    random_state: int = 0,
+    n_jobs: int = 1,
+) -> Scorecard:
+    """Score every model in ``models`` on the customers seen by ``calibration_end`` over the holdout to
+    ``observation_end`` (both dates inclusive). See :class:`Scorecard` for the tables."""
+    unknown = [m for m in models if m not in FAMILIES]
+    if unknown:
+        raise ClvlensError(f"models: unknown model {unknown[0]!r}; choose from {', '.join(FAMILIES)}")
+    if not models:
+        raise ClvlensError("models: no model to score")
+    frame = canonical_transactions(transactions)
+    cal = as_datetime(calibration_end, "calibration_end")
+    end = as_datetime(observation_end, "observation_end")
+    unit = time_unit.upper()
+    summary = rfm_summary(frame.select("customer_id", "timestamp", "amount"), time_unit=unit,
+                          observation_end=end, calibration_end=cal)
+    summary = sort_by_customer(summary)
+    if summary.is_empty():
+        raise ClvlensError(f"calibration_end: no customer bought on or before {cal.date()}")
+    holdout = float(summary.get_column("duration_holdout")[0])
+    calibration = frame.filter(pl.col("timestamp") < cal + timedelta(days=1))
+    rfm = summary.drop("frequency_holdout", "monetary_value_holdout", "value_holdout", "duration_holdout")
+    ctx = Context(rfm, calibration, cal, holdout, unit, random_state, n_jobs)
+    actual_value = summary.get_column("value_holdout").to_numpy().astype(float)
+    actual_purchases = summary.get_column("frequency_holdout").to_numpy().astype(float)
+
+    rows, decile_frames, gain_frames, prediction_frames = [], [], [], []
+    for name in models:
+        started = time.perf_counter()
+        try:
+            result = predict(name, ctx)
+            _check(result, actual_value.size)
+        except Exception as exc:
+            rows.append(_error_row(name, actual_value.size, time.perf_counter() - started, exc))
+            continue
+        seconds = time.perf_counter() - started
+        row: dict[str, Any] = {"model": name, "family": FAMILIES[name], "customers": int(actual_value.size)}
+        row.update(metrics.value_metrics(result.value, actual_value))
+        row.update(metrics.purchase_metrics(result.purchases, actual_purchases))
+        row.update({"fit_seconds": seconds, "note": result.note, "error": None})
+        rows.append(row)
+        decile_frames.append(pl.DataFrame(metrics.decile_table(result.value, actual_value)).select(
+            pl.lit(name).alias("model"), pl.all()))
+        gain_frames.append(_gains(name, result.value, actual_value))
+        prediction_frames.append(_predictions(summary, name, result, actual_value, actual_purchases))
+    gain_frames.append(_gains("perfect", actual_value, actual_value))
+    return Scorecard(
+        table=_table(rows),
+        deciles=pl.concat(decile_frames) if decile_frames else _empty_deciles(),
+        gains=pl.concat(gain_frames),
+        predictions=pl.concat(prediction_frames) if prediction_frames else _empty_predictions(),
+        calibration_end=cal,
+        observation_end=end,
+        holdout_length=holdout,
+        time_unit=unit,
+    )
+
+
+def _check(result: Prediction, n: int) -> None:
+    if result.value.shape != (n,) or not np.all(np.isfinite(result.value)):
+        raise ClvlensError("predicted_value: the model returned missing or non-finite predictions")
+
+
+def _error_row(name: str, customers: int, seconds: float, exc: Exception) -> dict[str, Any]:
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    if not isinstance(exc, ClvlensError):
+        message = f"{type(exc).__name__}: {message}"
+    row: dict[str, Any] = {"model": name, "family": FAMILIES[name], "customers": customers}
+    row.update(dict.fromkeys(METRIC_COLUMNS, math.nan))
+    row.update({"fit_seconds": seconds, "note": "", "error": message})
+    return row
+
+
+def _table(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    schema: dict[str, Any] = {"model": pl.String, "family": pl.String, "customers": pl.Int64}
+    schema.update(dict.fromkeys(METRIC_COLUMNS, pl.Float64))
+    schema.update({"fit_seconds": pl.Float64, "note": pl.String, "error": pl.String})
+    return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
+
+
+def _gains(name: str, predicted: np.ndarray, actual: np.ndarray) -> pl.DataFrame:
+    return pl.DataFrame({
+        "model": [name] * metrics.GAIN_GRID.size,
+        "share_customers": metrics.GAIN_GRID,
+        "share_revenue": metrics.gains_on_grid(predicted, actual),
+    })
+
+
+def _predictions(summary: pl.DataFrame, name: str, result: Prediction, actual_value: np.ndarray,
+                 actual_purchases: np.ndarray) -> pl.DataFrame:
+    purchases = result.purchases if result.purchases is not None else np.full(actual_value.size, np.nan)
+    return pl.DataFrame({
+        "customer_id": summary.get_column("customer_id"),
+        "model": [name] * actual_value.size,
+        "predicted_value": result.value,
+        "predicted_purchases": np.asarray(purchases, dtype=float),
+        "actual_value": actual_value,
+        "actual_purchases": actual_purchases,
+    })
+
+
+def _empty_deciles() -> pl.DataFrame:
+    return pl.DataFrame(schema={"model": pl.String, "decile": pl.Int64, "customers": pl.Int64,
+                                "mean_predicted": pl.Float64, "mean_actual": pl.Float64, "mae": pl.Float64})
+
+
+def _empty_predictions() -> pl.DataFrame:
+    return pl.DataFrame(schema={"customer_id": pl.String, "model": pl.String, "predicted_value": pl.Float64,
+                                "predicted_purchases": pl.Float64, "actual_value": pl.Float64,
+                                "actual_purchases": pl.Float64})

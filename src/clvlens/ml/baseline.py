@@ -1,0 +1,164 @@
+"""The field's simple baseline: scikit-learn's GradientBoostingRegressor on log1p(value) from a few early signals.
+
+Features: ``cohort_age_months`` (how long ago the customer was acquired), ``region`` (level code, -1 when unseen),
+and the revenue and orders of the first 1 and 3 months. After fitting, the trees are exported to plain arrays
+(children, split feature, threshold, leaf value) and every prediction walks those arrays, so ``save`` can write
+them as JSON (``trees.json``, no pickle) and a loaded model predicts exactly what the fitted one did. The walk
+reproduces scikit-learn's: features are rounded to float32 and compared ``x <= threshold``; the sum starts at the
+initial constant and adds ``learning_rate * leaf value`` tree by tree.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from clvlens.errors import ClvlensError
+from clvlens.ml._common import (
+    ParamsMixin,
+    bias_factor,
+    check_target,
+    encode,
+    feature_frame,
+    from_log,
+    learn_levels,
+    read_metadata,
+    read_text,
+    write_metadata,
+)
+
+BASELINE_FEATURES = ("cohort_age_months", "region", "revenue_1m", "orders_1m", "revenue_3m", "orders_3m")
+
+
+class BaselineGBR(ParamsMixin):
+    """GradientBoostingRegressor (squared error) on log1p(value); ``predict`` returns expm1 x bias correction.
+
+    ``bias_correction`` as for :class:`~clvlens.ml.LightGBMLTV` (default "ratio": the in-sample total matches).
+
+    Fitted: ``trees_`` (list of dicts of arrays), ``init_`` (initial constant), ``feature_names_``,
+    ``categorical_levels_``, ``bias_factor_``.
+    """
+
+    kind = "baseline_gbr"
+
+    def __init__(
+        self,
+        n_estimators: int = 200,
+        learning_rate: float = 0.05,
+        max_depth: int = 3,
+        subsample: float = 1.0,
+        random_state: int = 0,
+        bias_correction: str = "ratio",
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.max_depth = max_depth
+        self.subsample = subsample
+        self.random_state = random_state
+        self.bias_correction = bias_correction
+
+    def fit(self, X: Any, y: Any) -> BaselineGBR:
+        """Fit on a feature table holding the baseline columns (others are ignored) and values in currency."""
+        try:
+            from sklearn.ensemble import GradientBoostingRegressor
+        except ImportError:  # pragma: no cover - depends on the environment
+            raise ClvlensError("model: scikit-learn is not installed; pip install scikit-learn") from None
+        frame = feature_frame(X)
+        names = [n for n in BASELINE_FEATURES if n in frame.columns or n != "region"]
+        self.feature_names_ = names
+        self.categorical_levels_ = learn_levels(frame.select([n for n in names if n in frame.columns]))
+        matrix = self._encode(frame)
+        target = check_target(y, matrix.shape[0])
+        log_y = np.log1p(target)
+        gbr = GradientBoostingRegressor(
+            loss="squared_error", n_estimators=int(self.n_estimators), learning_rate=float(self.learning_rate),
+            max_depth=int(self.max_depth), subsample=float(self.subsample), random_state=int(self.random_state),
+        )
+        gbr.fit(matrix, log_y)
+        self.init_ = float(np.ravel(gbr.init_.constant_)[0])
+        self.trees_ = [_export_tree(est[0].tree_) for est in gbr.estimators_]
+        self.bias_factor_ = bias_factor(self.bias_correction, self._raw(matrix), log_y)
+        return self
+
+    def _encode(self, frame: Any) -> np.ndarray:
+        if "region" in self.feature_names_ and "region" not in frame.columns:
+            import polars as pl
+
+            frame = frame.with_columns(pl.lit(None, pl.String).alias("region"))
+        return encode(frame, self.feature_names_, self.categorical_levels_, -1.0)
+
+    def _raw(self, matrix: np.ndarray) -> np.ndarray:
+        """Prediction on the log1p scale by walking the exported trees."""
+        x = matrix.astype(np.float32).astype(np.float64)
+        out = np.full(x.shape[0], self.init_)
+        rows = np.arange(x.shape[0])
+        for tree in self.trees_:
+            node = np.zeros(x.shape[0], dtype=np.int64)
+            left, right = tree["children_left"], tree["children_right"]
+            feature, threshold = tree["feature"], tree["threshold"]
+            active = left[node] != -1
+            while active.any():
+                idx = rows[active]
+                n = node[idx]
+                go_left = x[idx, feature[n]] <= threshold[n]
+                node[idx] = np.where(go_left, left[n], right[n])
+                active = left[node] != -1
+            out += self.learning_rate * tree["value"][node]
+        return out
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Expected value in currency over the label horizon, one per row."""
+        if not hasattr(self, "trees_"):
+            raise ClvlensError("BaselineGBR: model is not fitted; call fit() or load() first")
+        return from_log(self._raw(self._encode(feature_frame(X))), self.bias_factor_)
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``trees.json`` (the exported trees) and ``metadata.json`` into the folder ``path``."""
+        payload = {
+            "params": self.get_params(),
+            "feature_names": self.feature_names_,
+            "categorical_levels": self.categorical_levels_,
+            "bias_factor": self.bias_factor_,
+            "extra": getattr(self, "metadata_", {}),
+        }
+        folder = write_metadata(Path(path), self.kind, payload)
+        trees = {"init": self.init_, "trees": [{k: v.tolist() for k, v in t.items()} for t in self.trees_]}
+        (folder / "trees.json").write_text(json.dumps(trees), encoding="utf-8")
+        return folder
+
+    @classmethod
+    def load(cls, path: str | Path) -> BaselineGBR:
+        """Read a folder written by :meth:`save`."""
+        data = read_metadata(Path(path), cls.kind)
+        model = cls(**data["params"])
+        model.feature_names_ = list(data["feature_names"])
+        model.categorical_levels_ = {k: list(v) for k, v in data["categorical_levels"].items()}
+        model.bias_factor_ = float(data["bias_factor"])
+        model.metadata_ = data.get("extra", {})
+        trees = json.loads(read_text(Path(path), "trees.json"))
+        model.init_ = float(trees["init"])
+        model.trees_ = [_tree_arrays(t) for t in trees["trees"]]
+        return model
+
+
+def _export_tree(tree: Any) -> dict[str, np.ndarray]:
+    return _tree_arrays({
+        "children_left": tree.children_left,
+        "children_right": tree.children_right,
+        "feature": tree.feature,
+        "threshold": tree.threshold,
+        "value": np.asarray(tree.value).reshape(tree.node_count, -1)[:, 0],
+    })
+
+
+def _tree_arrays(tree: dict[str, Any]) -> dict[str, np.ndarray]:
+    return {
+        "children_left": np.asarray(tree["children_left"], dtype=np.int64),
+        "children_right": np.asarray(tree["children_right"], dtype=np.int64),
+        "feature": np.maximum(np.asarray(tree["feature"], dtype=np.int64), 0),
+        "threshold": np.asarray(tree["threshold"], dtype=np.float64),
+        "value": np.asarray(tree["value"], dtype=np.float64),
+    }

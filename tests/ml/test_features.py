@@ -1,0 +1,123 @@
+"""Features at a cut-off: definitions, strict time splits and no leakage from after the cut-off."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from clvlens.errors import ClvlensError
+from clvlens.ml import FeatureSpec, build_features, learn_spec, ltv_dataset, time_split
+
+CUTOFF = datetime(2023, 12, 31)
+
+
+def _tiny() -> pl.DataFrame:
+    rows = [
+        ("a", "1", datetime(2023, 1, 1, 10), 10.0, "x", "north"),
+        ("a", "2", datetime(2023, 1, 20, 9), 20.0, "y", "south"),
+        ("a", "2", datetime(2023, 1, 20, 9), 5.0, "x", "south"),
+        ("a", "3", datetime(2023, 3, 15), 30.0, "x", "south"),
+        ("a", "4", datetime(2023, 3, 20), 1000.0, "x", "south"),  # after the cut-off used below
+        ("b", "5", datetime(2023, 2, 1), 50.0, "y", "east"),
+        ("b", "6", datetime(2023, 4, 1), 7.0, "y", "east"),  # label window
+        ("c", "7", datetime(2023, 4, 2), 99.0, "x", "west"),  # first purchase after the cut-off
+    ]
+    return pl.DataFrame(rows, schema=["customer_id", "order_id", "timestamp", "amount", "category", "region"],
+                        orient="row")
+
+
+def test_features_and_labels_match_their_definitions() -> None:
+    data = ltv_dataset(_tiny(), "2023-03-15", "30D", time_unit="D", btyd=False)
+    f = data.features.to_dicts()
+    a, b = f[0], f[1]
+    assert [r["customer_id"] for r in f] == ["a", "b"]  # c first buys after the cut-off
+    assert a["frequency"] == 2 and a["recency"] == 73 and a["T"] == 73
+    assert a["total_value"] == 65.0 and a["first_value"] == 10.0 and a["monetary_value"] == pytest.approx(27.5)
+    assert a["revenue_1m"] == 35.0 and a["orders_1m"] == 2 and a["revenue_3m"] == 65.0 and a["orders_3m"] == 3
+    assert a["gap_mean"] == pytest.approx((19 + 54) / 2) and a["gap_std"] == pytest.approx(np.std([19, 54], ddof=1))
+    assert a["region"] == "north" and a["cohort_month"] == 1
+    assert a["cat_share__x"] == pytest.approx(45 / 65) and a["cat_share__y"] == pytest.approx(20 / 65)
+    assert b["gap_mean"] is None and b["cat_share__y"] == 1.0 and b["n_categories"] == 1
+    labels = dict(zip(data.labels["customer_id"], data.labels["value"], strict=True))
+    assert labels == {"a": 1000.0, "b": 7.0}
+    assert data.label_end == datetime(2023, 4, 15) and data.label_complete is False
+
+
+def test_horizon_strings_use_average_calendar_lengths() -> None:
+    assert FeatureSpec("W", "12M").horizon_days == pytest.approx(365.25)
+    assert FeatureSpec("W", "6M").horizon_units == pytest.approx(365.25 / 2 / 7)
+    assert FeatureSpec("W", "39W").horizon_days == 273
+    assert FeatureSpec("D", "365D").horizon_units == 365
+    with pytest.raises(ClvlensError, match="horizon"):
+        _ = FeatureSpec("W", "12 parsecs").horizon_units
+
+
+def _perturb_after(frame: pl.DataFrame, cutoff: datetime, seed: int) -> pl.DataFrame:
+    """Change every transaction after the cut-off day and add new ones (also for existing customers)."""
+    rng = np.random.default_rng(seed)
+    after = pl.col("timestamp") >= cutoff + timedelta(days=1)
+    before, later = frame.filter(~after), frame.filter(after)
+    later = later.with_columns(
+        pl.Series("amount", rng.uniform(1, 5000, later.height)),
+        (pl.col("timestamp") + pl.duration(days=rng.integers(0, 30))).alias("timestamp"),
+        pl.lit("zz_new_category").alias("category"),
+    )
+    extra = before.sample(200, seed=seed, with_replacement=True).with_columns(
+        (pl.lit(cutoff) + pl.duration(days=rng.integers(1, 200))).alias("timestamp"),
+        pl.lit(123_456.0).alias("amount"),
+    )
+    parts = [part.cast({"timestamp": frame.schema["timestamp"]}) for part in (before, later, extra)]
+    return pl.concat(parts).sample(fraction=1.0, shuffle=True, seed=seed)
+
+
+def test_features_ignore_everything_after_the_cutoff(demo_transactions: pl.DataFrame) -> None:
+    spec = learn_spec(demo_transactions, CUTOFF, "6M")
+    original = build_features(demo_transactions, CUTOFF, spec)
+    for seed in (1, 2):
+        perturbed = _perturb_after(demo_transactions, CUTOFF, seed)
+        assert learn_spec(perturbed, CUTOFF, "6M") == spec
+        assert_frame_equal(build_features(perturbed, CUTOFF, spec), original)
+    assert original.get_column("btyd_p_alive").is_not_nan().all()
+
+
+def test_labels_change_only_with_the_label_window(demo_transactions: pl.DataFrame) -> None:
+    base = ltv_dataset(demo_transactions, CUTOFF, "3M", btyd=False)
+    later = demo_transactions.with_columns(
+        pl.when(pl.col("timestamp") >= base.label_end).then(pl.col("amount") * 10).otherwise(pl.col("amount"))
+    )
+    assert_frame_equal(ltv_dataset(later, CUTOFF, "3M", btyd=False).labels, base.labels)
+    assert base.labels.get_column("value").sum() > 0
+
+
+def test_time_split_is_strict(demo_transactions: pl.DataFrame) -> None:
+    train, test = time_split(demo_transactions, "2023-06-30", "2023-12-31", "6M", btyd=False)
+    assert train.label_end <= test.cutoff + timedelta(days=1)
+    assert train.spec == test.spec and train.feature_names == test.feature_names
+    assert test.features.height > train.features.height
+    with pytest.raises(ClvlensError, match="train_cutoff"):
+        time_split(demo_transactions, "2023-09-30", "2023-12-31", "6M")
+    with pytest.raises(ClvlensError, match="test_cutoff"):
+        time_split(demo_transactions, "2023-12-31", "2023-06-30", "6M")
+    loose, _ = time_split(demo_transactions, "2023-09-30", "2023-12-31", "6M", strict=False, btyd=False)
+    assert loose.label_end > datetime(2024, 1, 1)
+
+
+def test_bad_inputs_raise_one_line_errors(demo_transactions: pl.DataFrame) -> None:
+    with pytest.raises(ClvlensError, match="cutoff"):
+        ltv_dataset(demo_transactions, "2020-01-01", "6M")
+    with pytest.raises(ClvlensError, match="amount"):
+        ltv_dataset(demo_transactions.drop("amount"), CUTOFF, "6M")
+    with pytest.raises(ClvlensError, match="cutoff"):
+        ltv_dataset(demo_transactions, "not a date", "6M")
+
+
+def test_works_without_optional_columns(demo_transactions: pl.DataFrame) -> None:
+    bare = demo_transactions.select("customer_id", "timestamp", "amount")
+    data = ltv_dataset(bare, CUTOFF, "6M", btyd=False)
+    assert not any(c.startswith("cat_share") for c in data.feature_names)
+    assert data.features.get_column("region").null_count() == data.features.height
+    assert data.features.get_column("orders_1m").min() >= 1

@@ -1,0 +1,105 @@
+"""LTV estimators: conventions, determinism, persistence without pickle, and the baseline's tree export."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from clvlens.errors import ClvlensError
+from clvlens.ml import BASELINE_FEATURES, BaselineGBR, LightGBMLTV, LTVDataset, TwoPartLTV, time_split
+
+
+@pytest.fixture(scope="module")
+def split(demo_transactions: pl.DataFrame) -> tuple[LTVDataset, LTVDataset]:
+    return time_split(demo_transactions, "2023-12-30", "2024-06-30", "6M")
+
+
+def _make(cls: type, small_params: dict[str, int]) -> object:
+    if cls is BaselineGBR:
+        return BaselineGBR(n_estimators=30, random_state=3)
+    return cls(random_state=3, **small_params)
+
+
+@pytest.mark.parametrize("cls", [LightGBMLTV, TwoPartLTV, BaselineGBR])
+def test_fit_predict_save_load(cls: type, split: tuple[LTVDataset, LTVDataset], small_params: dict[str, int],
+                               tmp_path: Path) -> None:
+    train, test = split
+    model = _make(cls, small_params)
+    assert model.fit(train.X, train.y) is model
+    predicted = model.predict(test.features)  # a customer_id column is ignored
+    assert predicted.shape == (test.features.height,)
+    assert np.all(np.isfinite(predicted)) and np.all(predicted >= 0)
+    again = _make(cls, small_params).fit(train.X, train.y).predict(test.X)
+    np.testing.assert_array_equal(again, predicted)  # deterministic for a seed
+    folder = model.save(tmp_path / "model")
+    files = sorted(p.name for p in folder.iterdir())
+    assert "metadata.json" in files and not any(f.endswith((".pkl", ".pickle", ".joblib")) for f in files)
+    meta = json.loads((folder / "metadata.json").read_text())
+    assert meta["kind"] == cls.kind and meta["feature_names"] == model.feature_names_
+    assert {"lightgbm", "scikit-learn", "clvlens"} <= set(meta["versions"])
+    loaded = cls.load(folder)
+    np.testing.assert_array_equal(loaded.predict(test.X), predicted)
+    assert loaded.get_params() == model.get_params()
+
+
+def test_lightgbm_files_are_lightgbm_text(split: tuple[LTVDataset, LTVDataset], small_params: dict[str, int],
+                                          tmp_path: Path) -> None:
+    train, _ = split
+    folder = TwoPartLTV(**small_params).fit(train.X, train.y).save(tmp_path / "two")
+    assert (folder / "classifier.txt").read_text().startswith("tree")
+    assert (folder / "regressor.txt").read_text().startswith("tree")
+    meta = json.loads((folder / "metadata.json").read_text())
+    assert meta["categorical_levels"]["region"] == sorted(meta["categorical_levels"]["region"])
+
+
+def test_ratio_correction_matches_the_training_total(split: tuple[LTVDataset, LTVDataset],
+                                                     small_params: dict[str, int]) -> None:
+    train, _ = split
+    model = LightGBMLTV(bias_correction="ratio", **small_params).fit(train.X, train.y)
+    assert model.predict(train.X).sum() == pytest.approx(train.y.sum(), rel=1e-6)
+    plain = LightGBMLTV(bias_correction="none", **small_params).fit(train.X, train.y)
+    assert plain.bias_factor_ == 1.0 and plain.predict(train.X).sum() < train.y.sum()
+    with pytest.raises(ClvlensError, match="bias_correction"):
+        LightGBMLTV(bias_correction="magic", **small_params).fit(train.X, train.y)
+
+
+def test_two_part_is_probability_times_value(split: tuple[LTVDataset, LTVDataset],
+                                             small_params: dict[str, int]) -> None:
+    train, test = split
+    model = TwoPartLTV(**small_params).fit(train.X, train.y)
+    p = model.predict_proba_buy(test.X)
+    assert np.all((p >= 0) & (p <= 1))
+    np.testing.assert_allclose(model.predict(test.X), p * model.predict_value_if_buy(test.X))
+
+
+def test_baseline_walk_reproduces_scikit_learn(split: tuple[LTVDataset, LTVDataset]) -> None:
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    train, test = split
+    model = BaselineGBR(n_estimators=25, random_state=1, bias_correction="none").fit(train.X, train.y)
+    assert model.feature_names_ == list(BASELINE_FEATURES)
+    reference = GradientBoostingRegressor(n_estimators=25, learning_rate=0.05, max_depth=3, random_state=1)
+    reference.fit(model._encode(train.X), np.log1p(train.y))
+    expected = np.maximum(np.expm1(reference.predict(model._encode(test.X))), 0.0)
+    np.testing.assert_allclose(model.predict(test.X), expected, rtol=1e-12, atol=1e-9)
+
+
+def test_unseen_region_and_errors(split: tuple[LTVDataset, LTVDataset], small_params: dict[str, int]) -> None:
+    train, test = split
+    model = LightGBMLTV(**small_params).fit(train.X, train.y)
+    odd = test.X.with_columns(pl.lit("Atlantis").alias("region"))
+    assert np.all(np.isfinite(model.predict(odd)))
+    with pytest.raises(ClvlensError, match="not fitted"):
+        LightGBMLTV().predict(test.X)
+    with pytest.raises(ClvlensError, match="y:"):
+        LightGBMLTV(**small_params).fit(train.X, -train.y - 1)
+    with pytest.raises(ClvlensError, match="missing feature column 'gap_mean'"):
+        model.predict(test.X.drop("gap_mean"))
+    with pytest.raises(ClvlensError, match="nonsense"):
+        LightGBMLTV().set_params(nonsense=1)
+    with pytest.raises(ClvlensError, match="metadata"):
+        LightGBMLTV.load(Path("/nonexistent/folder"))
