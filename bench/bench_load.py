@@ -28,7 +28,7 @@ def contender(name: str, path: str) -> None:
         import duckdb
 
         def work():
-            rows = duckdb.sql(f"SELECT count(*) FROM read_csv('{path}', all_varchar = true)").fetchone()[0]
+            rows = duckdb.sql(f"SELECT count(*) FROM read_csv('{path}', all_varchar = true)").fetchall()[0][0]
             return rows, rows
     elif name == "pandas_read":
         import pandas as pd
