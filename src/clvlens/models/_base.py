@@ -24,6 +24,10 @@ __all__ = ["BaseModel", "FitResult", "as_float_array", "dedup_rows", "extract_co
 _TIME_UNITS = ("D", "W", "M")
 
 
+#: fits on more rows than this group identical histories only when a sample shows enough of them
+_GROUP_ROWS_UP_TO = 200_000
+
+
 def as_float_array(name: str, values: Any) -> np.ndarray:
     """Convert ``values`` to a 1-D float64 array, raising ClvlensError naming ``name`` on failure."""
     if values is None:
@@ -76,6 +80,37 @@ def validate_integer(name: str, arr: np.ndarray) -> None:
         )
 
 
+def row_hashes(cols: Sequence[np.ndarray]) -> np.ndarray:
+    """A 64-bit hash of each row's bit patterns (multiply-rotate, column by column)."""
+    n = cols[0].shape[0]
+    h = np.zeros(n, dtype=np.uint64)
+    mults = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5)
+    with np.errstate(over="ignore"):
+        for i, c in enumerate(cols):
+            c = np.ascontiguousarray(c, dtype=np.float64) + 0.0  # +0.0 maps -0.0 to 0.0
+            h ^= c.view(np.uint64) * np.uint64(mults[i % 4])
+            h = (h << np.uint64(13)) | (h >> np.uint64(51))
+    return h
+
+
+def _finalise(h: np.ndarray, seed: int) -> np.ndarray:
+    """splitmix64's finaliser on ``h`` xor a seed: independent-looking hashes from one row hash."""
+    with np.errstate(over="ignore"):
+        z = h ^ np.uint64(seed * 0x9E3779B97F4A7C15 % 2**64)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def mostly_unique(cols: Sequence[np.ndarray], sample: int = 20_000, threshold: float = 0.9) -> bool:
+    """Whether an evenly spaced sample of rows is at least `threshold` distinct: then grouping identical rows
+    would cost a sort of every row and save almost nothing (continuous T, for example)."""
+    n = cols[0].shape[0]
+    step = max(1, n // sample)
+    picked = [c[::step] for c in cols]
+    return np.unique(row_hashes(picked)).size >= threshold * picked[0].size
+
+
 def dedup_rows(cols: Sequence[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
     """Unique rows of the stacked columns: ``(unique_columns, counts, inverse)``.
 
@@ -85,12 +120,7 @@ def dedup_rows(cols: Sequence[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray
     hash, a deterministic order.
     """
     n = cols[0].shape[0]
-    h = np.zeros(n, dtype=np.uint64)
-    mults = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5)
-    for i, c in enumerate(cols):
-        c = np.ascontiguousarray(c, dtype=np.float64) + 0.0  # +0.0 maps -0.0 to 0.0
-        h ^= c.view(np.uint64) * np.uint64(mults[i % 4])
-        h = (h << np.uint64(13)) | (h >> np.uint64(51))
+    h = row_hashes(cols)
     order = np.argsort(h, kind="stable")
     hs = h[order]
     start = np.empty(n, dtype=bool)
@@ -110,17 +140,15 @@ def dedup_rows(cols: Sequence[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray
 
 
 def data_hash(cols: Sequence[np.ndarray], counts: np.ndarray) -> str:
-    """sha256 of the fitted data summary (unique rows and their counts, in :func:`dedup_rows` order).
-
-    :func:`dedup_rows` orders the unique rows by a hash of their values, so the order (and the digest) depends
-    only on the multiset of rows, not on the input order.
-    """
-    order = np.arange(counts.size)
-    m = hashlib.sha256()
-    for c in cols:
-        m.update(np.ascontiguousarray(c[order], dtype="<f8").tobytes())
-    m.update(np.ascontiguousarray(counts[order], dtype="<f8").tobytes())
-    return m.hexdigest()
+    """sha256 of the fitted data as a multiset of rows: the same for any row order, and for the rows given
+    one by one or grouped with their counts (the sums of two independent 64-bit row hashes, weighted by count,
+    modulo 2^64, with the number of rows)."""
+    weights = np.asarray(counts).astype(np.uint64)
+    base = row_hashes(cols)
+    with np.errstate(over="ignore"):
+        sums = [int(np.sum(_finalise(base, seed) * weights, dtype=np.uint64)) for seed in (1, 2)]
+    text = f"{len(cols)}:{int(np.sum(counts))}:{sums[0]:016x}:{sums[1]:016x}"
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 class BaseModel:
@@ -191,7 +219,10 @@ class BaseModel:
     def _fit_columns(self, cols: list[np.ndarray]) -> BaseModel:
         self._check_settings()
         self._validate(cols)
-        uniq, counts, _ = dedup_rows(cols)
+        if cols[0].shape[0] > _GROUP_ROWS_UP_TO and mostly_unique(cols):
+            uniq, counts = list(cols), np.ones(cols[0].shape[0])
+        else:
+            uniq, counts, _ = dedup_rows(cols)
         data = self._prepare(uniq, counts)
         params, result = maximise(self, data, n_customers=int(cols[0].shape[0]))
         self.params_ = dict(zip(self._param_names, map(float, params), strict=True))
