@@ -282,3 +282,29 @@ def test_alive_matrix_and_plots(bg_sim):
     assert len(plots.plot_calibration_vs_holdout(cal).data) == 2
     tr = {"time": np.arange(3), "expected_cumulative": np.arange(3), "expected_incremental": np.ones(3)}
     assert len(plots.plot_tracking(tr).data) == 1 and len(plots.plot_tracking(tr, cumulative=False).data) == 1
+
+
+def test_probability_alive_at_a_future_time_matches_integration():
+    from scipy import integrate, stats
+
+    bg = BetaGeo()
+    bg.params_ = {"r": 0.24, "alpha": 4.4, "a": 0.79, "b": 2.43}
+    pareto = ParetoNBD()
+    pareto.params_ = {"r": 0.55, "alpha": 10.6, "s": 0.61, "beta": 11.7}
+    x, tx, T, t = 3.0, 20.0, 38.0, 26.0
+    r, alpha, a, b = bg.params_.values()
+    # survival after T: dropout time is exponential with rate lambda p, lambda ~ Gamma(r+x, alpha+T), p ~ Beta(a, b+x)
+    factor = integrate.quad(
+        lambda q: stats.beta.pdf(q, a, b + x) * ((alpha + T) / (alpha + T + q * t)) ** (r + x), 0, 1
+    )[0]
+    now = bg.conditional_probability_alive(x, tx, T)
+    assert bg.conditional_probability_alive_at(t, x, tx, T) == pytest.approx(now * factor, rel=1e-8)
+    s, beta = pareto.params_["s"], pareto.params_["beta"]
+    factor = integrate.quad(lambda mu: stats.gamma.pdf(mu, s, scale=1 / (beta + T)) * np.exp(-mu * t), 0, np.inf)[0]
+    now = pareto.conditional_probability_alive(x, tx, T)
+    assert pareto.conditional_probability_alive_at(t, x, tx, T) == pytest.approx(now * factor, rel=1e-7)
+    # at t = 0 it is P(alive) now, and it falls with the horizon
+    for model in (bg, pareto):
+        grid = model.conditional_probability_alive_at(np.array([0.0, 4, 13, 52, 520]), x, tx, T)
+        assert grid[0] == pytest.approx(model.conditional_probability_alive(x, tx, T))
+        assert np.all(np.diff(grid) < 0)

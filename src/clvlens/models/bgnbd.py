@@ -88,6 +88,20 @@ def prob_alive(p: P, x: Any, tx: Any, T: Any, shift: int) -> np.ndarray:
     return np.where(x + shift > 0, pa, 1.0)
 
 
+def prob_alive_at(p: P, t: Any, x: Any, tx: Any, T: Any, shift: int) -> np.ndarray:
+    """P(alive at T + t | x, t_x, T) = P(alive at T | ...) x 2F1(r+x, a; a+b+x+k; -t/(alpha+T)), k = shift.
+
+    Given alive at T, lambda | data ~ Gamma(r+x, alpha+T) and p | data ~ Beta(a, b+x+k) (the customer survived
+    x + k dropout chances), and because dropout follows a purchase with probability p, the time to dropout
+    after T is exponential with rate lambda p. So the survival factor is E[exp(-lambda p t)] =
+    E_p[(1 + p t/(alpha+T))^-(r+x)], which is Euler's integral for the Gauss function above (DLMF 15.6.1);
+    derived from the assumptions of FHL (2005) section 2 and Batislam et al. (2007).
+    """
+    r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
+    survival = special.hyp2f1(r + x, a, a + b + x + shift, -t / (alpha + T))
+    return np.clip(prob_alive(p, x, tx, T, shift) * survival, 0.0, 1.0)
+
+
 def prob_n_purchases(p: P, t: Any, n: Any, shift: int) -> np.ndarray:
     """P(X(t) = n) for a new customer: FHL (2005) eq. (8); the tail sum is a regularised incomplete beta."""
     r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
@@ -268,6 +282,14 @@ class BetaGeo(BaseModel):
         """P(customer still alive at T | x, t_x, T)."""
         x, tx, TT = self._cols3(frequency, recency, T)
         return prob_alive(self.params_ if hasattr(self, "params_") else self._fail(), x, tx, TT, self._shift)
+
+    def conditional_probability_alive_at(
+        self, t: Any, frequency: Any, recency: Any = None, T: Any = None
+    ) -> np.ndarray:
+        """P(still alive at T + t | x, t_x, T): :func:`prob_alive_at`."""
+        self._check_fitted()
+        x, tx, TT = self._cols3(frequency, recency, T)
+        return prob_alive_at(self.params_, _time(t), x, tx, TT, self._shift)
 
     def _fail(self) -> P:
         self._check_fitted()

@@ -118,6 +118,20 @@ class ParetoNBD(BetaGeo):
         x, tx, TT = self._cols3(frequency, recency, T)
         return prob_alive(self.params_, x, tx, TT)
 
+    def conditional_probability_alive_at(
+        self, t: Any, frequency: Any, recency: Any = None, T: Any = None
+    ) -> np.ndarray:
+        """P(still alive at T + t | x, t_x, T) = P(alive at T | ...) x ((beta+T)/(beta+T+t))^s.
+
+        Given alive at T, the dropout rate mu | data ~ Gamma(s, beta+T) (Fader & Hardie 2005 note, eq. 16), and the
+        lifetime is exponential, so the survival factor is E[exp(-mu t)] = ((beta+T)/(beta+T+t))^s.
+        """
+        self._check_fitted()
+        x, tx, TT = self._cols3(frequency, recency, T)
+        s, beta = self.params_["s"], self.params_["beta"]
+        survival = np.exp(-s * np.log1p(_time(t) / (beta + TT)))
+        return np.clip(prob_alive(self.params_, x, tx, TT) * survival, 0.0, 1.0)
+
     def conditional_expected_number_of_purchases_up_to_time(
         self, t: Any, frequency: Any, recency: Any = None, T: Any = None
     ) -> np.ndarray:
