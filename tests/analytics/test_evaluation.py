@@ -147,8 +147,10 @@ def test_no_holdout_transaction_reaches_any_model() -> None:
         pl.when(pl.col("timestamp") > datetime(2023, 7, 1)).then(pl.col("amount") * 7).otherwise(pl.col("amount"))
     )
     other = scorecard(changed, "2023-06-30", "2023-12-31", models=models)
+    # leakage of 7x holdout amounts would move predictions by far more than the 1e-6 allowed here; the tolerance
+    # only absorbs optimiser round-off from rows arriving in another order
     np.testing.assert_allclose(other.predictions.get_column("predicted_value").to_numpy(),
-                               base.predictions.get_column("predicted_value").to_numpy(), rtol=1e-9)
+                               base.predictions.get_column("predicted_value").to_numpy(), rtol=1e-6)
     assert other.table.get_column("actual_total")[0] > base.table.get_column("actual_total")[0]
 
 
