@@ -88,8 +88,8 @@ def frame_to_polars(frame: Any) -> pl.DataFrame:
 
 def read_text_table(path: Path, *, delimiter: str | None = None, encoding: str | None = None) -> RawTable:
     """Read a delimited text file (optionally gzip-compressed) with every column as a string."""
-    data = _read_bytes(path)
-    text, used_encoding = _decode(data, path, encoding)
+    data = read_bytes(path)
+    text, used_encoding = decode_text(data, path, encoding)
     if not text.strip():
         raise ClvlensError(f"{path}: empty file (no header and no rows)")
     delimiter = delimiter or sniff_delimiter(text)
@@ -125,7 +125,7 @@ def sniff_delimiter(text: str) -> str:
     return best
 
 
-def _read_bytes(path: Path) -> bytes:
+def read_bytes(path: Path) -> bytes:
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -138,7 +138,7 @@ def _read_bytes(path: Path) -> bytes:
     return data
 
 
-def _decode(data: bytes, path: Path, encoding: str | None) -> tuple[str, str]:
+def decode_text(data: bytes, path: Path, encoding: str | None) -> tuple[str, str]:
     head = data[:SNIFF_BYTES]
     if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
         offset = head.index(b"\x00")

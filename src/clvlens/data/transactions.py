@@ -88,7 +88,9 @@ def detect_format(path: Path) -> str:
 
 
 def _first_data_line(path: Path) -> str:
-    opener = gzip.open if path.read_bytes()[:2] == b"\x1f\x8b" else open
+    with open(path, "rb") as handle:
+        compressed = handle.read(2) == b"\x1f\x8b"
+    opener = gzip.open if compressed else open
     with opener(path, "rt", encoding="utf-8", errors="replace") as handle:  # type: ignore[operator]
         for _ in range(3):
             line = handle.readline()

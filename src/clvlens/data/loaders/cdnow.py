@@ -14,7 +14,7 @@ import polars as pl
 
 from clvlens.data.canonical import to_canonical
 from clvlens.data.cleaning import CleanedData, CleaningRules, clean
-from clvlens.data.readers import RawTable, _decode, _read_bytes
+from clvlens.data.readers import RawTable, decode_text, read_bytes
 from clvlens.data.schema import SOURCE_ROW
 from clvlens.errors import ClvlensError
 
@@ -31,7 +31,7 @@ def load_cdnow(path: str | Path, *, rules: CleaningRules | None = None) -> Clean
     path = Path(path)
     if not path.exists():
         raise ClvlensError(f"{path}: no such file")
-    text, _ = _decode(_read_bytes(path), path, None)
+    text, _ = decode_text(read_bytes(path), path, None)
     rows: list[list[str]] = []
     width = 0
     for number, line in enumerate(text.splitlines(), start=1):
