@@ -80,6 +80,15 @@ def validate_integer(name: str, arr: np.ndarray) -> None:
         )
 
 
+def start_scales(data: dict[str, Any]) -> tuple[float, float]:
+    """Mean age ``T`` and a rough ``alpha`` scale (mean age per mean repeat purchase), for starting points."""
+    x, _, T = data["cols"]
+    w = data["w"]
+    mean_age = max(float(w @ T / w.sum()), 1e-3)
+    mean_repeats = float(w @ x / w.sum())
+    return mean_age, mean_age / max(mean_repeats, 0.05)
+
+
 def row_hashes(cols: Sequence[np.ndarray]) -> np.ndarray:
     """A 64-bit hash of each row's bit patterns (multiply-rotate, column by column)."""
     n = cols[0].shape[0]

@@ -17,7 +17,7 @@ import numpy as np
 from scipy import special
 
 from clvlens.errors import ClvlensError
-from clvlens.models._base import BaseModel, validate_finite_nonneg, validate_integer
+from clvlens.models._base import BaseModel, start_scales, validate_finite_nonneg, validate_integer
 from clvlens.models._special import hyp2f1_fallback, softplus_and_sigmoid
 
 __all__ = ["BetaGeo"]
@@ -251,11 +251,7 @@ class BetaGeo(BaseModel):
         return ll, g
 
     def _starts(self, data: dict[str, Any]) -> list[np.ndarray]:
-        x, _, T = data["cols"]
-        w = data["w"]
-        mt = max(float(w @ T / w.sum()), 1e-3)
-        mx = float(w @ x / w.sum())
-        a0 = mt / max(mx, 0.05)
+        _, a0 = start_scales(data)
         return [
             np.array([1.0, a0 / 2, 1.0, 2.0]),
             np.array([0.3, a0 / 5, 0.7, 2.5]),

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy import special
 
+from clvlens.models._base import start_scales
 from clvlens.models._special import log_pareto_integral_term, softplus_and_sigmoid
 from clvlens.models.bgnbd import BetaGeo, _time, _x_index
 
@@ -103,11 +104,7 @@ class ParetoNBD(BetaGeo):
             return c[data["xi"]] + np.logaddexp(l1, l2)
 
     def _starts(self, data: dict[str, Any]) -> list[np.ndarray]:
-        x, _, T = data["cols"]
-        w = data["w"]
-        mt = max(float(w @ T / w.sum()), 1e-3)
-        mx = float(w @ x / w.sum())
-        a0 = mt / max(mx, 0.05)
+        mt, a0 = start_scales(data)
         return [np.array([0.5, a0 / 2, 0.5, mt / 3]), np.array([1.0, a0, 1.0, mt]),
                 np.array([0.2, a0 / 5, 2.0, mt * 3]), np.ones(4)]
 

@@ -80,8 +80,8 @@ def run_pipeline(settings: RunSettings, progress: ProgressCallback | None = None
     report(STEPS[1])
     _require_transactions(cleaned.transactions)
     period = resolve_period(cleaned.transactions, settings.time_unit, settings.observation_end, None, "D")
-    customers = build_customer_table(cleaned.transactions, period.time_unit, period.observation_end)
-    observed = cleaned.transactions.filter(pl.col("timestamp") < period.observation_end + timedelta(days=1))
+    observed = observed_until(cleaned.transactions, period.observation_end)
+    customers = _customer_table(observed, period)
     skipped: dict[str, str] = {}
 
     report(STEPS[2])
@@ -167,7 +167,15 @@ def build_customer_table(
     """The RFM summary joined with each customer's orders, region, first category and cohort."""
     _require_transactions(transactions)
     period = resolve_period(transactions, time_unit, observation_end, None, "D")
-    observed = transactions.filter(pl.col("timestamp") < period.observation_end + timedelta(days=1))
+    return _customer_table(observed_until(transactions, period.observation_end), period)
+
+
+def observed_until(transactions: pl.DataFrame, observation_end: datetime) -> pl.DataFrame:
+    """The transactions on or before the observation end date (the end date is inclusive)."""
+    return transactions.filter(pl.col("timestamp") < observation_end + timedelta(days=1))
+
+
+def _customer_table(observed: pl.DataFrame, period: Any) -> pl.DataFrame:
     summary = rfm_summary(observed, time_unit=period.time_unit, observation_end=period.observation_end)
     attributes = customer_attributes(observed).drop("first_timestamp")
     return summary.join(attributes, on="customer_id", how="left").sort("customer_id")

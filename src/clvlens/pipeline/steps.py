@@ -30,6 +30,7 @@ from clvlens.pipeline.modeling import (
     save_models,
     score_customers,
 )
+from clvlens.pipeline.run import observed_until
 from clvlens.pipeline.workspace import MODELS_FOLDER, read_table, updating_workspace, write_table
 
 
@@ -74,8 +75,7 @@ def observed_transactions(folder: str | Path) -> tuple[pl.DataFrame, dict[str, s
     """A workspace's transactions up to its observation end, its run settings and that end."""
     info = run_settings(folder)
     end = datetime.fromisoformat(info["observation_end"])
-    transactions = read_table(folder, "transactions")
-    return transactions.filter(pl.col("timestamp") < pl.lit(end) + pl.duration(days=1)), info, end
+    return observed_until(read_table(folder, "transactions"), end), info, end
 
 
 def evaluate_workspace(folder: str | Path, holdout: str | None) -> Scorecard:
