@@ -112,7 +112,7 @@ def run(name: str, n: int, pareto: bool, timeout: float) -> dict:
 def rel_diff(a: dict, b: dict) -> str:
     try:
         return f"{max(abs(a[k] - b[k]) / abs(b[k]) for k in b):.1e}"
-    except (KeyError, TypeError, ZeroDivisionError):
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
         return "n/a"
 
 

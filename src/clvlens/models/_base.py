@@ -153,10 +153,15 @@ def data_hash(cols: Sequence[np.ndarray], counts: np.ndarray) -> str:
     one by one or grouped with their counts (the sums of two independent 64-bit row hashes, weighted by count,
     modulo 2^64, with the number of rows)."""
     weights = np.asarray(counts).astype(np.uint64)
-    base = row_hashes(cols)
+    sums = [np.uint64(0), np.uint64(0)]
+    block = 65_536  # cache-sized pieces: the hash is a sum, so it adds up block by block
     with np.errstate(over="ignore"):
-        sums = [int(np.sum(_finalise(base, seed) * weights, dtype=np.uint64)) for seed in (1, 2)]
-    text = f"{len(cols)}:{int(np.sum(counts))}:{sums[0]:016x}:{sums[1]:016x}"
+        for start in range(0, weights.size, block):
+            base = row_hashes([c[start : start + block] for c in cols])
+            w = weights[start : start + block]
+            for i, seed in enumerate((1, 2)):
+                sums[i] += np.sum(_finalise(base, seed) * w, dtype=np.uint64)
+    text = f"{len(cols)}:{int(np.sum(counts))}:{int(sums[0]):016x}:{int(sums[1]):016x}"
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -165,7 +170,8 @@ class BaseModel:
 
     Subclasses define ``_param_names``, ``_column_names``, ``_validate`` and ``_loglik`` (per-row
     log-likelihood at natural parameters) and may define ``_loglik_grad`` (total weighted
-    log-likelihood and its gradient in natural parameters) and ``_starts``.
+    log-likelihood and its gradient in natural parameters), ``_loglik_hessian`` (the same plus the Hessian)
+    and ``_starts``.
     """
 
     _param_names: ClassVar[tuple[str, ...]] = ()
@@ -174,6 +180,8 @@ class BaseModel:
     _subsample_above: ClassVar[int] = 200_000
     #: True when ``_loglik_grad`` is implemented (otherwise central finite differences are used)
     _analytic_gradient: ClassVar[bool] = False
+    #: True when ``_loglik_hessian`` (total log-likelihood, gradient and Hessian) is implemented
+    _analytic_hessian: ClassVar[bool] = False
 
     def __init__(self, time_unit: str = "W", penalizer_coef: float = 0.0) -> None:
         self.time_unit = time_unit
@@ -190,6 +198,11 @@ class BaseModel:
         raise NotImplementedError
 
     def _loglik_grad(self, params: np.ndarray, data: dict[str, Any]) -> tuple[float, np.ndarray] | None:
+        return None
+
+    def _loglik_hessian(
+        self, params: np.ndarray, data: dict[str, Any]
+    ) -> tuple[float, np.ndarray, np.ndarray] | None:
         return None
 
     def _starts(self, data: dict[str, Any]) -> list[np.ndarray]:

@@ -18,20 +18,12 @@ from scipy import special
 
 from clvlens.errors import ClvlensError
 from clvlens.models._base import BaseModel, start_scales, validate_finite_nonneg, validate_integer
+from clvlens.models._bgnbd_likelihood import log_likelihood_derivatives, prepare_rows, row_log_likelihood
 from clvlens.models._special import hyp2f1_fallback, softplus_and_sigmoid
 
 __all__ = ["BetaGeo"]
 
 P = dict[str, Any]
-
-
-def _x_index(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Unique integer frequencies and each row's index into them (O(n), no sort)."""
-    xi = x.astype(np.int64)
-    present = np.bincount(xi) > 0
-    ux = np.flatnonzero(present)
-    lookup = np.cumsum(present) - 1
-    return ux.astype(float), lookup[xi]
 
 
 def _a_minus_one(a: Any) -> Any:
@@ -126,13 +118,15 @@ def prob_n_purchases(p: P, t: Any, n: Any, shift: int) -> np.ndarray:
 class BetaGeo(BaseModel):
     """BG/NBD (Fader, Hardie & Lee 2005). ``params_``: r, alpha, a, b.
 
-    Log-likelihood, FHL (2005) eq. (6), evaluated in log space with ``logaddexp``; gradient analytic.
+    Log-likelihood, FHL (2005) eq. (6), evaluated in log space (:mod:`clvlens.models._bgnbd_likelihood`);
+    gradient and Hessian analytic.
     """
 
     _param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "a", "b")
     _column_names: ClassVar[tuple[str, ...]] = ("frequency", "recency", "T")
     _shift: ClassVar[int] = 0
     _analytic_gradient: ClassVar[bool] = True
+    _analytic_hessian: ClassVar[bool] = True
 
     # ------------------------------------------------------------------ fitting
     def fit(self, frequency: Any, recency: Any = None, T: Any = None) -> BetaGeo:
@@ -162,93 +156,19 @@ class BetaGeo(BaseModel):
             raise ClvlensError("T: every customer has T = 0, so there is no observation time to fit on")
 
     def _prepare(self, cols: list[np.ndarray], weights: np.ndarray) -> dict[str, Any]:
-        x, tx, T = cols
-        ux, xi = _x_index(x)
-        two = x + self._shift > 0
-        one = ~two
-        return {
-            "cols": cols,
-            "w": weights,
-            "ux": ux,
-            "wx": np.bincount(xi, weights=weights, minlength=ux.size),
-            "T1": T[one],
-            "w1": weights[one],
-            "T2": T[two],
-            "tx2": tx[two],
-            "x2": x[two],
-            "xi2": xi[two],
-            "w2": weights[two],
-            "two": two,
-        }
-
-    def _const(self, th: np.ndarray, ux: np.ndarray) -> np.ndarray:
-        r, alpha, a, b = th
-        k = self._shift
-        return (
-            special.gammaln(r + ux)
-            - special.gammaln(r)
-            + r * np.log(alpha)
-            + special.gammaln(b + ux + k)
-            + special.gammaln(a + b)
-            - special.gammaln(b)
-            - special.gammaln(a + b + ux + k)
-        )
+        return prepare_rows(cols, weights, self._shift)
 
     def _loglik(self, params: np.ndarray, data: dict[str, Any]) -> np.ndarray:
-        r, alpha, a, b = params
-        x, tx, T = data["cols"]
-        k = self._shift
-        c = self._const(params, data["ux"])
-        xi = _x_index(x)[1]
-        l3 = -(r + x) * np.log(alpha + T)
-        d = np.log(a) - np.log(np.maximum(b + x + k - 1.0, 1e-300)) + (r + x) * (np.log(alpha + T) - np.log(alpha + tx))
-        soft, _ = softplus_and_sigmoid(d)
-        return c[xi] + l3 + np.where(data["two"], soft, 0.0)
+        return row_log_likelihood(params, data, self._shift)
 
     def _loglik_grad(self, params: np.ndarray, data: dict[str, Any]) -> tuple[float, np.ndarray]:
-        r, alpha, a, b = params
-        k = self._shift
-        ux, wx = data["ux"], data["wx"]
-        ll = float(wx @ self._const(params, ux))
-        g = np.array(
-            [
-                wx @ (special.digamma(r + ux) - special.digamma(r) + np.log(alpha)),
-                r / alpha * wx.sum(),
-                wx @ (special.digamma(a + b) - special.digamma(a + b + ux + k)),
-                wx
-                @ (
-                    special.digamma(b + ux + k)
-                    + special.digamma(a + b)
-                    - special.digamma(b)
-                    - special.digamma(a + b + ux + k)
-                ),
-            ]
-        )
-        # rows with only the "still alive" term
-        w1, T1 = data["w1"], data["T1"]
-        if w1.size:
-            lT1 = np.log(alpha + T1)
-            ll -= r * float(w1 @ lT1)
-            g[0] -= w1 @ lT1
-            g[1] -= r * (w1 @ (1.0 / (alpha + T1)))
-        # rows with both terms: log(e^L3 + e^L4) = L3 + softplus(L4 - L3)
-        w2, T2, tx2, x2 = data["w2"], data["T2"], data["tx2"], data["x2"]
-        if w2.size:
-            lT = np.log(alpha + T2)
-            lt = np.log(alpha + tx2)
-            rx = r + x2
-            bx = b + data["ux"] + k - 1.0
-            lbx = np.log(np.maximum(bx, 1e-300))
-            d = np.log(a) - lbx[data["xi2"]] + rx * (lT - lt)
-            soft, p4 = softplus_and_sigmoid(d)
-            ll += float(w2 @ (soft - rx * lT))
-            wp4 = w2 * p4
-            g[0] -= w2 @ lT + wp4 @ (lt - lT)
-            g[1] -= (w2 * rx) @ (1.0 / (alpha + T2)) + (wp4 * rx) @ (1.0 / (alpha + tx2) - 1.0 / (alpha + T2))
-            g[2] += wp4.sum() / a
-            sum_by_x = np.bincount(data["xi2"], weights=wp4, minlength=ux.size)
-            g[3] -= sum_by_x @ (1.0 / np.maximum(bx, 1e-300))
+        ll, g, _ = log_likelihood_derivatives(params, data, self._shift, hessian=False)
         return ll, g
+
+    def _loglik_hessian(self, params: np.ndarray, data: dict[str, Any]) -> tuple[float, np.ndarray, np.ndarray]:
+        ll, g, H = log_likelihood_derivatives(params, data, self._shift, hessian=True)
+        assert H is not None
+        return ll, g, H
 
     def _starts(self, data: dict[str, Any]) -> list[np.ndarray]:
         _, a0 = start_scales(data)

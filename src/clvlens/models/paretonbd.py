@@ -15,7 +15,8 @@ from scipy import special
 
 from clvlens.models._base import start_scales
 from clvlens.models._special import log_pareto_integral_term, softplus_and_sigmoid
-from clvlens.models.bgnbd import BetaGeo, _time, _x_index
+from clvlens.models._bgnbd_likelihood import frequency_index
+from clvlens.models.bgnbd import BetaGeo, _time
 
 __all__ = ["ParetoNBD"]
 
@@ -83,6 +84,7 @@ class ParetoNBD(BetaGeo):
     _param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "s", "beta")
     _subsample_above: ClassVar[int] = 20_000
     _analytic_gradient: ClassVar[bool] = False
+    _analytic_hessian: ClassVar[bool] = False
 
     def fit(self, frequency: Any, recency: Any = None, T: Any = None) -> ParetoNBD:
         """Fit by maximum likelihood. ``frequency`` may be a frame with frequency/recency/T columns."""
@@ -90,7 +92,7 @@ class ParetoNBD(BetaGeo):
 
     def _prepare(self, cols: list[np.ndarray], weights: np.ndarray) -> dict[str, Any]:
         x = cols[0]
-        ux, xi = _x_index(x)
+        ux, xi = frequency_index(x)
         return {"cols": cols, "w": weights, "ux": ux, "xi": xi}
 
     def _loglik(self, params: np.ndarray, data: dict[str, Any]) -> np.ndarray:
