@@ -72,18 +72,28 @@ def log_hyp2f1_one(
     use_series = zf <= z_series
     idx = np.flatnonzero(use_series)
     if idx.size:
-        bb, cc, zz = bf[idx], cf[idx], zf[idx]
+        # b + k and c + k are advanced in place: on arrays of 1e5 rows, allocating a temporary per operation
+        # costs several times the arithmetic
+        bk, ck, zz = bf[idx], cf[idx], zf[idx]
         term = np.ones(idx.size)
         total = np.ones(idx.size)
-        for k in range(12):  # dense phase: most elements converge here when z is small
-            term *= (bb + k) / (cc + k) * zz
+        for _ in range(12):  # dense phase: most elements converge here when z is small
+            term *= bk
+            term /= ck
+            term *= zz
             total += term
+            bk += 1.0
+            ck += 1.0
         live = np.flatnonzero(term > 1e-17 * (1.0 - zz) * total)
         if live.size:
-            bl, cl, zl, tl, sl = bb[live], cc[live], zz[live], term[live], total[live]
+            bl, cl, zl, tl, sl = bk[live], ck[live], zz[live], term[live], total[live]
             for k in range(12, 400):
-                tl *= (bl + k) / (cl + k) * zl
+                tl *= bl
+                tl /= cl
+                tl *= zl
                 sl += tl
+                bl += 1.0
+                cl += 1.0
                 if k % 8 == 7:
                     keep = tl > 1e-17 * (1.0 - zl) * sl
                     if not keep.all():
@@ -123,7 +133,7 @@ def hyp2f1_one_continued_fraction(
     ``d_{2n+2} = (b - c' - 1 - n)(n + 1) / ((c' + 2n + 1)(c' + 2n + 2))``. Its approximants converge
     geometrically with ratio ``q = ((1 - sqrt(1 - z)) / (1 + sqrt(1 - z)))^2`` per pair of terms, where
     scipy's ``hyp2f1`` can lose all accuracy; the depth is set from the largest ``z`` for 1e-16 and the
-    fraction is evaluated bottom-up (three array operations a term). Returns the values and a mask of the
+    fraction is evaluated bottom-up, in place. Returns the values and a mask of the
     elements whose depth fitted within ``max_terms`` (the others are left for another method).
     """
     root = np.sqrt(np.maximum(1.0 - z, 0.0))
@@ -131,15 +141,29 @@ def hyp2f1_one_continued_fraction(
     needed = 2.0 * np.ceil(37.0 / np.maximum(-np.log(np.maximum(ratio, 1e-300)), 1e-12)) + 20.0
     converged = needed <= max_terms
     depth = int(min(np.max(needed, initial=2.0), max_terms))
+    b, c, z = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (b, c, z)))
     cp = c - 1.0
-    tail = np.ones_like(z)
-    for m in range(depth, 0, -1):
+    b_minus_cp_1 = b - c
+    tail = np.ones(z.shape)
+    num, den, tmp = np.empty(z.shape), np.empty(z.shape), np.empty(z.shape)
+    for m in range(depth, 0, -1):  # in place: near z = 1 this loop runs thousands of times
         n = (m - 1) // 2
-        if m % 2:
-            d = -(cp + n) * (b + n) / ((cp + 2 * n) * (cp + 2 * n + 1))
-        else:
-            d = (b - cp - 1 - n) * (n + 1) / ((cp + 2 * n + 1) * (cp + 2 * n + 2))
-        tail = 1.0 + d * z / tail
+        if m % 2:  # d = -(c'+n)(b+n) / ((c'+2n)(c'+2n+1))
+            np.add(cp, n, out=num)
+            np.add(b, n, out=tmp)
+            num *= tmp
+            np.negative(num, out=num)
+            np.add(cp, 2 * n, out=den)
+        else:  # d = (b-c'-1-n)(n+1) / ((c'+2n+1)(c'+2n+2))
+            np.subtract(b_minus_cp_1, n, out=num)
+            num *= n + 1
+            np.add(cp, 2 * n + 2, out=den)
+        np.add(cp, 2 * n + 1, out=tmp)
+        den *= tmp
+        num *= z
+        num /= den
+        num /= tail
+        np.add(num, 1.0, out=tail)
     return 1.0 / tail, converged
 
 

@@ -20,6 +20,8 @@ from clvlens.models.bgnbd import BetaGeo, _time
 
 __all__ = ["ParetoNBD"]
 
+_BLOCK = 16_384
+
 P = dict[str, Any]
 
 
@@ -100,10 +102,17 @@ class ParetoNBD(BetaGeo):
         x, tx, T = data["cols"]
         ux = data["ux"]
         c = special.gammaln(r + ux) - special.gammaln(r) + r * np.log(alpha) + s * np.log(beta)
-        # exact=False: no slow mpmath fallback inside the optimiser (a NaN just rejects the step)
-        l1, l2 = _log_terms({"r": r, "alpha": alpha, "s": s, "beta": beta}, x, tx, T, exact=False)
-        with np.errstate(invalid="ignore"):  # inf - inf at extreme trial parameters: NaN, rejected by the engine
-            return c[data["xi"]] + np.logaddexp(l1, l2)
+        p = {"r": r, "alpha": alpha, "s": s, "beta": beta}
+        out = c[data["xi"]]
+        # blocks of rows keep the many temporaries of the hypergeometric series small enough to be reused by
+        # the allocator (whole-column temporaries are faulted in afresh each time, which cost more than the maths)
+        for start in range(0, x.size, _BLOCK):
+            rows = slice(start, start + _BLOCK)
+            # exact=False: no slow mpmath fallback inside the optimiser (a NaN just rejects the step)
+            l1, l2 = _log_terms(p, x[rows], tx[rows], T[rows], exact=False)
+            with np.errstate(invalid="ignore"):  # inf - inf at extreme trial parameters: NaN, rejected later
+                out[rows] += np.logaddexp(l1, l2)
+        return out
 
     def _starts(self, data: dict[str, Any]) -> list[np.ndarray]:
         mt, a0 = start_scales(data)
