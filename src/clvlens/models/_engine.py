@@ -254,14 +254,15 @@ def _maximise(model: BaseModel, data: dict[str, Any], n_customers: int) -> tuple
         if i >= 1 and np.all(np.isfinite(res.x)) and np.any(np.abs(res.x) > _LOG_DRIFT):
             break  # two starts drifting to an edge: more starts of the same optimiser would only follow
     assert best is not None
-    at_edge = bool(np.all(np.isfinite(best[0])) and np.any(np.abs(best[0]) > edge))
     drifting = bool(np.all(np.isfinite(best[0])) and np.any(np.abs(best[0]) > _LOG_DRIFT))
-    if not ok(best[0], best[1]) and not at_edge:
+    tried_nelder_mead = not ok(best[0], best[1]) and not drifting
+    if tried_nelder_mead:
         # Nelder-Mead cannot rescue a likelihood that keeps rising towards a parameter edge (an unidentified
-        # direction), so it never runs from beyond the edge, and only briefly from a point drifting towards it.
-        budget = (100 if drifting else 300) * best[0].size
+        # direction), so it only runs from a point well inside the box, and stays in the box.
+        budget = 300 * best[0].size
+        bound = getattr(model, "_log_bound", _LOG_BOUND)
         nm = optimize.minimize(
-            obj.value, best[0], method="Nelder-Mead",
+            obj.value, best[0], method="Nelder-Mead", bounds=[(-bound, bound)] * best[0].size,
             options={"maxiter": budget, "maxfev": budget, "xatol": 1e-9, "fatol": 1e-13, "adaptive": True},
         )
         attempts.append(f"Nelder-Mead: {nm.message}")
@@ -276,12 +277,12 @@ def _maximise(model: BaseModel, data: dict[str, Any], n_customers: int) -> tuple
     if not ok(phi, fval):
         where = ""
         if np.all(np.isfinite(phi)):
-            gone = [n for n, p in zip(names, phi, strict=True) if abs(p) > edge]
-            where = f" (parameters {', '.join(gone)} ran to 0 or infinity)" if gone else ""
+            gone = [n for n, p in zip(names, phi, strict=True) if abs(p) > _LOG_DRIFT]
+            where = f" (parameters {', '.join(gone)} running to 0 or infinity)" if gone else ""
         raise ClvlensError(
             f"{type(model).__name__}.fit: maximum likelihood did not converge{where} after "
             f"L-BFGS-B from {sum(a.startswith('L-BFGS-B from') for a in attempts)} starts"
-            f"{'' if at_edge else ' and Nelder-Mead'} (max |gradient| {gnorm:.2g}); "
+            f"{' and Nelder-Mead' if tried_nelder_mead else ''} (max |gradient| {gnorm:.2g}); "
             "the data may "
             "not identify the model: check the input or set penalizer_coef (e.g. 0.01)"
         )

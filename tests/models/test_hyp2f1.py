@@ -6,7 +6,7 @@ import mpmath
 import numpy as np
 import pytest
 
-from clvlens.models._special import hyp2f1_one_continued_fraction, log_hyp2f1_one
+from clvlens.models._hyp2f1 import _near_one, hyp2f1_one_continued_fraction, log_hyp2f1_one
 
 
 def _reference(b: np.ndarray, c: np.ndarray, z: np.ndarray) -> np.ndarray:
@@ -33,3 +33,19 @@ def test_continued_fraction_reports_what_it_could_not_reach():
     values, converged = hyp2f1_one_continued_fraction(b, c, z, max_terms=500)
     assert converged.tolist() == [True, False]
     assert np.log(values[0]) == pytest.approx(_reference(b[:1], c[:1], z[:1])[0], rel=1e-13)
+
+
+def test_connection_formula_serves_the_no_dropout_ridge_accurately():
+    # Pareto/NBD with s -> 0 and beta >> alpha: b = s + 1, c = r + s + x + 1 and z within 1e-3 of 1, where
+    # the continued fraction needs thousands of terms
+    rng = np.random.default_rng(5)
+    n = 80
+    s = np.exp(rng.uniform(np.log(1e-5), np.log(0.3), n))
+    r = rng.uniform(0.2, 3.0, n)
+    x = rng.integers(0, 300, n).astype(float)
+    b, c = s + 1.0, r + s + x + 1.0
+    z = 1.0 - np.exp(rng.uniform(np.log(1e-5), np.log(1e-3), n))
+    values, served = _near_one(b, c, z)
+    assert served.mean() > 0.7  # only c - 1 - b near an integer or in (0, 0.5) is left to the fraction
+    np.testing.assert_allclose(np.log(values[served]), _reference(b[served], c[served], z[served]), rtol=1e-12)
+    np.testing.assert_allclose(log_hyp2f1_one(b, c, z), _reference(b, c, z), rtol=1e-11, atol=1e-13)
