@@ -19,7 +19,7 @@ from scipy import stats
 from clvlens.errors import ClvlensError
 from clvlens.models._engine import FitResult, maximise
 
-__all__ = ["BaseModel", "FitResult", "as_float_array", "dedup_rows", "extract_columns"]
+__all__ = ["BaseModel", "FitResult", "as_float_array", "dedup_rows", "extract_columns", "frequency_index"]
 
 _TIME_UNITS = ("D", "W", "M")
 
@@ -87,6 +87,15 @@ def start_scales(data: dict[str, Any]) -> tuple[float, float]:
     mean_age = max(float(w @ T / w.sum()), 1e-3)
     mean_repeats = float(w @ x / w.sum())
     return mean_age, mean_age / max(mean_repeats, 0.05)
+
+
+def frequency_index(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct integer frequencies and each row's index into them (O(n), no sort)."""
+    xi = x.astype(np.int64)
+    present = np.bincount(xi) > 0
+    distinct = np.flatnonzero(present)
+    lookup = np.cumsum(present) - 1
+    return distinct.astype(float), lookup[xi]
 
 
 def row_hashes(cols: Sequence[np.ndarray]) -> np.ndarray:

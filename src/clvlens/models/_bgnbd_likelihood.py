@@ -24,20 +24,12 @@ from typing import Any
 import numpy as np
 from scipy import special
 
+from clvlens.models._base import frequency_index
 from clvlens.models._special import softplus_and_sigmoid
 
-__all__ = ["frequency_index", "log_likelihood_derivatives", "prepare_rows", "row_log_likelihood"]
+__all__ = ["log_likelihood_derivatives", "prepare_rows", "row_log_likelihood"]
 
 _BLOCK = 65_536  # rows per block: a few hundred kilobytes per temporary, so they stay in cache
-
-
-def frequency_index(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct integer frequencies and each row's index into them (O(n), no sort)."""
-    xi = x.astype(np.int64)
-    present = np.bincount(xi) > 0
-    distinct = np.flatnonzero(present)
-    lookup = np.cumsum(present) - 1
-    return distinct.astype(float), lookup[xi]
 
 
 def prepare_rows(cols: list[np.ndarray], weights: np.ndarray, shift: int) -> dict[str, Any]:

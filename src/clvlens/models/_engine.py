@@ -2,8 +2,10 @@
 
 The objective is the mean negative log-likelihood over unique data rows weighted by their counts, plus
 ``penalizer_coef * sum(log(params)**2)``, minimised over log-parameters. Large data sets are first fitted on
-a deterministic subsample and then polished with Newton steps on the full data. Otherwise L-BFGS-B runs from
-several starting points, then Nelder-Mead. Standard errors come from a finite-difference Hessian.
+a deterministic subsample and then polished with quasi-Newton steps on the full data. Otherwise L-BFGS-B runs
+from several starting points, then (unless the parameters are drifting to an edge of the box, which no local
+optimiser can fix) a boxed Nelder-Mead. Standard errors come from the model's analytic Hessian where it has one,
+else from finite differences. Fits run with one BLAS thread (see :func:`single_threaded_blas`).
 """
 
 from __future__ import annotations

@@ -13,8 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy import special
 
-from clvlens.models._base import start_scales
-from clvlens.models._bgnbd_likelihood import frequency_index
+from clvlens.models._base import frequency_index, start_scales
 from clvlens.models._special import log_pareto_integral_term, softplus_and_sigmoid
 from clvlens.models.bgnbd import BetaGeo, _time
 
