@@ -12,6 +12,8 @@ from polars.testing import assert_frame_equal
 
 from clvlens.errors import ClvlensError
 from clvlens.ml import TrainedLTV, default_cutoff, load_ltv, predict_ltv, train_ltv
+from clvlens.ml.features import build_features
+from clvlens.pipeline.learning import ltv_label_window
 
 
 def test_default_cutoff_leaves_a_fully_observed_label_window(demo_transactions: pl.DataFrame) -> None:
@@ -53,3 +55,32 @@ def test_bad_requests(demo_transactions: pl.DataFrame) -> None:
         train_ltv(demo_transactions, horizon="6M", cutoff="2024-11-30", btyd=False)
     with pytest.raises(ClvlensError, match="not a saved"):
         load_ltv(Path("/nonexistent"))
+
+
+def test_a_shorter_label_window_is_learned_and_scaled_to_the_horizon(
+    demo_transactions: pl.DataFrame, tmp_path: Path
+) -> None:
+    params = {"n_estimators": 30}
+    trained = train_ltv(demo_transactions, horizon="26W", label_window="13W", btyd=False, params=params)
+    # the cut-off leaves the 13-week window, not the 26-week horizon, before the last date
+    assert trained.cutoff == default_cutoff(demo_transactions, "13W")
+    assert trained.spec.horizon == "13W" and trained.horizon == "26W" and trained.horizon_scale == pytest.approx(2.0)
+    scores = predict_ltv(trained, demo_transactions)
+    last = demo_transactions.get_column("timestamp").max()
+    unscaled = trained.estimator.predict(build_features(demo_transactions, last, trained.spec))
+    np.testing.assert_allclose(scores.get_column("ltv_ml").to_numpy(), 2.0 * np.asarray(unscaled))
+    loaded = load_ltv(trained.save(tmp_path / "scaled"))
+    assert loaded.horizon == "26W" and loaded.horizon_scale == pytest.approx(2.0)
+    assert_frame_equal(predict_ltv(loaded, demo_transactions), scores)
+    with pytest.raises(ClvlensError, match="label_window"):
+        train_ltv(demo_transactions, horizon="13W", label_window="26W", btyd=False, params=params)
+
+
+def test_pipeline_label_window_rule() -> None:
+    start = datetime(2010, 12, 1)
+    # 78 weeks of data (CDNOW) hold more than 1.25 years: the whole 12-month horizon is learned
+    assert ltv_label_window(start, datetime(2012, 5, 30), "12M") is None
+    # one year of data (UCI) would leave a week of history: half the span, in weeks, is learned instead
+    assert ltv_label_window(start, datetime(2011, 12, 9), "12M") == "26W"
+    # 39 weeks (CDNOW's calibration) are shorter than the horizon: no window, training reports it
+    assert ltv_label_window(start, datetime(2011, 8, 31), "12M") is None

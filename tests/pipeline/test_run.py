@@ -113,6 +113,15 @@ def test_cli_run_on_online_retail(tmp_path: Path, online_retail_csv: Path) -> No
     _check_contract(tmp_path / "ws", {**FULL_CONTRACT, **BASKET_TABLES})
     regions = read_table(tmp_path / "ws", "customers")["region"]
     assert regions.null_count() == 0 and "United Kingdom" in regions.to_list()
+    # one year of data and a 12-month horizon: the ML model learns half a year and scales it, instead of
+    # learning from the single week before a 12-month label window (which projected three years' revenue)
+    info = dict(read_table(tmp_path / "ws", "run_info").iter_rows())
+    assert info["ml_label_window"] == "26W (predictions scaled to 12M)"
+    revenue = read_table(tmp_path / "ws", "transactions")["amount"].sum()
+    assert 0.3 * revenue < read_table(tmp_path / "ws", "customers")["ltv_ml"].sum() < 1.5 * revenue
+    # Pareto/NBD runs to its no-dropout edge on these data: a recorded reason, not a fit
+    pareto = read_table(tmp_path / "ws", "model_selection").filter(pl.col("model") == "paretonbd")
+    assert "s, beta running to 0 or infinity" in pareto["error"][0]
 
 
 def test_cli_summary_reproduces_published_cdnow(tmp_path: Path, cdnow_sample: Path, cdnow_summary_csv: Path) -> None:

@@ -51,11 +51,20 @@ class TrainedLTV:
     model: str
     n_train: int
     train_label_mean: float
+    #: the horizon predictions are reported over when the model learned a shorter label window (``spec.horizon``)
+    reported_horizon: str | float | None = None
 
     @property
     def horizon(self) -> str | float:
-        """The horizon the model predicts over (as given at training)."""
-        return self.spec.horizon
+        """The horizon the model's predictions are over."""
+        return self.spec.horizon if self.reported_horizon is None else self.reported_horizon
+
+    @property
+    def horizon_scale(self) -> float:
+        """Reported horizon / label window: 1 unless the model learned a shorter window than it reports."""
+        if self.reported_horizon is None:
+            return 1.0
+        return FeatureSpec(self.spec.time_unit, self.reported_horizon).horizon_days / self.spec.horizon_days
 
     def predict(self, transactions: Any, *, as_of: Any = None) -> pl.DataFrame:
         """Same as :func:`predict_ltv` with this model."""
@@ -69,6 +78,7 @@ class TrainedLTV:
             "cutoff": self.cutoff.date().isoformat(),
             "n_train": self.n_train,
             "train_label_mean": self.train_label_mean,
+            "reported_horizon": self.reported_horizon,
         }
         self.estimator.metadata_ = extra
         return self.estimator.save(path)
@@ -117,16 +127,20 @@ def train_ltv(
     random_state: int = 0,
     n_jobs: int = 1,
     params: Mapping[str, Any] | None = None,
+    label_window: str | float | None = None,
 ) -> TrainedLTV:
     """Fit an LTV model on features at ``cutoff`` and the value in the ``horizon`` after it.
 
     ``model``: "lightgbm" (log1p regression), "two_part" (P(buy) x value if buying) or "baseline_gbr".
     ``params`` overrides estimator parameters (e.g. ``{"n_estimators": 100}``). The cut-off defaults to the last
-    date minus the horizon; a label window that runs past the data raises.
+    date minus the label window; a label window that runs past the data raises. ``label_window`` (shorter than
+    the horizon) trains on the value in that window instead and scales predictions up to the horizon, assuming
+    a steady rate of spend: for data too short to observe a whole horizon after a useful history.
     """
     frame = canonical_transactions(transactions)
-    at = default_cutoff(frame, horizon, time_unit) if cutoff is None else as_datetime(cutoff, "cutoff")
-    spec = learn_spec(frame, at, horizon, time_unit=time_unit, btyd=btyd)
+    window = horizon if label_window is None else label_window
+    at = default_cutoff(frame, window, time_unit) if cutoff is None else as_datetime(cutoff, "cutoff")
+    spec = learn_spec(frame, at, window, time_unit=time_unit, btyd=btyd)
     data = ltv_dataset(frame, at, spec=spec)
     if not data.label_complete:
         raise ClvlensError(
@@ -135,7 +149,12 @@ def train_ltv(
         )
     estimator = make_estimator(model, random_state=random_state, n_jobs=n_jobs, params=params)
     estimator.fit(data.X, data.y)
-    return TrainedLTV(estimator, spec, at, model, data.features.height, float(np.mean(data.y)))
+    trained = TrainedLTV(estimator, spec, at, model, data.features.height, float(np.mean(data.y)))
+    if label_window is not None:
+        trained.reported_horizon = horizon
+        if trained.horizon_scale < 1.0:
+            raise ClvlensError(f"label_window: {label_window!r} is longer than the horizon {horizon!r}")
+    return trained
 
 
 def predict_ltv(model: TrainedLTV | str | Path, transactions: Any, *, as_of: Any = None) -> pl.DataFrame:
@@ -147,7 +166,7 @@ def predict_ltv(model: TrainedLTV | str | Path, transactions: Any, *, as_of: Any
     frame = canonical_transactions(transactions)
     at = last_date(frame) if as_of is None else as_datetime(as_of, "as_of")
     features = build_features(frame, at, trained.spec)
-    values = trained.estimator.predict(features)
+    values = np.asarray(trained.estimator.predict(features), dtype=float) * trained.horizon_scale
     return features.select("customer_id").with_columns(pl.Series("ltv_ml", np.asarray(values, dtype=float)))
 
 
@@ -164,7 +183,7 @@ def load_ltv(path: str | Path) -> TrainedLTV:
     spec = FeatureSpec.from_dict(extra["feature_spec"])
     cutoff = as_datetime(extra["cutoff"], "cutoff")
     return TrainedLTV(estimator, spec, cutoff, str(extra.get("model", kind)), int(extra.get("n_train", 0)),
-                      float(extra.get("train_label_mean", float("nan"))))
+                      float(extra.get("train_label_mean", float("nan"))), extra.get("reported_horizon"))
 
 
 def describe(trained: TrainedLTV) -> str:
@@ -172,7 +191,8 @@ def describe(trained: TrainedLTV) -> str:
     return json.dumps({
         "model": trained.model,
         "cutoff": trained.cutoff.date().isoformat(),
-        "horizon": trained.spec.horizon,
+        "horizon": trained.horizon,
+        "label_window": trained.spec.horizon,
         "time_unit": trained.spec.time_unit,
         "n_train": trained.n_train,
         "train_label_mean": round(trained.train_label_mean, 4),

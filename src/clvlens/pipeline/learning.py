@@ -2,6 +2,10 @@
 
 ML LTV: a LightGBM model is trained at the last date minus the horizon (so its label window is fully observed)
 and then scores every customer as of the observation end: column `ltv_ml`, the expected value over the horizon.
+When that cut-off would leave less history than a quarter of the horizon to learn from (a year of data and a
+12-month horizon leave a week), the model learns the value over half the observed span instead, from the first
+half, and its predictions are scaled to the horizon (a steady rate of spend is assumed, over at most twice the
+window); run_info records the window. Data shorter than the horizon skip the stage with that reason.
 
 Scorecard: every model is scored on the same holdout customers. The holdout is the run's `holdout` setting when
 given, else a quarter of the observed span in whole weeks (13 weeks for a year of data, 26 for two), so that the
@@ -27,8 +31,23 @@ def train_and_predict_ltv(
     transactions: pl.DataFrame, *, horizon: str, time_unit: str, observation_end: datetime, model: str = "lightgbm"
 ) -> tuple[TrainedLTV, pl.DataFrame]:
     """Train the LTV model at the default cut-off and score every customer as of the observation end."""
-    trained = train_ltv(transactions, horizon=horizon, time_unit=time_unit, model=model)
+    first = transactions.get_column("timestamp").min()
+    window = ltv_label_window(first, observation_end, horizon)  # type: ignore[arg-type]
+    trained = train_ltv(transactions, horizon=horizon, time_unit=time_unit, model=model, label_window=window)
     return trained, predict_ltv(trained, transactions, as_of=observation_end)
+
+
+def ltv_label_window(first_purchase: datetime, observation_end: datetime, horizon: str) -> str | None:
+    """Half the span in whole weeks when the data hold between one and 1.25 horizons, else None.
+
+    None means the whole horizon is learned: the data are long enough, or shorter than the horizon, which
+    training then reports (scaling a window shorter than half the horizon would be more assumption than data).
+    """
+    span_days = (observation_end - first_purchase).days
+    horizon_days = parse_horizon(horizon, "D")
+    if span_days >= 1.25 * horizon_days or span_days < horizon_days:
+        return None
+    return f"{span_days // 14}W"
 
 
 def save_ltv(trained: TrainedLTV, models_folder: Path) -> Path:

@@ -131,6 +131,8 @@ def run_pipeline(settings: RunSettings, progress: ProgressCallback | None = None
             skipped["scorecard"] = str(exc)
 
     info = _run_info(settings, period, cleaned, customers, fitted, skipped)
+    if ltv is not None and ltv.reported_horizon is not None:
+        info["ml_label_window"] = f"{ltv.spec.horizon} (predictions scaled to {ltv.horizon})"
     if card is not None:
         info["scorecard_holdout"] = f"{card.calibration_end.date()} to {card.observation_end.date()}"
     report(STEPS[7])
