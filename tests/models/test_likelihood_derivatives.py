@@ -99,3 +99,19 @@ def test_subsample_and_newton_reach_the_full_data_optimum():
     assert fast.fit_result_.log_likelihood == pytest.approx(full.fit_result_.log_likelihood, abs=1e-4)
     for name in fast.params_:
         assert fast.params_[name] == pytest.approx(full.params_[name], rel=1e-5)
+
+
+def test_fits_limit_blas_threads_only_while_they_run_even_when_concurrent():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_info
+
+    def blas_threads() -> list[int]:
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    before = blas_threads()
+    d = simulate_bgnbd(3_000, r=0.24, alpha=4.4, a=0.79, b=2.43, T_max=52.0, seed=3)
+    with ThreadPoolExecutor(4) as pool:
+        fits = list(pool.map(lambda s: BetaGeo(penalizer_coef=s).fit(d), [0.0, 0.001, 0.002, 0.003] * 2))
+    assert all(np.isfinite(f.fit_result_.log_likelihood) for f in fits)
+    assert blas_threads() == before

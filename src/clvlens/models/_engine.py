@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -187,7 +188,10 @@ def _newton_polish(
     return phi, f, steps
 
 
+_blas_lock = threading.Lock()
 _blas_controller: ThreadpoolController | None = None
+_blas_limiter: Any = None
+_blas_users = 0
 
 
 @contextlib.contextmanager
@@ -197,13 +201,24 @@ def single_threaded_blas() -> Iterator[None]:
     numpy and scipy each bring their own OpenBLAS, and each one's idle worker threads spin for a while after
     a call. When the optimiser (scipy) and the likelihood (numpy) alternate, those spinning threads compete
     with the main thread for the cores: a 50,000-row L-BFGS-B fit measured ten times slower on two cores.
-    The vector products in a likelihood are memory-bound, so one thread loses nothing.
+    The vector products in a likelihood are memory-bound, so one thread loses nothing. The limit is
+    process-wide, so concurrent fits share it: the first to enter sets it, the last to leave restores it.
     """
-    global _blas_controller
-    if _blas_controller is None:
-        _blas_controller = ThreadpoolController()  # finds the loaded libraries once (a few milliseconds)
-    with _blas_controller.limit(limits=1, user_api="blas"):
+    global _blas_controller, _blas_limiter, _blas_users
+    with _blas_lock:
+        if _blas_users == 0:
+            if _blas_controller is None:
+                _blas_controller = ThreadpoolController()  # finds the loaded libraries once (milliseconds)
+            _blas_limiter = _blas_controller.limit(limits=1, user_api="blas")
+        _blas_users += 1
+    try:
         yield
+    finally:
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0:
+                _blas_limiter.restore_original_limits()
+                _blas_limiter = None
 
 
 def maximise(model: BaseModel, data: dict[str, Any], n_customers: int) -> tuple[np.ndarray, FitResult]:
