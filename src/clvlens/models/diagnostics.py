@@ -40,8 +40,9 @@ def calibration_vs_holdout(
 def frequency_pmf(model: BaseModel, frequency: Any, T: Any, max_frequency: int = 7) -> dict[str, np.ndarray]:
     """Observed customers by repeat frequency vs the model's expected count sum_i P(X(T_i) = x).
 
-    Needs ``probability_of_n_purchases_up_to_time`` (BG/NBD, MBG/NBD: FHL 2005 eq. 8). The last bin pools
-    ``max_frequency`` and above.
+    Uses the model's ``probability_of_n_purchases_up_to_time`` (BG/NBD and MBG/NBD: FHL 2005 eq. 8;
+    Pareto/NBD: :func:`clvlens.models.paretonbd.prob_n_purchases`). The last bin pools ``max_frequency`` and
+    above.
     """
     x = as_float_array("frequency", frequency)
     TT = as_float_array("T", T)

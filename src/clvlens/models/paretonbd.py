@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy import special
 
+from clvlens.errors import ClvlensError
 from clvlens.models._base import frequency_index, start_scales
 from clvlens.models._special import log_pareto_integral_term, softplus_and_sigmoid
 from clvlens.models.bgnbd import BetaGeo, _time
@@ -69,6 +70,55 @@ def conditional_expected(p: P, t: Any, x: Any, tx: Any, T: Any) -> np.ndarray:
     g = np.where(small, lu, -np.expm1(-sm1 * lu) / np.where(small, 1.0, sm1))
     pa = prob_alive(p, x, tx, T) if np.any(np.asarray(T) > 0) or np.any(np.asarray(x) > 0) else 1.0
     return pa * (r + x) / (alpha + T) * (beta + T) * g
+
+
+_GAUSS_NODES, _GAUSS_WEIGHTS = np.polynomial.legendre.leggauss(32)
+
+
+def prob_n_purchases(p: P, t: Any, n: Any) -> np.ndarray:
+    """P(X(t) = n) for a new customer.
+
+    Given lambda and mu, the customer is either alive at t (probability e^(-mu t)) with Poisson(lambda t)
+    purchases, or died at tau < t with Poisson(lambda tau); averaging over the gamma mixing distributions
+    (the route of Fader & Hardie 2006, "Deriving an expression for P(X(t) = x) under the Pareto/NBD model"):
+
+        P(X(t) = n) = NB(n; r, alpha/(alpha+t)) (beta/(beta+t))^s
+                      + s beta^s alpha^r Gamma(r+n) / (Gamma(r) n!) I(n),
+        I(n) = int_0^t tau^n (alpha+tau)^-(r+n) (beta+tau)^-(s+1) d tau.
+
+    Fader & Hardie write I(n) as a finite sum of Gauss hypergeometric functions; here it is integrated
+    directly, in log space, by 32-point Gauss-Legendre rules on [0, m/16] and doubling pieces up to t
+    (m = min(alpha, beta)), so that the integrand's singularities at -alpha and -beta are never nearer a piece
+    than its own length: accurate to about 1e-14 for any parameters, and for hundreds of purchases.
+    """
+    r, alpha, s, beta = p["r"], p["alpha"], p["s"], p["beta"]
+    t, n = np.broadcast_arrays(np.asarray(t, dtype=float), np.asarray(n, dtype=float))
+    times, t_index = np.unique(t, return_inverse=True)
+    edges = [0.0]
+    edge = min(alpha, beta) / 16.0
+    while edge < times.max():
+        edges.append(edge)
+        edge *= 2.0
+    edges.append(float(times.max()))
+    lo = np.minimum(np.array(edges[:-1])[None, :], times[:, None])
+    half = (np.minimum(np.array(edges[1:])[None, :], times[:, None]) - lo) / 2.0
+    tau = lo[..., None] + half[..., None] * (_GAUSS_NODES + 1.0)  # (times, pieces, nodes)
+    with np.errstate(divide="ignore"):  # pieces beyond t have zero length: weight 0, log -inf
+        log_weight = np.log(half[..., None] * _GAUSS_WEIGHTS)
+    log_tau, log_a, log_b = np.log(tau), np.log(alpha + tau), np.log(beta + tau)
+    counts, count_index = np.unique(n, return_inverse=True)
+    log_integral = np.empty((counts.size, times.size))
+    chunk = max(1, 4_000_000 // tau.size)  # counts per batch: a few million integrand values at a time
+    for start in range(0, counts.size, chunk):
+        c = counts[start : start + chunk, None, None, None]
+        log_integral[start : start + chunk] = special.logsumexp(
+            c * log_tau - (r + c) * log_a - (s + 1.0) * log_b + log_weight, axis=(2, 3)
+        )
+    log_nb = special.gammaln(r + n) - special.gammaln(r) - special.gammaln(n + 1.0)
+    alive = log_nb + r * np.log(alpha / (alpha + t)) + n * np.log(t / (alpha + t)) + s * np.log(beta / (beta + t))
+    died = (log_nb + np.log(s) + s * np.log(beta) + r * np.log(alpha)
+            + log_integral[count_index.reshape(t.shape), t_index.reshape(t.shape)])
+    return np.exp(alive) + np.exp(died)
 
 
 class ParetoNBD(BetaGeo):
@@ -154,10 +204,16 @@ class ParetoNBD(BetaGeo):
         z0 = np.zeros_like(t)
         return conditional_expected(self.params_, t, z0, z0, z0)
 
-    def probability_of_n_purchases_up_to_time(self, t: Any, n: Any) -> np.ndarray:  # pragma: no cover
-        from clvlens.errors import ClvlensError
-
-        raise ClvlensError("ParetoNBD: probability_of_n_purchases_up_to_time is only implemented for BG/NBD")
+    def probability_of_n_purchases_up_to_time(self, t: Any, n: Any) -> np.ndarray:
+        """P(X(t) = n) for a new customer: :func:`prob_n_purchases`."""
+        self._check_fitted()
+        n = np.asarray(n, dtype=float)
+        if np.any(n < 0) or np.any(n != np.round(n)):
+            raise ClvlensError("n: must be non-negative whole numbers of purchases")
+        t = _time(t)
+        if np.any(t <= 0):
+            raise ClvlensError("t: must be > 0")
+        return prob_n_purchases(self.params_, t, n)
 
     def conditional_expected_number_of_purchases_interval(
         self, t: Any, frequency: Any, recency: Any = None, T: Any = None, *,
