@@ -37,37 +37,83 @@ def _log_lik_terms(p: P, x: Any, tx: Any, n: Any) -> tuple[np.ndarray, np.ndarra
     return alive, total
 
 
-def prob_alive(p: P, x: Any, tx: Any, n: Any) -> np.ndarray:
-    """P(alive at opportunity n+1 | x, t_x, n): FHS10 eq. (11)."""
+def prob_alive(p: P, x: Any, tx: Any, n: Any, t: Any = 1.0) -> np.ndarray:
+    """P(alive at opportunity n+t | x, t_x, n); t = 1 is FHS10 eq. (11).
+
+    Eq. (11) is the 'alive through n' likelihood term times the chance of surviving the dropout chance at the
+    start of opportunity n+1, B(gamma, delta+n+1)/B(gamma, delta+n), over the likelihood. Surviving the t
+    dropout chances before opportunities n+1 .. n+t instead gives B(gamma, delta+n+t)/B(gamma, delta+n), since
+    E[(1-theta)^(n+t)] = B(gamma, delta+n+t)/B(gamma, delta); t = 0 is P(alive through opportunity n | data).
+    """
     alive, total = _log_lik_terms(p, x, tx, n)
     ga, de = p["gamma"], p["delta"]
-    return np.exp(alive + special.betaln(ga, de + n + 1.0) - special.betaln(ga, de + n) - total)
+    survival = special.betaln(ga, de + n + t) - special.betaln(ga, de + n)
+    return np.clip(np.exp((alive - total) + survival), 0.0, 1.0)
 
 
-def _gm1(ga: Any) -> Any:
-    g = np.asarray(ga, dtype=float) - 1.0
-    return np.where(np.abs(g) < 1e-7, 1e-7, g)
+def _log_choose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return special.gammaln(a + 1.0) - special.gammaln(b + 1.0) - special.gammaln(a - b + 1.0)
+
+
+def prob_n_purchases(p: P, t: Any, n: Any) -> np.ndarray:
+    """P(X(t) = n) for a new customer over t opportunities, derived from the FHS10 model assumptions.
+
+    Either the customer survives all t dropout chances, E[(1-theta)^t] = B(gamma, delta+t)/B(gamma, delta),
+    and makes n purchases in t opportunities (beta-binomial, C(t, n) B(alpha+n, beta+t-n)/B(alpha, beta)); or
+    the customer is alive for exactly i opportunities and drops out at the start of opportunity i+1,
+    E[theta (1-theta)^i] = B(gamma+1, delta+i)/B(gamma, delta), i = n .. t-1, having made n purchases in those
+    i opportunities (C(i, n) B(alpha+n, beta+i-n)/B(alpha, beta)). This is the BG/BB P(X(n) = x) of FHS10
+    (equation number not checked against the paper). P = 0 when n > t.
+    """
+    al, be, ga, de = p["alpha"], p["beta"], p["gamma"], p["delta"]
+    t, n = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (t, n)))
+    m = np.minimum(n, t)  # keeps every term finite; rows with n > t are zeroed at the end
+    b0 = special.betaln(al, be) + special.betaln(ga, de)
+    total = _log_choose(t, m) + special.betaln(al + m, be + t - m) + special.betaln(ga, de + t) - b0
+    for i in range(int(t.max(initial=0))):
+        ii = np.maximum(float(i), m)
+        term = _log_choose(ii, m) + special.betaln(al + m, be + ii - m) + special.betaln(ga + 1.0, de + ii) - b0
+        total = np.where((i >= m) & (i < t), np.logaddexp(total, term), total)
+    return np.where(n <= t, np.exp(total), 0.0)
+
+
+def _survival_gap_over_gm1(ga: Any, u: Any, v: Any) -> np.ndarray:
+    """``(1 - exp(L)) / (gamma - 1)`` with ``L = [lnG(gamma+u) - lnG(1+u)] - [lnG(gamma+v) - lnG(1+v)]``.
+
+    Both numerator and denominator vanish at gamma = 1 (the limit is psi(1+v) - psi(1+u)); near it ``L / (gamma
+    - 1)`` comes from the Taylor series of lnG in gamma (three terms, error below 1e-12 for |gamma - 1| < 1e-3)
+    instead of a difference of nearly equal log-gammas divided by a tiny number.
+    """
+    eps = np.asarray(ga, dtype=float) - 1.0
+    small = np.abs(eps) < 1e-3
+    e = np.where(small, eps, 0.0)
+    series = (special.digamma(1.0 + u) - special.digamma(1.0 + v)
+              + e / 2.0 * (special.polygamma(1, 1.0 + u) - special.polygamma(1, 1.0 + v))
+              + e**2 / 6.0 * (special.polygamma(2, 1.0 + u) - special.polygamma(2, 1.0 + v)))
+    direct = special.gammaln(ga + u) - special.gammaln(1.0 + u) - special.gammaln(ga + v) + special.gammaln(1.0 + v)
+    log_ratio = np.where(small, e * series, direct)
+    log_ratio_over_eps = np.where(small, series, direct / np.where(small, 1.0, eps))
+    nonzero = log_ratio != 0.0
+    expm1_over = np.where(nonzero, np.expm1(log_ratio) / np.where(nonzero, log_ratio, 1.0), 1.0)
+    return -expm1_over * log_ratio_over_eps
 
 
 def conditional_expected(p: P, n_star: Any, x: Any, tx: Any, n: Any) -> np.ndarray:
-    """E[purchases in opportunities n+1 .. n+n* | x, t_x, n]: FHS10 eq. (13)."""
+    """E[purchases in opportunities n+1 .. n+n* | x, t_x, n]: FHS10 eq. (13), written as
+    ``exp(lead + d1) delta (1 - exp(d2 - d1)) / (gamma - 1)`` so that it is continuous through gamma = 1."""
     al, be, ga, de = p["alpha"], p["beta"], p["gamma"], p["delta"]
     _, total = _log_lik_terms(p, x, tx, n)
-    gm1 = _gm1(ga)
     lead = (special.betaln(al + x + 1.0, be + n - x) - special.betaln(al, be) - total
             + special.gammaln(ga + de) - special.gammaln(1.0 + de))
     d1 = special.gammaln(1.0 + de + n) - special.gammaln(ga + de + n)
-    d2 = special.gammaln(1.0 + de + n + n_star) - special.gammaln(ga + de + n + n_star)
-    return np.maximum(np.exp(lead) * de / gm1 * (np.exp(d1) - np.exp(d2)), 0.0)
+    gap = _survival_gap_over_gm1(ga, de + n, de + n + n_star)
+    return np.maximum(np.exp(lead + d1) * de * gap, 0.0)
 
 
 def expected(p: P, n: Any) -> np.ndarray:
-    """E[X(n)] for a new customer: FHS10 eq. (7)."""
+    """E[X(n)] for a new customer: FHS10 eq. (7), continuous through gamma = 1."""
     al, be, ga, de = p["alpha"], p["beta"], p["gamma"], p["delta"]
-    gm1 = _gm1(ga)
-    ratio = np.exp(special.gammaln(ga + de) - special.gammaln(ga + de + n)
-                   + special.gammaln(1.0 + de + n) - special.gammaln(1.0 + de))
-    return np.maximum(al / (al + be) * de / gm1 * (1.0 - ratio), 0.0)
+    return np.maximum(al / (al + be) * de * _survival_gap_over_gm1(ga, de, de + n), 0.0)
 
 
 class BetaGeoBetaBinom(BaseModel):
@@ -114,6 +160,20 @@ class BetaGeoBetaBinom(BaseModel):
         self._check_fitted()
         return prob_alive(self.params_, *self._cols3(frequency, recency, T))
 
+    def conditional_probability_alive_at(
+        self, t: Any, frequency: Any, recency: Any = None, T: Any = None
+    ) -> np.ndarray:
+        """P(alive at opportunity n + t | x, t_x, n) for whole ``t`` >= 0: FHS10 eq. (11) at t = 1, generalised
+        by :func:`prob_alive` (survival through t more dropout chances)."""
+        self._check_fitted()
+        return prob_alive(self.params_, *self._cols3(frequency, recency, T), _opps(t))
+
+    def probability_of_n_purchases_up_to_time(self, t: Any, n: Any) -> np.ndarray:
+        """P(X(t) = n) for a new customer over ``t`` opportunities: :func:`prob_n_purchases`."""
+        self._check_fitted()
+        return prob_n_purchases(self.params_, _whole("t", "the number of opportunities", t),
+                                _whole("n", "the number of purchases", n))
+
     def conditional_expected_number_of_purchases_up_to_time(
         self, t: Any, frequency: Any, recency: Any = None, T: Any = None
     ) -> np.ndarray:
@@ -143,8 +203,12 @@ class BetaGeoBetaBinom(BaseModel):
         return conditional_expected(p, times[None, :], x, tx, n)
 
 
-def _opps(t: Any) -> np.ndarray:
-    arr = np.asarray(t, dtype=float)
+def _whole(name: str, what: str, values: Any) -> np.ndarray:
+    arr = np.asarray(values, dtype=float)
     if not np.all(np.isfinite(arr)) or np.any(arr < 0) or np.any(arr != np.round(arr)):
-        raise ClvlensError("t: the number of future opportunities must be a whole number >= 0")
+        raise ClvlensError(f"{name}: {what} must be a whole number >= 0")
     return arr
+
+
+def _opps(t: Any) -> np.ndarray:
+    return _whole("t", "the number of future opportunities", t)
