@@ -308,3 +308,23 @@ def test_probability_alive_at_a_future_time_matches_integration():
         grid = model.conditional_probability_alive_at(np.array([0.0, 4, 13, 52, 520]), x, tx, T)
         assert grid[0] == pytest.approx(model.conditional_probability_alive(x, tx, T))
         assert np.all(np.diff(grid) < 0)
+
+
+def test_linearised_clv_interval_agrees_with_the_bootstrap(cdnow_models):
+    # CDNOW's 2,357 customers: the draws' spread is largest here, so this is the hard case for the expansion
+    cdnow, bg, gg = cdnow_models
+    kw = {"horizon": "12M", "margin": 0.3, "n_draws": 200, "seed": 4}
+    clv = customer_lifetime_value(bg, gg, cdnow, horizon="12M", margin=0.3)
+    boot = customer_lifetime_value_interval(bg, gg, cdnow, method="bootstrap", **kw)
+    linear = customer_lifetime_value_interval(bg, gg, cdnow, method="linear", **kw)
+    width = np.maximum(boot[1] - boot[0], 1e-9)
+    for b, lin in zip(boot, linear, strict=True):
+        gap = np.abs(lin - b) / width
+        # 200 draws put about 5% of the width of Monte Carlo noise on each bootstrap quantile
+        assert np.median(gap) < 0.05 and np.quantile(gap, 0.95) < 0.1
+    assert np.all(linear[0] <= clv + 1e-9) and np.all(clv <= linear[1] + 1e-9)
+    # "auto" is the full bootstrap at this size, and the expansion beyond five million customer-draws
+    auto = customer_lifetime_value_interval(bg, gg, cdnow, **kw)
+    np.testing.assert_array_equal(auto[0], boot[0])
+    with pytest.raises(ClvlensError, match="method"):
+        customer_lifetime_value_interval(bg, gg, cdnow, method="exact", **kw)
