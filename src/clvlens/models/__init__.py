@@ -8,7 +8,12 @@ maximum-likelihood engine (:mod:`clvlens.models._base`).
 from clvlens.models._base import FitResult
 from clvlens.models.bgbb import BetaGeoBetaBinom
 from clvlens.models.bgnbd import BetaGeo
-from clvlens.models.clv import customer_lifetime_value, customer_lifetime_value_interval, parse_horizon
+from clvlens.models.clv import (
+    customer_lifetime_value,
+    customer_lifetime_value_interval,
+    interval_method,
+    parse_horizon,
+)
 from clvlens.models.gammagamma import GammaGamma
 from clvlens.models.mbgnbd import ModifiedBetaGeo
 from clvlens.models.paretonbd import ParetoNBD
@@ -23,6 +28,7 @@ __all__ = [
     "ParetoNBD",
     "customer_lifetime_value",
     "customer_lifetime_value_interval",
+    "interval_method",
     "load_model",
     "parse_horizon",
 ]

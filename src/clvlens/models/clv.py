@@ -19,7 +19,10 @@ import numpy as np
 from clvlens.errors import ClvlensError
 from clvlens.models._base import BaseModel, as_float_array
 
-__all__ = ["customer_lifetime_value", "customer_lifetime_value_interval", "parse_horizon"]
+__all__ = ["customer_lifetime_value", "customer_lifetime_value_interval", "interval_method", "parse_horizon"]
+
+#: beyond this many customer-draws ``method="auto"`` linearises the bootstrap
+_LINEAR_ABOVE = 5_000_000
 
 DAYS_PER_UNIT = {"D": 1.0, "W": 7.0, "M": 365.25 / 12.0, "Y": 365.25}
 _PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([DWMY])\s*$", re.IGNORECASE)
@@ -144,8 +147,6 @@ def customer_lifetime_value_interval(
     """
     if not 0 < level < 1:
         raise ClvlensError(f"level: {level} must lie strictly between 0 and 1, e.g. 0.9")
-    if method not in ("auto", "bootstrap", "linear"):
-        raise ClvlensError(f"method: {method!r} must be 'auto', 'bootstrap' or 'linear'")
     cols, mv = _inputs(model, spend, frequency, recency, T, monetary_value, margin)
     ends, factors = _grid(model, horizon, period, discounting, float(discount_rate))
     draws = model.sample_params(n_draws, seed)
@@ -153,7 +154,7 @@ def customer_lifetime_value_interval(
     sdraws = spend.sample_params(n_draws, sseed) if hasattr(spend, "sample_params") else None
     quantiles = [(1 - level) / 2, (1 + level) / 2]
     n = cols[0].shape[0]
-    if method == "linear" or (method == "auto" and n * n_draws > 5_000_000):
+    if interval_method(method, n, n_draws) == "linear":
         return _linear_interval(model, spend, cols, mv, ends, factors, margin, draws, sdraws, quantiles)
     vals = np.empty((n_draws, n))
     for i in range(n_draws):
@@ -162,6 +163,15 @@ def customer_lifetime_value_interval(
         vals[i] = _clv_core(model, p, cols, _spend(spend, cols[0], mv, ps), ends, factors, margin)
     q = np.nanquantile(vals, quantiles, axis=0)
     return q[0], q[1]
+
+
+def interval_method(method: str, n_customers: int, n_draws: int) -> str:
+    """The interval method ``customer_lifetime_value_interval`` uses: "bootstrap" or "linear"."""
+    if method not in ("auto", "bootstrap", "linear"):
+        raise ClvlensError(f"method: {method!r} must be 'auto', 'bootstrap' or 'linear'")
+    if method == "auto":
+        return "linear" if n_customers * n_draws > _LINEAR_ABOVE else "bootstrap"
+    return method
 
 
 def _linear_interval(

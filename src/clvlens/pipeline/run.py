@@ -19,6 +19,7 @@ import polars as pl
 from clvlens import __version__
 from clvlens.data import CleanedData, CleaningRules, load_source
 from clvlens.errors import ClvlensError
+from clvlens.models import interval_method
 from clvlens.pipeline.learning import run_scorecard, save_ltv, train_and_predict_ltv
 from clvlens.pipeline.modeling import FittedModels, ModelSettings, fit_models, save_models, score_customers
 from clvlens.pipeline.workspace import workspace_path, write_run_info, write_table, writing_workspace
@@ -247,6 +248,12 @@ def _run_info(
         info["model"] = fitted.selection.chosen
         info["model_criterion"] = fitted.selection.criterion
         info["spend_model"] = fitted.spend_note
+        draws = settings.models.interval_draws
+        method = interval_method("auto", customers.height, draws)
+        info["clv_interval"] = (
+            f"{settings.models.interval_level:.0%} from {draws} parametric-bootstrap draws"
+            + (" (linearised)" if method == "linear" else "")
+        )
     for stage, reason in skipped.items():
         info[f"skipped_{stage}"] = reason
     return info
