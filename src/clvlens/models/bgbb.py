@@ -62,8 +62,8 @@ def prob_n_purchases(p: P, t: Any, n: Any) -> np.ndarray:
     and makes n purchases in t opportunities (beta-binomial, C(t, n) B(alpha+n, beta+t-n)/B(alpha, beta)); or
     the customer is alive for exactly i opportunities and drops out at the start of opportunity i+1,
     E[theta (1-theta)^i] = B(gamma+1, delta+i)/B(gamma, delta), i = n .. t-1, having made n purchases in those
-    i opportunities (C(i, n) B(alpha+n, beta+i-n)/B(alpha, beta)). This is the BG/BB P(X(n) = x) of FHS10
-    (equation number not checked against the paper). P = 0 when n > t.
+    i opportunities (C(i, n) B(alpha+n, beta+i-n)/B(alpha, beta)). This is the BG/BB P(X(n) = x), FHS10 eq. (7)
+    in the numbering lifetimes uses (not checked against the paper). P = 0 when n > t.
     """
     al, be, ga, de = p["alpha"], p["beta"], p["gamma"], p["delta"]
     t, n = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (t, n)))
@@ -111,7 +111,8 @@ def conditional_expected(p: P, n_star: Any, x: Any, tx: Any, n: Any) -> np.ndarr
 
 
 def expected(p: P, n: Any) -> np.ndarray:
-    """E[X(n)] for a new customer: FHS10 eq. (7), continuous through gamma = 1."""
+    """E[X(n)] for a new customer: FHS10 eq. (8) (the numbering lifetimes and PyMC-Marketing use; not checked
+    against the paper), continuous through gamma = 1."""
     al, be, ga, de = p["alpha"], p["beta"], p["gamma"], p["delta"]
     return np.maximum(al / (al + be) * de * _survival_gap_over_gm1(ga, de, de + n), 0.0)
 
