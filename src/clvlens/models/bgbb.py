@@ -183,7 +183,7 @@ class BetaGeoBetaBinom(BaseModel):
         return conditional_expected(self.params_, _opps(t), *self._cols3(frequency, recency, T))
 
     def expected_number_of_purchases_up_to_time(self, t: Any) -> np.ndarray:
-        """E[X(n)] in the first ``t`` opportunities: FHS10 eq. (7)."""
+        """E[X(n)] in the first ``t`` opportunities: FHS10 eq. (8)."""
         self._check_fitted()
         return expected(self.params_, _opps(t))
 
