@@ -227,7 +227,7 @@ class BetaGeo(BaseModel):
         return conditional_expected(self.params_, t, z0, z0, z0, self._shift)
 
     def probability_of_n_purchases_up_to_time(self, t: Any, n: Any) -> np.ndarray:
-        """P(X(t) = n): FHL (2005) eq. (8) (shift 0) / its MBG/NBD analogue."""
+        """P(X(t) = n) for a new customer (``t`` > 0, whole ``n`` >= 0): :meth:`_prob_n_purchases`."""
         self._check_fitted()
         n = np.asarray(n, dtype=float)
         if np.any(n < 0) or np.any(n != np.round(n)):
@@ -235,6 +235,10 @@ class BetaGeo(BaseModel):
         t = _time(t)
         if np.any(t <= 0):
             raise ClvlensError("t: must be > 0")
+        return self._prob_n_purchases(t, n)
+
+    def _prob_n_purchases(self, t: np.ndarray, n: np.ndarray) -> np.ndarray:
+        """FHL (2005) eq. (8) (shift 0) / its MBG/NBD analogue."""
         return prob_n_purchases(self.params_, t, n, self._shift)
 
     def conditional_expected_number_of_purchases_interval(

@@ -13,7 +13,6 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy import special
 
-from clvlens.errors import ClvlensError
 from clvlens.models._base import frequency_index, start_scales
 from clvlens.models._special import log_pareto_integral_term, softplus_and_sigmoid
 from clvlens.models.bgnbd import BetaGeo, _time
@@ -204,15 +203,8 @@ class ParetoNBD(BetaGeo):
         z0 = np.zeros_like(t)
         return conditional_expected(self.params_, t, z0, z0, z0)
 
-    def probability_of_n_purchases_up_to_time(self, t: Any, n: Any) -> np.ndarray:
-        """P(X(t) = n) for a new customer: :func:`prob_n_purchases`."""
-        self._check_fitted()
-        n = np.asarray(n, dtype=float)
-        if np.any(n < 0) or np.any(n != np.round(n)):
-            raise ClvlensError("n: must be non-negative whole numbers of purchases")
-        t = _time(t)
-        if np.any(t <= 0):
-            raise ClvlensError("t: must be > 0")
+    def _prob_n_purchases(self, t: np.ndarray, n: np.ndarray) -> np.ndarray:
+        """:func:`prob_n_purchases` (P(X(t) = n) for a new customer)."""
         return prob_n_purchases(self.params_, t, n)
 
     def conditional_expected_number_of_purchases_interval(
