@@ -328,3 +328,25 @@ def test_linearised_clv_interval_agrees_with_the_bootstrap(cdnow_models):
     np.testing.assert_array_equal(auto[0], boot[0])
     with pytest.raises(ClvlensError, match="method"):
         customer_lifetime_value_interval(bg, gg, cdnow, method="exact", **kw)
+
+
+def test_model_from_known_parameters_predicts_and_says_what_it_cannot(cdnow, tmp_path):
+    fitted = BetaGeo().fit(cdnow)
+    known = BetaGeo.from_params(fitted.params_)
+    sub = {k: v[:50] for k, v in cdnow.items()}
+    np.testing.assert_array_equal(known.conditional_probability_alive(sub), fitted.conditional_probability_alive(sub))
+    np.testing.assert_array_equal(known.conditional_expected_number_of_purchases_up_to_time(39, sub),
+                                  fitted.conditional_expected_number_of_purchases_up_to_time(39, sub))
+    assert np.isnan(known.summary()["std_error"].astype(float)).all()
+    with pytest.raises(ClvlensError, match="built from parameters"):
+        known.conditional_expected_number_of_purchases_interval(39, sub)
+    # saved and loaded as parameters alone
+    again = load_model(known.to_json(str(tmp_path / "known.json")))
+    assert type(again) is BetaGeo and again.params_ == known.params_
+    # the published CDNOW Gamma-Gamma parameters (Fader & Hardie 2013), used without a fit
+    gg = GammaGamma.from_params({"p": 6.25, "q": 3.74, "gamma": 15.44})
+    assert gg.conditional_expected_average_profit(np.array([1.0]), np.array([10.0]))[0] > 10.0
+    for bad, message in (({"r": 1.0}, "takes exactly"), ({"r": 1, "alpha": 1, "a": 1, "b": -2}, "b = -2"),
+                         ({"r": 1, "alpha": "x", "a": 1, "b": 1}, "alpha")):
+        with pytest.raises(ClvlensError, match=message):
+            BetaGeo.from_params(bad)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -218,6 +218,30 @@ class BaseModel:
         k = len(self._param_names)
         return [np.ones(k), np.full(k, 0.5), np.full(k, 3.0)]
 
+    @classmethod
+    def from_params(cls, params: Mapping[str, float], time_unit: str = "W") -> Any:
+        """A model with the given parameters (from a paper, another tool or a table) instead of a fit.
+
+        It predicts exactly like a fitted model with those parameters; what needs the fit itself (intervals,
+        standard errors) says so in one line, and ``to_json`` saves the parameters alone.
+        """
+        model = cls(time_unit=time_unit)
+        model._check_settings()
+        if set(params) != set(cls._param_names):
+            got = ", ".join(sorted(map(str, params))) or "none"
+            raise ClvlensError(f"params: {cls.__name__} takes exactly {', '.join(cls._param_names)}; got {got}")
+        values: dict[str, float] = {}
+        for name in cls._param_names:
+            try:
+                value = float(params[name])
+            except (TypeError, ValueError):
+                value = float("nan")
+            if not (math.isfinite(value) and value > 0):
+                raise ClvlensError(f"params: {name} = {params[name]!r} must be a finite number > 0")
+            values[name] = value
+        model.params_ = values
+        return model
+
     # ----------------------------------------------------------------- public helpers
     def _check_settings(self) -> None:
         if self.time_unit not in _TIME_UNITS:
@@ -279,9 +303,10 @@ class BaseModel:
         self._check_fitted()
         zq = float(stats.norm.ppf(0.5 + level / 2))
         rows = []
+        result = getattr(self, "fit_result_", None)
         for k in self._param_names:
             est = self.params_[k]
-            se = self.fit_result_.standard_errors.get(k)
+            se = None if result is None else result.standard_errors.get(k)
             if se is not None and np.isfinite(se) and est > 0:
                 half = zq * se / est  # delta method: sd(log theta) = se / theta
                 lo, hi = est * math.exp(-half), est * math.exp(half)
@@ -297,6 +322,11 @@ class BaseModel:
     def sample_params(self, n_draws: int, seed: int | None = 0) -> np.ndarray:
         """Draw parameter vectors from the asymptotic normal of the log-parameters, shape (n_draws, k)."""
         self._check_fitted()
+        if getattr(self, "fit_result_", None) is None:
+            raise ClvlensError(
+                f"{type(self).__name__}: built from parameters, so there is no covariance to draw intervals "
+                "from; fit the model on data for intervals"
+            )
         cov = self.fit_result_.covariance_log
         if cov is None:
             raise ClvlensError(

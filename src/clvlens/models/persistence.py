@@ -37,6 +37,7 @@ def model_to_dict(model: BaseModel) -> dict[str, Any]:
     from clvlens import __version__
 
     model._check_fitted()
+    result = getattr(model, "fit_result_", None)  # None for a model built with from_params
     return _clean({
         "format": FORMAT_VERSION,
         "model": type(model).__name__,
@@ -44,10 +45,10 @@ def model_to_dict(model: BaseModel) -> dict[str, Any]:
         "time_unit": model.time_unit,
         "penalizer_coef": model.penalizer_coef,
         "params": model.params_,
-        "standard_errors": model.fit_result_.standard_errors,
-        "fit_result": model.fit_result_.to_dict(),
-        "n_customers": model.n_customers_,
-        "data_sha256": model.data_hash_,
+        "standard_errors": None if result is None else result.standard_errors,
+        "fit_result": None if result is None else result.to_dict(),
+        "n_customers": getattr(model, "n_customers_", None),
+        "data_sha256": getattr(model, "data_hash_", None),
     })
 
 
@@ -62,6 +63,8 @@ def model_from_dict(d: dict[str, Any]) -> BaseModel:
     missing = [k for k in cls._param_names if k not in params]
     if missing:
         raise ClvlensError(f"params: missing {', '.join(missing)} for {name}; the file is incomplete")
+    if d.get("fit_result") is None:  # saved from a model built with from_params
+        return cls.from_params({k: params[k] for k in cls._param_names}, time_unit=m.time_unit)
     m.params_ = {k: float(params[k]) for k in cls._param_names}
     m.fit_result_ = FitResult(**d["fit_result"])
     m.n_customers_ = int(d.get("n_customers", m.fit_result_.n_customers))
