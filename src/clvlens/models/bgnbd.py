@@ -32,8 +32,13 @@ def _a_minus_one(a: Any) -> Any:
     return np.where(np.abs(am1) < 1e-7, np.where(am1 < 0, -1e-7, 1e-7), am1)
 
 
-def conditional_expected(p: P, t: Any, x: Any, tx: Any, T: Any, shift: int) -> np.ndarray:
+def conditional_expected(
+    p: P, t: Any, x: Any, tx: Any, T: Any, shift: int, alive: np.ndarray | None = None
+) -> np.ndarray:
     """E[Y(t) | x, t_x, T]: FHL (2005) eq. (10) (shift 0) / Batislam et al. (2007) eq. (9) (shift 1).
+
+    ``alive``: P(alive) already computed for these customers (it does not depend on ``t``, so a path over many
+    horizons computes it once).
 
     The factor ``((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x+k; a+b+x+k-1; z)`` is evaluated in one of two
     rewritten forms, both bounded where the original overflows:
@@ -68,7 +73,9 @@ def conditional_expected(p: P, t: Any, x: Any, tx: Any, T: Any, shift: int) -> n
             f = hyp2f1_fallback(f, A, B, C, Z)
         u = B * np.log1p(-Z)
         bracket[euler] = -np.expm1(u) + np.exp(u) * (1.0 - f)
-    return np.maximum(c / am1 * bracket * prob_alive(p, x, tx, T, shift), 0.0)
+    if alive is None:
+        alive = prob_alive(p, x, tx, T, shift)
+    return np.maximum(c / am1 * bracket * alive, 0.0)
 
 
 def prob_alive(p: P, x: Any, tx: Any, T: Any, shift: int) -> np.ndarray:
@@ -264,7 +271,8 @@ class BetaGeo(BaseModel):
             z = np.zeros(1)
             cols = (z, z, z)
         x, tx, TT = (c[:, None] for c in cols)
-        return conditional_expected(p, times[None, :], x, tx, TT, self._shift)
+        alive = prob_alive(p, x, tx, TT, self._shift)
+        return conditional_expected(p, times[None, :], x, tx, TT, self._shift, alive)
 
 
 def _time(t: Any) -> np.ndarray:
