@@ -170,14 +170,35 @@ def test_pareto_fits_simulated_data():
 def test_property_alive_bounds_and_monotone_expectation(x, frac, T, r, alpha, a, b):
     tx = 0.0 if x == 0 else max(frac * T, 1e-6)
     ts = np.array([0.0, 1.0, 5.0, 20.0, 100.0])
-    for cls, names in ((BetaGeo, ("r", "alpha", "a", "b")), (ParetoNBD, ("r", "alpha", "s", "beta"))):
-        m = cls()
-        m.params_ = dict(zip(names, (r, alpha, a, b), strict=True))
+    for cls in (BetaGeo, ModifiedBetaGeo, ParetoNBD):
+        m = cls.from_params(dict(zip(cls._param_names, (r, alpha, a, b), strict=True)))
         pa = m.conditional_probability_alive(x, tx, T)
         assert np.all(np.isfinite(pa)) and 0.0 <= pa[0] <= 1.0
+        later = m.conditional_probability_alive_at(ts, np.full(ts.size, x), np.full(ts.size, tx), np.full(ts.size, T))
+        assert later[0] == pytest.approx(pa[0], rel=1e-9, abs=1e-300)
+        assert np.all(np.diff(later) <= 1e-12) and np.all((later >= 0) & (later <= 1))
         e = np.array([m.conditional_expected_number_of_purchases_up_to_time(t, x, tx, T)[0] for t in ts])
         assert np.all(np.isfinite(e)) and e[0] == pytest.approx(0.0, abs=1e-9)
         assert np.all(np.diff(e) >= -1e-9 * np.maximum(1.0, e[1:]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(1, 40), x_frac=st.floats(0.0, 1.0), tx_frac=st.floats(0.0, 1.0),
+    alpha=st.floats(0.01, 20), beta=st.floats(0.01, 20), gamma=st.floats(0.01, 20), delta=st.floats(0.01, 20),
+)
+def test_property_bgbb_bounds_and_monotone(n, x_frac, tx_frac, alpha, beta, gamma, delta):
+    tx = round(tx_frac * n)
+    x = round(x_frac * tx) if tx > 0 else 0
+    x = max(x, 1) if tx > 0 else 0  # a last purchase at t_x > 0 means at least one purchase
+    m = BetaGeoBetaBinom.from_params({"alpha": alpha, "beta": beta, "gamma": gamma, "delta": delta})
+    steps = np.arange(0, 8)
+    alive = m.conditional_probability_alive_at(steps, np.full(8, x), np.full(8, tx), np.full(8, n))
+    assert np.all(np.isfinite(alive)) and np.all((alive >= 0) & (alive <= 1)) and np.all(np.diff(alive) <= 1e-12)
+    e = m.conditional_expected_number_of_purchases_up_to_time(steps, np.full(8, x), np.full(8, tx), np.full(8, n))
+    assert np.all(np.isfinite(e)) and e[0] == pytest.approx(0.0, abs=1e-12) and np.all(np.diff(e) >= -1e-12)
+    pmf = m.probability_of_n_purchases_up_to_time(n, np.arange(n + 1))
+    assert pmf.sum() == pytest.approx(1.0, abs=1e-9)
 
 
 @pytest.fixture(scope="module")

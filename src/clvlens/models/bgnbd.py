@@ -95,9 +95,19 @@ def prob_alive_at(p: P, t: Any, x: Any, tx: Any, T: Any, shift: int) -> np.ndarr
     after T is exponential with rate lambda p. So the survival factor is E[exp(-lambda p t)] =
     E_p[(1 + p t/(alpha+T))^-(r+x)], which is Euler's integral for the Gauss function above (DLMF 15.6.1);
     derived from the assumptions of FHL (2005) section 2 and Batislam et al. (2007).
+
+    It is evaluated after Pfaff's transformation (DLMF 15.8.1) on its second parameter,
+    ``(1+u)^-a 2F1(a, a+b+k-r; a+b+x+k; u/(1+u))`` with ``u = t/(alpha+T)``: small numerator parameters and an
+    argument in [0, 1), where scipy's direct evaluation at large x and long t returns values far above 1.
     """
     r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
-    survival = special.hyp2f1(r + x, a, a + b + x + shift, -t / (alpha + T))
+    u = np.asarray(t, dtype=float) / (alpha + T)
+    A, B, C, Z = a, a + b + shift - r, a + b + x + shift, u / (1.0 + u)
+    with np.errstate(all="ignore"):
+        f = special.hyp2f1(A, B, C, Z)
+    if not np.all(np.isfinite(f)):
+        f = hyp2f1_fallback(f, A, B, C, Z)
+    survival = np.exp(-a * np.log1p(u)) * f
     return np.clip(prob_alive(p, x, tx, T, shift) * survival, 0.0, 1.0)
 
 
