@@ -371,3 +371,21 @@ def test_model_from_known_parameters_predicts_and_says_what_it_cannot(cdnow, tmp
                          ({"r": 1, "alpha": "x", "a": 1, "b": 1}, "alpha")):
         with pytest.raises(ClvlensError, match=message):
             BetaGeo.from_params(bad)
+
+
+@pytest.mark.parametrize("cls", [BetaGeo, ModifiedBetaGeo])
+def test_expectations_at_removable_singularities_and_scalar_inputs(cls):
+    # a + b = 1 makes the closed form 0 x 2F1(...; 0; z) for a customer with no repeat purchase, a = 1 divides
+    # by a - 1: both are removable, so the values must sit between their neighbours; scalars give scalars
+    t = np.array([1.0, 5.0, 20.0])
+
+    def expected(a: float, b: float) -> np.ndarray:
+        return cls.from_params({"r": 1.0, "alpha": 1.0, "a": a, "b": b}).expected_number_of_purchases_up_to_time(t)
+
+    for a, b in ((0.5, 0.5), (1.0, 2.0)):
+        at, below, above = expected(a, b), expected(a, b - 1e-5), expected(a, b + 1e-5)
+        assert np.all(np.isfinite(at))
+        assert np.all((np.minimum(below, above) - 1e-9 <= at) & (at <= np.maximum(below, above) + 1e-9))
+    published = cls.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
+    scalar = published.expected_number_of_purchases_up_to_time(1.0)
+    assert np.ndim(scalar) == 0 and 0 < scalar < 1

@@ -26,10 +26,11 @@ __all__ = ["BetaGeo"]
 P = dict[str, Any]
 
 
-def _a_minus_one(a: Any) -> Any:
-    """``a - 1`` nudged away from 0, where the closed forms have a removable singularity."""
-    am1 = np.asarray(a, dtype=float) - 1.0
-    return np.where(np.abs(am1) < 1e-7, np.where(am1 < 0, -1e-7, 1e-7), am1)
+def _away_from_zero(v: Any) -> Any:
+    """``v`` nudged to at least 1e-7 from 0, where the closed forms have a removable singularity (a = 1, or
+    a + b = 1 for a customer with no repeat purchase): the result is the value at a parameter 1e-7 away."""
+    v = np.asarray(v, dtype=float)
+    return np.where(np.abs(v) < 1e-7, np.where(v < 0, -1e-7, 1e-7), v)
 
 
 def conditional_expected(
@@ -49,12 +50,13 @@ def conditional_expected(
       has small numerator parameters even for x in the thousands.
     """
     r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
-    am1 = _a_minus_one(a)
+    am1 = _away_from_zero(np.asarray(a, dtype=float) - 1.0)
     a = am1 + 1.0
-    r, alpha, a, b, am1, x, T, t = np.broadcast_arrays(
-        *(np.asarray(v, dtype=float) for v in (r, alpha, a, b, am1, x, T, t))
-    )
-    c = a + b + x + shift - 1.0
+    shape = np.broadcast_shapes(*(np.shape(v) for v in (r, alpha, a, b, x, T, t)))
+    values = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (r, alpha, a, b, am1, x, T, t)))
+    # at least 1-d: the branches below assign through boolean masks
+    r, alpha, a, b, am1, x, T, t = (np.atleast_1d(v) for v in values)
+    c = _away_from_zero(a + b + x + shift - 1.0)
     z = t / (alpha + T + t)
     w = z / (z - 1.0)
     bracket = np.empty(z.shape)
@@ -75,7 +77,7 @@ def conditional_expected(
         bracket[euler] = -np.expm1(u) + np.exp(u) * (1.0 - f)
     if alive is None:
         alive = prob_alive(p, x, tx, T, shift)
-    return np.maximum(c / am1 * bracket * alive, 0.0)
+    return np.maximum(c / am1 * bracket * alive, 0.0).reshape(shape)
 
 
 def prob_alive(p: P, x: Any, tx: Any, T: Any, shift: int) -> np.ndarray:
