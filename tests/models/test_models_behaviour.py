@@ -389,3 +389,15 @@ def test_expectations_at_removable_singularities_and_scalar_inputs(cls):
     published = cls.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
     scalar = published.expected_number_of_purchases_up_to_time(1.0)
     assert np.ndim(scalar) == 0 and 0 < scalar < 1
+
+
+def test_a_frequency_in_the_billions_does_not_exhaust_memory():
+    # the per-frequency table once had an entry for every count up to the largest: 40 GB for this input
+    x = np.array([0.0, 1.0, 3.0, 5e9])
+    tx, T = np.array([0.0, 2.0, 10.0, 50.0]), np.full(4, 52.0)
+    for cls in (BetaGeo, ModifiedBetaGeo, ParetoNBD):
+        try:
+            model = cls(penalizer_coef=0.01).fit(x, tx, T)
+        except ClvlensError:
+            continue
+        assert np.all(np.isfinite(model.conditional_probability_alive(x, tx, T)))

@@ -90,7 +90,14 @@ def start_scales(data: dict[str, Any]) -> tuple[float, float]:
 
 
 def frequency_index(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct integer frequencies and each row's index into them (O(n), no sort)."""
+    """Distinct whole-number frequencies and each row's index into them.
+
+    A table of every count up to the largest (O(n), no sort) while that table is small; a sort when a few
+    customers have frequencies in the millions, where the table would not fit in memory.
+    """
+    if x.size == 0 or float(x.max()) > 4 * x.size + 65_536:
+        distinct, inverse = np.unique(x, return_inverse=True)
+        return distinct.astype(float), inverse.ravel()
     xi = x.astype(np.int64)
     present = np.bincount(xi) > 0
     distinct = np.flatnonzero(present)
