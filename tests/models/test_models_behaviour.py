@@ -401,3 +401,27 @@ def test_a_frequency_in_the_billions_does_not_exhaust_memory():
         except ClvlensError:
             continue
         assert np.all(np.isfinite(model.conditional_probability_alive(x, tx, T)))
+
+
+def test_prediction_horizons_as_lengths_and_bad_arguments_as_one_line_errors():
+    bg = BetaGeo.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}, time_unit="W")
+    x, tx, T = np.array([2.0]), np.array([30.43]), np.array([38.86])
+    # "39W" is 39 weeks for a weekly model, "273D" the same length in days
+    for horizon in ("39W", "273D"):
+        assert bg.conditional_expected_number_of_purchases_up_to_time(horizon, x, tx, T)[0] == pytest.approx(
+            bg.conditional_expected_number_of_purchases_up_to_time(39, x, tx, T)[0]
+        )
+    bb = BetaGeoBetaBinom.from_params({"alpha": 1.2, "beta": 0.75, "gamma": 0.66, "delta": 2.8})
+    gg = GammaGamma.from_params({"p": 6.25, "q": 3.74, "gamma": 15.44})
+    calls = [
+        (lambda: bg.probability_of_n_purchases_up_to_time(10, ["x"]), "n"),
+        (lambda: bg.conditional_probability_alive_at([None], x, tx, T), "t"),
+        (lambda: bg.expected_number_of_purchases_up_to_time("soon"), "horizon"),
+        (lambda: bb.conditional_probability_alive([0.0, None], [0.0, 0.0], [0.0, 0.0]), "frequency"),
+        (lambda: bb.conditional_expected_number_of_purchases_up_to_time("12M", x, tx, T), "t"),
+        (lambda: customer_lifetime_value(bg, gg, x, tx, T, monetary_value=x, margin="most"), "margin"),
+        (lambda: customer_lifetime_value(bg, gg, x, tx, T, monetary_value=x, discount_rate="ten"), "discount_rate"),
+    ]
+    for call, field in calls:
+        with pytest.raises(ClvlensError, match=field):
+            call()

@@ -131,6 +131,11 @@ class BetaGeoBetaBinom(BaseModel):
         return self._fit_columns(self._read_columns(frequency, [recency, T]))  # type: ignore[return-value]
 
     def _validate(self, cols: list[np.ndarray]) -> None:
+        self._validate_rows(cols)
+        if not np.any(cols[2] > 0):
+            raise ClvlensError("T: every customer has T = 0 opportunities; nothing to fit")
+
+    def _validate_rows(self, cols: list[np.ndarray]) -> None:
         x, tx, n = cols
         for name, c in zip(self._column_names, cols, strict=True):
             validate_finite_nonneg(name, c)
@@ -142,8 +147,6 @@ class BetaGeoBetaBinom(BaseModel):
         ):
             if mask.any():
                 raise ClvlensError(msg.format(i=int(np.flatnonzero(mask)[0])))
-        if not np.any(n > 0):
-            raise ClvlensError("T: every customer has T = 0 opportunities; nothing to fit")
 
     def _loglik(self, params: np.ndarray, data: dict[str, Any]) -> np.ndarray:
         return _log_lik_terms(dict(zip(self._param_names, params, strict=True)), *data["cols"])[1]
@@ -153,7 +156,7 @@ class BetaGeoBetaBinom(BaseModel):
 
     def _cols3(self, frequency: Any, recency: Any, T: Any) -> tuple[np.ndarray, ...]:
         cols = self._read_columns(frequency, [recency, T])
-        self._validate(cols) if np.any(cols[2] > 0) else None
+        self._validate_rows(cols)
         return tuple(cols)
 
     def conditional_probability_alive(self, frequency: Any, recency: Any = None, T: Any = None) -> np.ndarray:
@@ -205,7 +208,10 @@ class BetaGeoBetaBinom(BaseModel):
 
 
 def _whole(name: str, what: str, values: Any) -> np.ndarray:
-    arr = np.asarray(values, dtype=float)
+    try:
+        arr = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        arr = np.asarray(np.nan)
     if not np.all(np.isfinite(arr)) or np.any(arr < 0) or np.any(arr != np.round(arr)):
         raise ClvlensError(f"{name}: {what} must be a whole number >= 0")
     return arr

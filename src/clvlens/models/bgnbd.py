@@ -20,6 +20,7 @@ from clvlens.errors import ClvlensError
 from clvlens.models._base import BaseModel, start_scales, validate_finite_nonneg, validate_integer
 from clvlens.models._bgnbd_likelihood import log_likelihood_derivatives, prepare_rows, row_log_likelihood
 from clvlens.models._special import hyp2f1_fallback, softplus_and_sigmoid
+from clvlens.models.clv import parse_horizon
 
 __all__ = ["BetaGeo"]
 
@@ -224,7 +225,7 @@ class BetaGeo(BaseModel):
         """P(still alive at T + t | x, t_x, T): :func:`prob_alive_at`."""
         self._check_fitted()
         x, tx, TT = self._cols3(frequency, recency, T)
-        return prob_alive_at(self.params_, _time(t), x, tx, TT, self._shift)
+        return prob_alive_at(self.params_, _time(t, self.time_unit), x, tx, TT, self._shift)
 
     def _fail(self) -> P:
         self._check_fitted()
@@ -236,22 +237,25 @@ class BetaGeo(BaseModel):
         """E[number of purchases in (T, T + t] | x, t_x, T]."""
         self._check_fitted()
         x, tx, TT = self._cols3(frequency, recency, T)
-        return conditional_expected(self.params_, _time(t), x, tx, TT, self._shift)
+        return conditional_expected(self.params_, _time(t, self.time_unit), x, tx, TT, self._shift)
 
     def expected_number_of_purchases_up_to_time(self, t: Any) -> np.ndarray:
         """E[X(t)] for a customer just after the first purchase: FHL (2005) eq. (7)."""
         self._check_fitted()
-        t = _time(t)
+        t = _time(t, self.time_unit)
         z0 = np.zeros_like(t)
         return conditional_expected(self.params_, t, z0, z0, z0, self._shift)
 
     def probability_of_n_purchases_up_to_time(self, t: Any, n: Any) -> np.ndarray:
         """P(X(t) = n) for a new customer (``t`` > 0, whole ``n`` >= 0): :meth:`_prob_n_purchases`."""
         self._check_fitted()
-        n = np.asarray(n, dtype=float)
-        if np.any(n < 0) or np.any(n != np.round(n)):
+        try:
+            n = np.asarray(n, dtype=float)
+        except (TypeError, ValueError):
+            n = np.asarray(np.nan)
+        if not np.all(np.isfinite(n)) or np.any(n < 0) or np.any(n != np.round(n)):
             raise ClvlensError("n: must be non-negative whole numbers of purchases")
-        t = _time(t)
+        t = _time(t, self.time_unit)
         if np.any(t <= 0):
             raise ClvlensError("t: must be > 0")
         return self._prob_n_purchases(t, n)
@@ -273,7 +277,7 @@ class BetaGeo(BaseModel):
     ) -> tuple[np.ndarray, np.ndarray]:
         """Parametric-bootstrap (lower, upper) bounds for the conditional expected purchases."""
         x, tx, TT = self._cols3(frequency, recency, T)
-        tt = _time(t)
+        tt = _time(t, self.time_unit)
         k = self._shift
         return self._interval(lambda p: conditional_expected(p, tt, x, tx, TT, k), level, n_draws, seed)
 
@@ -287,8 +291,14 @@ class BetaGeo(BaseModel):
         return conditional_expected(p, times[None, :], x, tx, TT, self._shift, alive)
 
 
-def _time(t: Any) -> np.ndarray:
-    arr = np.asarray(t, dtype=float)
+def _time(t: Any, time_unit: str) -> np.ndarray:
+    """A prediction horizon in the model's time unit: numbers as they are, or a length like "12M" or "26W"."""
+    if isinstance(t, str):
+        return np.asarray(parse_horizon(t, time_unit))
+    try:
+        arr = np.asarray(t, dtype=float)
+    except (TypeError, ValueError):
+        raise ClvlensError(f"t: {t!r} is not a prediction horizon; pass numbers of time units or '12M'") from None
     if not np.all(np.isfinite(arr)) or np.any(arr < 0):
         raise ClvlensError("t: the prediction horizon must be finite and >= 0")
     return arr

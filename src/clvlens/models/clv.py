@@ -55,8 +55,6 @@ def _grid(
     tu = model.time_unit
     H = parse_horizon(horizon, tu)
     years_per_unit = DAYS_PER_UNIT[tu] / 365.25
-    if not (np.isfinite(rate) and rate > -1):
-        raise ClvlensError(f"discount_rate: {rate!r} must be a finite annual rate > -1 (e.g. 0.1 for 10%)")
     if discounting == "period":
         P = parse_horizon(period, tu)
         ends = np.append(np.arange(1, int(np.ceil(H / P - 1e-9))) * P, H)
@@ -84,11 +82,27 @@ def _clv_core(model: BaseModel, p: dict[str, Any], cols: tuple[np.ndarray, ...],
     return margin * spend * out
 
 
+def _rate_and_margin(discount_rate: Any, margin: Any) -> tuple[float, float]:
+    """The annual discount rate (finite, > -1) and the margin (finite, >= 0) as floats, or one clear error."""
+    def number(value: Any) -> float:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            return float("nan")
+
+    rate, share = number(discount_rate), number(margin)
+    if not (np.isfinite(rate) and rate > -1):
+        raise ClvlensError(
+            f"discount_rate: {discount_rate!r} must be a finite annual rate > -1 (e.g. 0.1 for 10%)"
+        )
+    if not (np.isfinite(share) and share >= 0):
+        raise ClvlensError(f"margin: {margin!r} must be a finite fraction >= 0 (e.g. 0.3)")
+    return rate, share
+
+
 def _inputs(model: BaseModel, spend_model: Any, frequency: Any, recency: Any, T: Any, monetary_value: Any,
             margin: float) -> tuple[tuple[np.ndarray, ...], Any]:
     model._check_fitted()
-    if not (np.isfinite(margin) and margin >= 0):
-        raise ClvlensError(f"margin: {margin!r} must be a finite fraction >= 0 (e.g. 0.3)")
     cols = model._cols3(frequency, recency, T)  # type: ignore[attr-defined]
     if monetary_value is None and not isinstance(frequency, np.ndarray | list | tuple):
         try:
@@ -108,8 +122,9 @@ def customer_lifetime_value(
     ``spend`` is a fitted :class:`~clvlens.models.GammaGamma` (then ``monetary_value`` is required, or taken
     from the frame) or expected spend per transaction (scalar or one value per customer).
     """
+    rate, margin = _rate_and_margin(discount_rate, margin)
     cols, mv = _inputs(model, spend, frequency, recency, T, monetary_value, margin)
-    ends, factors = _grid(model, horizon, period, discounting, float(discount_rate))
+    ends, factors = _grid(model, horizon, period, discounting, rate)
     s = _spend(spend, cols[0], mv)
     return _clv_core(model, model.params_, cols, s, ends, factors, margin)  # type: ignore[attr-defined]
 
@@ -147,8 +162,9 @@ def customer_lifetime_value_interval(
     """
     if not 0 < level < 1:
         raise ClvlensError(f"level: {level} must lie strictly between 0 and 1, e.g. 0.9")
+    rate, margin = _rate_and_margin(discount_rate, margin)
     cols, mv = _inputs(model, spend, frequency, recency, T, monetary_value, margin)
-    ends, factors = _grid(model, horizon, period, discounting, float(discount_rate))
+    ends, factors = _grid(model, horizon, period, discounting, rate)
     draws = model.sample_params(n_draws, seed)
     sseed = None if seed is None else seed + 1
     sdraws = spend.sample_params(n_draws, sseed) if hasattr(spend, "sample_params") else None

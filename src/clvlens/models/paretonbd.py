@@ -92,6 +92,8 @@ def prob_n_purchases(p: P, t: Any, n: Any) -> np.ndarray:
     """
     r, alpha, s, beta = p["r"], p["alpha"], p["s"], p["beta"]
     t, n = np.broadcast_arrays(np.asarray(t, dtype=float), np.asarray(n, dtype=float))
+    if t.size == 0:
+        return np.zeros(t.shape)
     times, t_index = np.unique(t, return_inverse=True)
     edges = [0.0]
     edge = min(alpha, beta) / 16.0
@@ -185,7 +187,7 @@ class ParetoNBD(BetaGeo):
         self._check_fitted()
         x, tx, TT = self._cols3(frequency, recency, T)
         s, beta = self.params_["s"], self.params_["beta"]
-        survival = np.exp(-s * np.log1p(_time(t) / (beta + TT)))
+        survival = np.exp(-s * np.log1p(_time(t, self.time_unit) / (beta + TT)))
         return np.clip(prob_alive(self.params_, x, tx, TT) * survival, 0.0, 1.0)
 
     def conditional_expected_number_of_purchases_up_to_time(
@@ -194,12 +196,12 @@ class ParetoNBD(BetaGeo):
         """E[number of purchases in (T, T + t] | x, t_x, T]: FH05 eq. (21)."""
         self._check_fitted()
         x, tx, TT = self._cols3(frequency, recency, T)
-        return conditional_expected(self.params_, _time(t), x, tx, TT)
+        return conditional_expected(self.params_, _time(t, self.time_unit), x, tx, TT)
 
     def expected_number_of_purchases_up_to_time(self, t: Any) -> np.ndarray:
         """E[X(t)] = r beta / (alpha (s-1)) [1 - (beta/(beta+t))^(s-1)]: FH05 eq. (17)."""
         self._check_fitted()
-        t = _time(t)
+        t = _time(t, self.time_unit)
         z0 = np.zeros_like(t)
         return conditional_expected(self.params_, t, z0, z0, z0)
 
@@ -213,7 +215,7 @@ class ParetoNBD(BetaGeo):
     ) -> tuple[np.ndarray, np.ndarray]:
         """Parametric-bootstrap (lower, upper) bounds for the conditional expected purchases."""
         x, tx, TT = self._cols3(frequency, recency, T)
-        tt = _time(t)
+        tt = _time(t, self.time_unit)
         return self._interval(lambda p: conditional_expected(p, tt, x, tx, TT), level, n_draws, seed)
 
     def _expected_path(self, p: P, times: np.ndarray, cols: tuple[np.ndarray, ...] | None) -> np.ndarray:
