@@ -17,16 +17,11 @@ PARAM_SETS = [
 ]
 
 
-def _model(params: dict[str, float]) -> BetaGeoBetaBinom:
-    model = BetaGeoBetaBinom()
-    model.params_ = dict(params)
-    return model
-
 
 @pytest.mark.parametrize("params", PARAM_SETS)
 @pytest.mark.parametrize("t", [1, 6, 11])
 def test_pmf_sums_to_one_and_matches_the_mean(params: dict[str, float], t: int) -> None:
-    model = _model(params)
+    model = BetaGeoBetaBinom.from_params(params)
     n = np.arange(t + 1)
     pmf = model.probability_of_n_purchases_up_to_time(t, n)
     assert pmf.shape == n.shape
@@ -39,7 +34,7 @@ def test_pmf_sums_to_one_and_matches_the_mean(params: dict[str, float], t: int) 
 @pytest.mark.parametrize("gamma", [1.0, 1.0 + 5e-8, 1.0 - 2e-7, 1.0 + 4e-4, 1.0 + 2e-3])
 def test_mean_at_and_near_gamma_one_matches_the_pmf(gamma: float) -> None:
     # the closed forms divide by gamma - 1; the pmf has no such division, so it is an independent check
-    model = _model({"alpha": 1.0, "beta": 1.0, "gamma": gamma, "delta": 1.0})
+    model = BetaGeoBetaBinom.from_params({"alpha": 1.0, "beta": 1.0, "gamma": gamma, "delta": 1.0})
     n = np.arange(7)
     mean = float(np.sum(n * model.probability_of_n_purchases_up_to_time(6, n)))
     assert float(model.expected_number_of_purchases_up_to_time(6)) == pytest.approx(mean, rel=1e-10)
@@ -50,7 +45,7 @@ def test_conditional_expectation_is_continuous_through_gamma_one() -> None:
 
     def value(gamma: float) -> np.ndarray:
         params = {"alpha": 1.2, "beta": 0.8, "gamma": gamma, "delta": 2.0}
-        return _model(params).conditional_expected_number_of_purchases_up_to_time(5, x, tx, n)
+        return BetaGeoBetaBinom.from_params(params).conditional_expected_number_of_purchases_up_to_time(5, x, tx, n)
 
     at_one = value(1.0)
     assert np.all(at_one > 0)
@@ -59,7 +54,7 @@ def test_conditional_expectation_is_continuous_through_gamma_one() -> None:
 
 
 def test_pmf_broadcasts_and_is_zero_above_t() -> None:
-    model = _model(DONATIONS)
+    model = BetaGeoBetaBinom.from_params(DONATIONS)
     t = np.array([[0], [3], [6]])
     n = np.arange(8)[None, :]
     pmf = model.probability_of_n_purchases_up_to_time(t, n)
@@ -90,7 +85,7 @@ def test_pmf_matches_monte_carlo(params: dict[str, float]) -> None:
     t = 6
     counts = _simulate_counts(params, t, 200_000, seed=20100601)
     empirical = np.bincount(counts, minlength=t + 1) / counts.size
-    pmf = _model(params).probability_of_n_purchases_up_to_time(t, np.arange(t + 1))
+    pmf = BetaGeoBetaBinom.from_params(params).probability_of_n_purchases_up_to_time(t, np.arange(t + 1))
     np.testing.assert_allclose(empirical, pmf, rtol=0, atol=0.005)
 
 
@@ -99,14 +94,14 @@ ROWS = {"x": np.array([0.0, 2.0, 5.0, 6.0]), "tx": np.array([0.0, 4.0, 5.0, 6.0]
 
 @pytest.mark.parametrize("params", PARAM_SETS)
 def test_alive_at_one_equals_conditional_probability_alive(params: dict[str, float]) -> None:
-    model = _model(params)
+    model = BetaGeoBetaBinom.from_params(params)
     at1 = model.conditional_probability_alive_at(1, ROWS["x"], ROWS["tx"], ROWS["n"])
     np.testing.assert_allclose(at1, model.conditional_probability_alive(ROWS["x"], ROWS["tx"], ROWS["n"]), rtol=1e-14)
 
 
 @pytest.mark.parametrize("params", PARAM_SETS)
 def test_alive_at_is_a_non_increasing_probability(params: dict[str, float]) -> None:
-    model = _model(params)
+    model = BetaGeoBetaBinom.from_params(params)
     path = np.array([model.conditional_probability_alive_at(t, ROWS["x"], ROWS["tx"], ROWS["n"]) for t in range(11)])
     assert np.all((path >= 0) & (path <= 1))
     assert np.all(np.diff(path, axis=0) <= 0)
@@ -116,7 +111,7 @@ def test_alive_at_is_a_non_increasing_probability(params: dict[str, float]) -> N
 
 
 def test_alive_at_broadcasts_t_against_customers() -> None:
-    model = _model(DONATIONS)
+    model = BetaGeoBetaBinom.from_params(DONATIONS)
     t = np.array([0.0, 1.0, 3.0, 10.0])
     got = model.conditional_probability_alive_at(t, ROWS["x"], ROWS["tx"], ROWS["n"])
     want = [model.conditional_probability_alive_at(tt, ROWS["x"][i], ROWS["tx"][i], ROWS["n"][i])[0]
@@ -128,13 +123,13 @@ def test_alive_at_broadcasts_t_against_customers() -> None:
                                               (np.nan, 0, "t")])
 def test_pmf_rejects_bad_counts(t: float, n: float, name: str) -> None:
     with pytest.raises(ClvlensError, match=rf"^{name}: "):
-        _model(DONATIONS).probability_of_n_purchases_up_to_time(t, n)
+        BetaGeoBetaBinom.from_params(DONATIONS).probability_of_n_purchases_up_to_time(t, n)
 
 
 @pytest.mark.parametrize("t", [1.5, -1, np.inf])
 def test_alive_at_rejects_bad_t(t: float) -> None:
     with pytest.raises(ClvlensError, match=r"^t: "):
-        _model(DONATIONS).conditional_probability_alive_at(t, [1.0], [1.0], [6.0])
+        BetaGeoBetaBinom.from_params(DONATIONS).conditional_probability_alive_at(t, [1.0], [1.0], [6.0])
 
 
 def test_unfitted_model_raises() -> None:

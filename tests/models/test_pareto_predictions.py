@@ -17,16 +17,11 @@ PARAMS = [
 ]
 
 
-def _model(params: dict[str, float]) -> ParetoNBD:
-    model = ParetoNBD()
-    model.params_ = dict(params)
-    return model
-
 
 @pytest.mark.parametrize("params", PARAMS)
 @pytest.mark.parametrize("t", [0.5, 39.0, 78.0])
 def test_probabilities_sum_to_one_and_match_the_closed_form_mean(params, t):
-    model = _model(params)
+    model = ParetoNBD.from_params(params)
     n = np.arange(0, 4000)
     probs = model.probability_of_n_purchases_up_to_time(t, n)
     assert np.all(probs >= 0)
@@ -44,12 +39,12 @@ def test_probabilities_match_a_simulation():
     lifetime = rng.exponential(1.0 / mu)
     counts = rng.poisson(lam * np.minimum(lifetime, t))
     empirical = np.bincount(counts, minlength=12)[:12] / size
-    expected = _model(params).probability_of_n_purchases_up_to_time(t, np.arange(12))
+    expected = ParetoNBD.from_params(params).probability_of_n_purchases_up_to_time(t, np.arange(12))
     np.testing.assert_allclose(empirical, expected, atol=0.003)
 
 
 def test_frequency_diagnostic_now_covers_pareto_nbd():
-    model = _model(PARAMS[0])
+    model = ParetoNBD.from_params(PARAMS[0])
     frequency = np.array([0, 0, 1, 3, 9, 0, 2])
     T = np.array([10.0, 20.0, 30.0, 30.0, 40.0, 50.0, 60.0])
     pmf = frequency_pmf(model, frequency, T)
@@ -60,4 +55,4 @@ def test_frequency_diagnostic_now_covers_pareto_nbd():
 @pytest.mark.parametrize(("t", "n", "field"), [(10.0, -1, "n"), (10.0, 1.5, "n"), (0.0, 1, "t")])
 def test_bad_arguments_are_one_line_errors(t, n, field):
     with pytest.raises(ClvlensError, match=field):
-        _model(PARAMS[0]).probability_of_n_purchases_up_to_time(t, n)
+        ParetoNBD.from_params(PARAMS[0]).probability_of_n_purchases_up_to_time(t, n)
