@@ -14,6 +14,9 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
+
+import numpy as np
 
 TRUE_BG = {"r": 0.24, "alpha": 4.4, "a": 0.79, "b": 2.43}
 TRUE_PNBD = {"r": 0.55, "alpha": 10.5, "s": 0.6, "beta": 11.7}
@@ -168,6 +171,30 @@ def main() -> None:
     print("\n".join(rows))
     for name in ("clvlens BetaGeo", "clvlens ParetoNBD"):
         print(f"\n{name} params: {results[name].get('params')}")
+    blas_threads_check()
+
+
+def blas_threads_check(customers: int = 50_000, repeats: int = 5) -> None:
+    """The BG/NBD fit of a 50,000-customer sample (the size of the 1M fit's warm start) with the BLAS libraries'
+    default threads and with the one thread the engine sets, best of ``repeats`` each, in this process."""
+    from clvlens.models import BetaGeo
+    from clvlens.models import _engine as engine
+    from clvlens.models.simulate import simulate_bgnbd
+
+    d = simulate_bgnbd(customers, **TRUE_BG, T_max=78.0, seed=2024)
+    cols = [d["frequency"], d["recency"], d["T"]]
+    model = BetaGeo()
+    data = model._prepare(cols, np.ones(customers))
+    timings = {}
+    for label, fit in (("default BLAS threads", engine._maximise), ("one BLAS thread", engine.maximise)):
+        best = float("inf")
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fit(model, data, customers)
+            best = min(best, time.perf_counter() - t0)
+        timings[label] = best
+    print(f"\nBG/NBD fit of {customers:,} customers, best of {repeats}: "
+          + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in timings.items()))
 
 
 if __name__ == "__main__":

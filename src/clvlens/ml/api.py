@@ -167,7 +167,7 @@ def predict_ltv(model: TrainedLTV | str | Path, transactions: Any, *, as_of: Any
     at = last_date(frame) if as_of is None else as_datetime(as_of, "as_of")
     features = build_features(frame, at, trained.spec)
     values = np.asarray(trained.estimator.predict(features), dtype=float) * trained.horizon_scale
-    return features.select("customer_id").with_columns(pl.Series("ltv_ml", np.asarray(values, dtype=float)))
+    return features.select("customer_id").with_columns(pl.Series("ltv_ml", values))
 
 
 def load_ltv(path: str | Path) -> TrainedLTV:

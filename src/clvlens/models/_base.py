@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 from scipy import stats
@@ -226,7 +226,7 @@ class BaseModel:
         return [np.ones(k), np.full(k, 0.5), np.full(k, 3.0)]
 
     @classmethod
-    def from_params(cls, params: Mapping[str, float], time_unit: str = "W") -> Any:
+    def from_params(cls, params: Mapping[str, float], time_unit: str = "W") -> Self:
         """A model with the given parameters (from a paper, another tool or a table) instead of a fit.
 
         It predicts exactly like a fitted model with those parameters; what needs the fit itself (intervals,

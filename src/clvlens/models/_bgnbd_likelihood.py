@@ -48,6 +48,7 @@ def prepare_rows(cols: list[np.ndarray], weights: np.ndarray, shift: int) -> dic
         "m": m,
         "ux": distinct,
         "w_ux": np.bincount(xi, weights=weights, minlength=distinct.size),
+        "xi": xi,
         "xi2": xi[:m],
     }
 
@@ -73,7 +74,7 @@ def row_log_likelihood(theta: np.ndarray, data: dict[str, Any], shift: int) -> n
     x, tx, T = data["cols"]
     m = data["m"]
     per = _per_frequency(theta, data["ux"], shift)
-    out = per["C"][frequency_index(x)[1]] - (r + x) * np.log(alpha + T)
+    out = per["C"][data["xi"]] - (r + x) * np.log(alpha + T)
     if m:
         d = (np.log(a) - per["log_bx"][data["xi2"]]
              + (r + x[:m]) * (np.log(alpha + T[:m]) - np.log(alpha + tx[:m])))

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from clvlens.models._hyp2f1 import hyp2f1_fallback, log_hyp2f1_one
+from clvlens.models._hyp2f1 import log_hyp2f1_one
 
-__all__ = ["hyp2f1_fallback", "log_hyp2f1_one", "log_pareto_integral_term", "softplus_and_sigmoid"]
+__all__ = ["log_pareto_integral_term", "softplus_and_sigmoid"]
 
 
 def softplus_and_sigmoid(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

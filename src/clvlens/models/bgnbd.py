@@ -19,7 +19,8 @@ from scipy import special
 from clvlens.errors import ClvlensError
 from clvlens.models._base import BaseModel, start_scales, validate_finite_nonneg, validate_integer
 from clvlens.models._bgnbd_likelihood import log_likelihood_derivatives, prepare_rows, row_log_likelihood
-from clvlens.models._special import hyp2f1_fallback, softplus_and_sigmoid
+from clvlens.models._hyp2f1 import hyp2f1_fallback
+from clvlens.models._special import softplus_and_sigmoid
 from clvlens.models.clv import parse_horizon
 
 __all__ = ["BetaGeo"]
