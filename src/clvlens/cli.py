@@ -290,24 +290,47 @@ def _version(
         raise typer.Exit()
 
 
+def _click_exception_type() -> type[Exception]:
+    """Click's base exception as typer raises it: typer 0.29+ bundles its own click, older ones use the package."""
+    for base in typer.BadParameter.__mro__:
+        if base.__name__ == "ClickException":
+            return base
+    return typer.BadParameter
+
+
+class _Terminated(Exception):
+    """SIGTERM, raised where the run is so that it unwinds like Ctrl-C (temporary files removed, lock released)."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise _Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning every error into one line on stderr and a non-zero exit code."""
+    import signal
+
     try:
-        app(args=argv, standalone_mode=False)
+        previous_term = signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # not the main thread (an embedding application): leave its signal handling alone
+        previous_term = None
+    try:
+        outcome = app(args=argv, standalone_mode=False)
     except ClvlensError as exc:
         errors.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         return 2
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
     except (typer.Abort, KeyboardInterrupt):
-        errors.print("[red]error:[/red] interrupted", highlight=False)
+        errors.print("[red]error:[/red] interrupted (Ctrl-C); nothing was written", highlight=False)
         return 130
+    except _Terminated:
+        errors.print("[red]error:[/red] terminated (SIGTERM); nothing was written", highlight=False)
+        return 143
+    except _click_exception_type() as exc:
+        errors.print(f"[red]error:[/red] {exc.format_message()}", highlight=False, soft_wrap=True)
+        return 2 if exc.exit_code in (None, 0, 1) else exc.exit_code
     except Exception as exc:  # the promise is one line, never a traceback, whatever went wrong
-        import click
-
-        if isinstance(exc, click.ClickException):
-            errors.print(f"[red]error:[/red] {exc.format_message()}", highlight=False, soft_wrap=True)
-            return exc.exit_code
         if os.environ.get("CLVLENS_DEBUG"):
             raise
         message = " ".join(str(exc).split()) or type(exc).__name__
@@ -317,6 +340,14 @@ def main(argv: list[str] | None = None) -> int:
             soft_wrap=True,
         )
         return 3
+    finally:
+        if previous_term is not None:
+            signal.signal(signal.SIGTERM, previous_term)
+    # click answers Ctrl-C (and typer.Exit raised inside a command) by returning the exit code when not standalone
+    if isinstance(outcome, int) and not isinstance(outcome, bool) and outcome != 0:
+        if outcome == 130:
+            errors.print("[red]error:[/red] interrupted (Ctrl-C); nothing was written", highlight=False)
+        return outcome
     return 0
 
 
