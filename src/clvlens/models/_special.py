@@ -14,11 +14,16 @@ __all__ = ["log_pareto_integral_term", "softplus_and_sigmoid"]
 
 
 def softplus_and_sigmoid(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return ``log(1 + exp(d))`` and ``1 / (1 + exp(-d))`` without overflow (one exp per element)."""
-    e = np.exp(-np.abs(d))
-    soft = np.maximum(d, 0.0) + np.log1p(e)
-    inv = 1.0 / (1.0 + e)
-    sig = np.where(d >= 0, inv, e * inv)
+    """Return ``log(1 + exp(d))`` and ``1 / (1 + exp(-d))`` without overflow (one exp per element).
+
+    ``exp(-|d|)`` underflows to 0 for |d| > 745, which is the right limit; it runs under ``errstate`` so that
+    callers who set ``np.seterr(all="raise")`` get that limit and not a FloatingPointError.
+    """
+    with np.errstate(under="ignore"):
+        e = np.exp(-np.abs(d))
+        soft = np.maximum(d, 0.0) + np.log1p(e)
+        inv = 1.0 / (1.0 + e)
+        sig = np.where(d >= 0, inv, e * inv)
     return soft, sig
 
 

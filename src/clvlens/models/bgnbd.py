@@ -87,7 +87,8 @@ def prob_alive(p: P, x: Any, tx: Any, T: Any, shift: int) -> np.ndarray:
     r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
     d = np.log(a) - np.log(b + x + shift - 1.0 + (x + shift == 0)) + (r + x) * (np.log(alpha + T) - np.log(alpha + tx))
     soft, _ = softplus_and_sigmoid(d)
-    pa = np.exp(-soft)
+    with np.errstate(under="ignore"):  # P(alive) below 1e-308 is 0, also under np.seterr(all="raise")
+        pa = np.exp(-soft)
     return np.where(x + shift > 0, pa, 1.0)
 
 

@@ -53,7 +53,8 @@ def prob_alive(p: P, x: Any, tx: Any, T: Any) -> np.ndarray:
     """P(alive | x, t_x, T) = exp(L1) / (exp(L1) + exp(L2)): FH05 eq. (18)."""
     l1, l2 = _log_terms(p, x, tx, T)
     soft, _ = softplus_and_sigmoid(l2 - l1)
-    return np.exp(-soft)
+    with np.errstate(under="ignore"):  # P(alive) below 1e-308 is 0, also under np.seterr(all="raise")
+        return np.exp(-soft)
 
 
 def conditional_expected(p: P, t: Any, x: Any, tx: Any, T: Any) -> np.ndarray:
