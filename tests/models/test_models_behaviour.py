@@ -79,7 +79,7 @@ def test_frame_missing_column_and_bad_settings():
     with pytest.raises(ClvlensError, match="columns"):
         BetaGeo().fit({"frequency": [1], "recency": [1]})
     with pytest.raises(ClvlensError, match="time_unit"):
-        BetaGeo(time_unit="Q").fit([1, 0], [1, 0], [2, 2])
+        BetaGeo(time_unit="Y").fit([1, 0], [1, 0], [2, 2])  # quarters are a unit, years a horizon
     with pytest.raises(ClvlensError, match="not fitted"):
         BetaGeo().conditional_probability_alive(1, 1, 2)
 

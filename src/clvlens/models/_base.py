@@ -18,10 +18,9 @@ from scipy import stats
 
 from clvlens.errors import ClvlensError
 from clvlens.models._engine import FitResult, maximise
+from clvlens.timeunits import parse_time_unit
 
 __all__ = ["BaseModel", "FitResult", "as_float_array", "dedup_rows", "extract_columns", "frequency_index"]
-
-_TIME_UNITS = ("D", "W", "M")
 
 
 #: fits on more rows than this group identical histories only when a sample shows enough of them
@@ -251,8 +250,7 @@ class BaseModel:
 
     # ----------------------------------------------------------------- public helpers
     def _check_settings(self) -> None:
-        if self.time_unit not in _TIME_UNITS:
-            raise ClvlensError(f"time_unit: {self.time_unit!r} is not one of D, W, M; pass one of those")
+        parse_time_unit(self.time_unit)  # H, D, W, M, Q or a multiple such as "2W": one-line error otherwise
         pen = self.penalizer_coef
         if not (isinstance(pen, int | float) and math.isfinite(pen) and pen >= 0):
             raise ClvlensError(f"penalizer_coef: {pen!r} must be a finite number >= 0")

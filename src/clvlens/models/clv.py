@@ -18,31 +18,32 @@ import numpy as np
 
 from clvlens.errors import ClvlensError
 from clvlens.models._base import BaseModel, as_float_array
+from clvlens.timeunits import BASE_DAYS, unit_days
 
 __all__ = ["customer_lifetime_value", "customer_lifetime_value_interval", "interval_method", "parse_horizon"]
 
 #: beyond this many customer-draws ``method="auto"`` linearises the bootstrap
 _LINEAR_ABOVE = 5_000_000
 
-DAYS_PER_UNIT = {"D": 1.0, "W": 7.0, "M": 365.25 / 12.0, "Y": 365.25}
-_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([DWMY])\s*$", re.IGNORECASE)
+DAYS_PER_UNIT = dict(BASE_DAYS)
+_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([HDWMQY])\s*$", re.IGNORECASE)
 
 
 def parse_horizon(horizon: str | float, time_unit: str = "W") -> float:
-    """Convert ``"6M"``, ``"12M"``, ``"52W"``, ``"365D"`` or ``"1Y"`` to a length in ``time_unit``.
+    """Convert ``"6M"``, ``"12M"``, ``"52W"``, ``"365D"``, ``"48H"``, ``"2Q"`` or ``"1Y"`` to a length in
+    ``time_unit`` (H, D, W, M, Q or a multiple such as ``"2W"``).
 
-    Uses 365.25 days per year, 7 days per week and 365.25/12 days per month. A bare number is taken to be in
-    ``time_unit`` already.
+    Uses 365.25 days per year, 365.25/4 per quarter, 365.25/12 per month, 7 per week and 1/24 per hour. A bare
+    number is taken to be in ``time_unit`` already.
     """
-    if time_unit not in ("D", "W", "M"):
-        raise ClvlensError(f"time_unit: {time_unit!r} is not one of D, W, M")
+    days_per_unit = unit_days(time_unit)
     if isinstance(horizon, int | float | np.integer | np.floating):
         value = float(horizon)
     else:
         m = _PATTERN.match(str(horizon))
         if not m:
-            raise ClvlensError(f"horizon: {horizon!r} is not like '12M', '52W', '365D' or '1Y'")
-        value = float(m.group(1)) * DAYS_PER_UNIT[m.group(2).upper()] / DAYS_PER_UNIT[time_unit]
+            raise ClvlensError(f"horizon: {horizon!r} is not like '12M', '52W', '365D', '48H', '2Q' or '1Y'")
+        value = float(m.group(1)) * DAYS_PER_UNIT[m.group(2).upper()] / days_per_unit
     if not np.isfinite(value) or value <= 0:
         raise ClvlensError(f"horizon: {horizon!r} must be a positive length")
     return value
@@ -54,13 +55,13 @@ def _grid(
     """Time points (ends of steps, model units) and the discount factor applied to each step."""
     tu = model.time_unit
     H = parse_horizon(horizon, tu)
-    years_per_unit = DAYS_PER_UNIT[tu] / 365.25
+    years_per_unit = unit_days(tu) / 365.25
     if discounting == "period":
         P = parse_horizon(period, tu)
         ends = np.append(np.arange(1, int(np.ceil(H / P - 1e-9))) * P, H)
         factors = (1.0 + rate) ** (-ends * years_per_unit)
     elif discounting == "continuous":
-        steps = max(int(np.ceil(H * DAYS_PER_UNIT[tu])), 50)  # daily sub-steps (at least 50)
+        steps = max(int(np.ceil(H * unit_days(tu))), 50)  # daily sub-steps (at least 50)
         ends = np.linspace(0, H, steps + 1)[1:]
         mids = ends - H / steps / 2
         factors = np.exp(-np.log1p(rate) * mids * years_per_unit)
