@@ -10,3 +10,7 @@ class ClvlensError(ValueError):
 
     def __init__(self, message: str) -> None:
         super().__init__(" ".join(str(message).split()))
+
+
+class ClvlensWarning(UserWarning):
+    """A result that holds but rests on an assumption the data question (one line, like the errors)."""

@@ -57,6 +57,18 @@ def extract_columns(first: Any, rest: Sequence[Any], names: Sequence[str]) -> li
     return [first, *rest]
 
 
+def fit_weights(weights: Any, n_rows: int) -> np.ndarray:
+    """``weights=`` of ``fit``: finite numbers >= 0, one per row, not all 0 (a row of weight w counts w times,
+    lifetimes' and PyMC-Marketing's convention for grouped customers; fractions are allowed)."""
+    w = as_float_array("weights", weights)
+    if w.shape[0] != n_rows:
+        raise ClvlensError(f"weights: has {w.shape[0]} rows but the data has {n_rows}")
+    validate_finite_nonneg("weights", w)
+    if not np.any(w > 0):
+        raise ClvlensError("weights: every weight is 0, so there is nothing to fit")
+    return w
+
+
 def _first_bad(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])
 
@@ -198,9 +210,11 @@ class BaseModel:
     #: True when ``_loglik_hessian`` (total log-likelihood, gradient and Hessian) is implemented
     _analytic_hessian: ClassVar[bool] = False
 
-    def __init__(self, time_unit: str = "W", penalizer_coef: float = 0.0) -> None:
+    def __init__(self, time_unit: str = "W", penalizer_coef: float = 0.0, penalizer: str = "log") -> None:
         self.time_unit = time_unit
         self.penalizer_coef = penalizer_coef
+        #: "log": coef * sum(log(theta)^2) (towards 1); "l2": lifetimes' coef * sum(theta^2) (towards 0)
+        self.penalizer = penalizer
 
     # ----------------------------------------------------------------- hooks for subclasses
     def _validate(self, cols: list[np.ndarray]) -> None:  # pragma: no cover - abstract
@@ -254,6 +268,8 @@ class BaseModel:
         pen = self.penalizer_coef
         if not (isinstance(pen, int | float) and math.isfinite(pen) and pen >= 0):
             raise ClvlensError(f"penalizer_coef: {pen!r} must be a finite number >= 0")
+        if getattr(self, "penalizer", "log") not in ("log", "l2"):
+            raise ClvlensError(f"penalizer: {self.penalizer!r} must be 'log' (towards 1) or 'l2' (lifetimes' form)")
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "params_"):
@@ -276,19 +292,28 @@ class BaseModel:
         return cols
 
     # ----------------------------------------------------------------- fitting
-    def _fit_columns(self, cols: list[np.ndarray]) -> BaseModel:
+    def _fit_columns(self, cols: list[np.ndarray], weights: Any = None) -> BaseModel:
         self._check_settings()
         self._validate(cols)
+        w = None if weights is None else fit_weights(weights, cols[0].shape[0])
+        if w is not None:  # rows of weight 0 take no part; the rest count w times
+            cols = [c[w > 0] for c in cols]
+            w = w[w > 0]
         if cols[0].shape[0] > _GROUP_ROWS_UP_TO and mostly_unique(cols):
-            uniq, counts = list(cols), np.ones(cols[0].shape[0])
+            uniq, counts = list(cols), np.ones(cols[0].shape[0]) if w is None else w
         else:
-            uniq, counts, _ = dedup_rows(cols)
+            uniq, counts, inverse = dedup_rows(cols)
+            if w is not None:
+                counts = np.bincount(inverse, weights=w, minlength=counts.size)
         data = self._prepare(uniq, counts)
-        params, result = maximise(self, data, n_customers=int(cols[0].shape[0]))
+        n_customers = int(cols[0].shape[0]) if w is None else max(1, round(float(w.sum())))
+        params, result = maximise(self, data, n_customers=n_customers)
         self.params_ = dict(zip(self._param_names, map(float, params), strict=True))
         self.fit_result_ = result
-        self.data_hash_ = data_hash(uniq, counts)
-        self.n_customers_ = int(cols[0].shape[0])
+        whole = bool(np.all(counts == np.round(counts)))
+        # fractional weights enter the hash as a column, so that different weights never share a hash
+        self.data_hash_ = data_hash(uniq, counts) if whole else data_hash([*uniq, counts], np.ones(counts.size))
+        self.n_customers_ = n_customers
         return self
 
     def log_likelihood(self, *args: Any) -> float:

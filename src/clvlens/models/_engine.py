@@ -1,7 +1,9 @@
 """The maximum-likelihood engine shared by every clvlens model (see :mod:`clvlens.models._base`).
 
-The objective is the mean negative log-likelihood over unique data rows weighted by their counts, plus
-``penalizer_coef * sum(log(params)**2)``, minimised over log-parameters. Large data sets are first fitted on
+The objective is the mean negative log-likelihood over unique data rows weighted by their counts (times any
+``weights=`` given to ``fit``), plus ``penalizer_coef * sum(log(params)**2)`` (``penalizer="log"``, the default)
+or lifetimes' ``penalizer_coef * sum(params**2)`` (``penalizer="l2"``, see :func:`penalty_scales`), minimised
+over log-parameters. Large data sets are first fitted on
 a deterministic subsample and then polished with quasi-Newton steps on the full data. Otherwise L-BFGS-B runs
 from several starting points, then (unless the parameters are drifting to an edge of the box, which no local
 optimiser can fix) a boxed Nelder-Mead. Standard errors come from the model's analytic Hessian where it has one,
@@ -53,9 +55,26 @@ class FitResult:
     n_unique_rows: int
     penalizer_coef: float
     attempts: list[str] = field(default_factory=list)
+    penalizer: str = "log"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def penalty_scales(model: BaseModel, data: dict[str, Any], n: float) -> tuple[float, np.ndarray] | None:
+    """Coefficient multiplier and per-parameter scales of the ``penalizer="l2"`` form, None for ``"log"``.
+
+    ``"log"`` (the default) adds ``coef * sum(log(theta)^2)``, pulling every parameter towards 1. ``"l2"`` is
+    lifetimes 0.11.3's form, ``coef * sum((s_k theta_k)^2)``, pulling towards 0, where ``s_k`` expresses each
+    parameter in the units lifetimes optimises it in (``model._l2_scales``: its time-scale parameters per longest
+    customer age, for instance), so that a lifetimes fit with the same coefficient is reproduced.
+    """
+    if getattr(model, "penalizer", "log") != "l2":
+        return None
+    scales = getattr(model, "_l2_scales", None)
+    factors = scales(data) if scales is not None else np.ones(len(model._param_names))
+    per_row = n if getattr(model, "_l2_per_customer", False) else 1.0
+    return 1.0 / per_row, np.asarray(factors, dtype=float)
 
 
 class _Objective:
@@ -64,14 +83,24 @@ class _Objective:
     def __init__(self, model: BaseModel, data: dict[str, Any], pen: float) -> None:
         self.model, self.data, self.pen = model, data, pen
         self.n = float(np.sum(data["w"]))
+        self.l2 = penalty_scales(model, data, self.n)
         self.evals = 0
         self.analytic = model._analytic_gradient
         self._memo: tuple[bytes, float, np.ndarray] | None = None
 
+    def penalty(self, phi: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        """The penalty at log-parameters ``phi``, its gradient and the diagonal of its Hessian."""
+        if self.l2 is None:
+            return self.pen * float(phi @ phi), 2 * self.pen * phi, np.full(phi.size, 2 * self.pen)
+        coef = self.pen * self.l2[0]
+        with np.errstate(over="ignore"):
+            sq = (self.l2[1] * np.exp(phi)) ** 2
+        return coef * float(np.sum(sq)), 2 * coef * sq, 4 * coef * sq
+
     def value(self, phi: np.ndarray) -> float:
         self.evals += 1
         ll = np.sum(self.data["w"] * self.model._loglik(np.exp(phi), self.data))
-        v = -ll / self.n + self.pen * float(phi @ phi)
+        v = -ll / self.n + self.penalty(phi)[0]
         return float(v) if np.isfinite(v) else 1e300
 
     def grad(self, phi: np.ndarray) -> tuple[float, np.ndarray]:
@@ -87,8 +116,9 @@ class _Objective:
             self.evals += 1
             theta = np.exp(phi)
             ll, g = self.model._loglik_grad(theta, self.data)  # type: ignore[misc]
-            v = -ll / self.n + self.pen * float(phi @ phi)
-            gphi = -g * theta / self.n + 2 * self.pen * phi
+            pen_value, pen_grad, _ = self.penalty(phi)
+            v = -ll / self.n + pen_value
+            gphi = -g * theta / self.n + pen_grad
         else:
             # forward differences (k + 1 evaluations); accurate to ~1e-8, ample for the 1e-5 tolerance
             v = self.value(phi)
@@ -110,7 +140,7 @@ class _Objective:
             self.evals += 1
             theta = np.exp(phi)
             _, g, H = self.model._loglik_hessian(theta, self.data)  # type: ignore[misc]
-            return -(H * np.outer(theta, theta) + np.diag(g * theta)) + 2 * self.pen * self.n * np.eye(k)
+            return -(H * np.outer(theta, theta) + np.diag(g * theta)) + self.n * np.diag(self.penalty(phi)[2])
         if self.analytic:
             h = 1e-5
             g0 = self.grad(phi)[1]
@@ -305,7 +335,7 @@ def _maximise(model: BaseModel, data: dict[str, Any], n_customers: int) -> tuple
         )
     theta = np.exp(phi)
     f_best, g_best = obj.grad(phi)
-    ll = -(f_best - pen * float(phi @ phi)) * obj.n
+    ll = -(f_best - obj.penalty(phi)[0]) * obj.n
     H = obj.hessian(phi)
     cov_log: np.ndarray | None
     try:
@@ -345,5 +375,6 @@ def _maximise(model: BaseModel, data: dict[str, Any], n_customers: int) -> tuple
         n_unique_rows=int(data["w"].size),
         penalizer_coef=pen,
         attempts=attempts,
+        penalizer=str(getattr(model, "penalizer", "log")),
     )
     return theta, result

@@ -126,9 +126,11 @@ class BetaGeoBetaBinom(BaseModel):
     _param_names: ClassVar[tuple[str, ...]] = ("alpha", "beta", "gamma", "delta")
     _column_names: ClassVar[tuple[str, ...]] = ("frequency", "recency", "T")
 
-    def fit(self, frequency: Any, recency: Any = None, T: Any = None) -> BetaGeoBetaBinom:
-        """Fit by maximum likelihood; ``frequency`` may be a frame with frequency/recency/T (= n) columns."""
-        return self._fit_columns(self._read_columns(frequency, [recency, T]))  # type: ignore[return-value]
+    def fit(self, frequency: Any, recency: Any = None, T: Any = None, *, weights: Any = None) -> BetaGeoBetaBinom:
+        """Fit by maximum likelihood; ``frequency`` may be a frame with frequency/recency/T (= n) columns;
+        ``weights`` (one per row, fractions allowed) count each row that many times."""
+        cols = self._read_columns(frequency, [recency, T])
+        return self._fit_columns(cols, weights)  # type: ignore[return-value]
 
     def _validate(self, cols: list[np.ndarray]) -> None:
         self._validate_rows(cols)

@@ -151,9 +151,17 @@ class BetaGeo(BaseModel):
     _analytic_hessian: ClassVar[bool] = True
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, frequency: Any, recency: Any = None, T: Any = None) -> BetaGeo:
-        """Fit by maximum likelihood. ``frequency`` may be a frame with frequency/recency/T columns."""
-        return self._fit_columns(self._read_columns(frequency, [recency, T]))  # type: ignore[return-value]
+    def fit(self, frequency: Any, recency: Any = None, T: Any = None, *, weights: Any = None) -> BetaGeo:
+        """Fit by maximum likelihood. ``frequency`` may be a frame with frequency/recency/T columns;
+        ``weights`` (one per row, fractions allowed) count each row that many times."""
+        cols = self._read_columns(frequency, [recency, T])
+        return self._fit_columns(cols, weights)  # type: ignore[return-value]
+
+    def _l2_scales(self, data: dict[str, Any]) -> np.ndarray:
+        """``penalizer="l2"``: lifetimes fits alpha on ages divided by the longest age, so alpha / max(T)."""
+        scales = np.ones(len(self._param_names))
+        scales[list(self._param_names).index("alpha")] = 1.0 / max(float(np.max(data["cols"][2])), 1e-12)
+        return scales
 
     def _validate(self, cols: list[np.ndarray]) -> None:
         x, tx, T = cols

@@ -11,18 +11,20 @@ transaction process. A customer with x transactions of mean value m has (FH13 eq
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy import special
+from scipy import special, stats
 
-from clvlens.errors import ClvlensError
+from clvlens.errors import ClvlensError, ClvlensWarning
 from clvlens.models._base import (
     BaseModel,
     as_float_array,
     data_hash,
     dedup_rows,
     extract_columns,
+    fit_weights,
     validate_finite_nonneg,
     validate_integer,
 )
@@ -30,6 +32,45 @@ from clvlens.models._base import (
 __all__ = ["GammaGamma"]
 
 P = dict[str, Any]
+
+
+#: |Pearson r| between frequency and mean spend from which the independence assumption is reported as failing
+#: (0.3: the conventional lower bound of a "moderate" correlation)
+INDEPENDENCE_THRESHOLD = 0.3
+
+
+def independence_check(frequency: Any, monetary_value: Any, weights: Any = None,
+                       threshold: float = INDEPENDENCE_THRESHOLD) -> dict[str, Any]:
+    """The Gamma-Gamma assumption that spend is independent of the purchase process (Fader & Hardie 2013,
+    section 2; FHL 2005 "RFM and CLV", section 4), checked as the correlation between the number of repeat
+    purchases and their mean value among repeat buyers: Pearson r (weighted when ``weights`` are given), its
+    two-sided p-value for r = 0 (t test with n - 2 degrees of freedom) and Spearman's rank r.
+
+    ``holds`` is False when |r| >= ``threshold``; the p-value alone would flag negligible correlations on
+    large data sets.
+    """
+    x = as_float_array("frequency", frequency)
+    m = as_float_array("monetary_value", monetary_value)
+    w = np.ones_like(x) if weights is None else as_float_array("weights", weights)
+    keep = (x >= 1) & (w > 0)
+    x, m, w = x[keep], m[keep], w[keep]
+    n = float(w.sum())
+    out: dict[str, Any] = {"pearson_r": None, "p_value": None, "spearman_r": None, "n_customers": n,
+                           "threshold": threshold, "holds": True}
+    if x.size < 3 or np.ptp(x) == 0 or np.ptp(m) == 0:
+        return out  # too few or constant values: nothing to correlate, nothing contradicts independence
+    dx, dm = x - np.average(x, weights=w), m - np.average(m, weights=w)
+    r = float(np.sum(w * dx * dm) / math.sqrt(float(np.sum(w * dx**2)) * float(np.sum(w * dm**2))))
+    r = max(-1.0, min(1.0, r))
+    dof = max(n - 2.0, 1.0)
+    t = r * math.sqrt(dof / max(1.0 - r * r, 1e-300))
+    out.update(
+        pearson_r=r,
+        p_value=float(2 * stats.t.sf(abs(t), dof)),
+        spearman_r=float(stats.spearmanr(x, m).statistic) if weights is None else None,
+        holds=abs(r) < threshold,
+    )
+    return out
 
 
 def expected_spend(p: P, x: Any, m: Any) -> np.ndarray:
@@ -43,14 +84,20 @@ class GammaGamma(BaseModel):
 
     Fit on customers with at least one repeat purchase: ``frequency`` (x >= 1) and ``monetary_value``
     (mean value of the repeat transactions, > 0).
+
+    ``fit`` also checks the model's independence assumption (:func:`independence_check`): the result is kept in
+    ``independence_`` (a dict: pearson_r, p_value, spearman_r, n_customers, threshold, holds), shown by
+    ``summary()`` in ``summary().attrs["independence"]`` and as a :class:`~clvlens.errors.ClvlensWarning` when
+    |r| >= 0.3.
     """
 
     _param_names: ClassVar[tuple[str, ...]] = ("p", "q", "gamma")
     _column_names: ClassVar[tuple[str, ...]] = ("frequency", "monetary_value")
     _analytic_gradient: ClassVar[bool] = True
 
-    def fit(self, frequency: Any, monetary_value: Any = None) -> GammaGamma:
-        """Fit by maximum likelihood; ``frequency`` may be a frame with frequency/monetary_value columns.
+    def fit(self, frequency: Any, monetary_value: Any = None, *, weights: Any = None) -> GammaGamma:
+        """Fit by maximum likelihood; ``frequency`` may be a frame with frequency/monetary_value columns;
+        ``weights`` (one per row, fractions allowed) count each row that many times.
 
         The model is scale-equivariant (spend in cents or in millions gives the same p and q, and gamma scaled
         by the same factor), so the fit runs on spend divided by its median and gamma is scaled back: the
@@ -58,22 +105,49 @@ class GammaGamma(BaseModel):
         """
         x, m = self._read_columns(frequency, [monetary_value])
         self._validate([x, m])
+        w = np.ones_like(x) if weights is None else fit_weights(weights, x.shape[0])
         scale = float(np.median(m))
-        self._fit_columns([x, m / scale])
+        self._spend_scale = scale
+        self._fit_columns([x, m / scale], None if weights is None else w)
         self.params_["gamma"] *= scale
         result = self.fit_result_
         result.params = dict(self.params_)
         if result.standard_errors.get("gamma") is not None:
             result.standard_errors["gamma"] *= scale  # type: ignore[operator]
         # the likelihood of the original spends differs by the Jacobian of the rescaling: recompute it
-        ll = self.log_likelihood(x, m)
+        ll = float(np.sum(w * self._loglik(self._pvec(), self._prepare([x, m], w))))
         k = len(self._param_names)
         result.log_likelihood = ll
         result.aic = 2 * k - 2 * ll
         result.bic = k * math.log(result.n_customers) - 2 * ll
-        uniq, counts, _ = dedup_rows([x, m])
-        self.data_hash_ = data_hash(uniq, counts)
+        if weights is None:
+            uniq, counts, _ = dedup_rows([x, m])
+            self.data_hash_ = data_hash(uniq, counts)
+        else:
+            self.data_hash_ = data_hash([x, m, w], np.ones(x.size))
+        self.independence_ = independence_check(x, m, None if weights is None else w)
+        if not self.independence_["holds"]:
+            warnings.warn(
+                f"GammaGamma: frequency and mean spend of repeat buyers correlate (Pearson r = "
+                f"{self.independence_['pearson_r']:.2f}, |r| >= {INDEPENDENCE_THRESHOLD}), so the model's "
+                "independence assumption is doubtful; expected spend may be biased",
+                ClvlensWarning,
+                stacklevel=2,
+            )
         return self
+
+    def _l2_scales(self, data: dict[str, Any]) -> np.ndarray:
+        """``penalizer="l2"``: lifetimes penalises gamma in the currency's units; the fit runs on spend / median."""
+        return np.array([1.0, 1.0, getattr(self, "_spend_scale", 1.0)])
+
+    def summary(self, level: float = 0.95) -> Any:
+        """Parameters as :meth:`BaseModel.summary`, with the independence check in ``.attrs["independence"]``
+        (pandas) when the model was fitted."""
+        table = super().summary(level)
+        check = getattr(self, "independence_", None)
+        if check is not None and hasattr(table, "attrs"):
+            table.attrs["independence"] = dict(check)
+        return table
 
     def _validate(self, cols: list[np.ndarray]) -> None:
         x, m = cols

@@ -139,9 +139,20 @@ class ParetoNBD(BetaGeo):
     _analytic_gradient: ClassVar[bool] = False
     _analytic_hessian: ClassVar[bool] = False
 
-    def fit(self, frequency: Any, recency: Any = None, T: Any = None) -> ParetoNBD:
-        """Fit by maximum likelihood. ``frequency`` may be a frame with frequency/recency/T columns."""
-        return self._fit_columns(self._read_columns(frequency, [recency, T]))  # type: ignore[return-value]
+    #: ``penalizer="l2"``: lifetimes' Pareto/NBD adds its penalty to the *total* log-likelihood (it divides by
+    #: the mean weight), so per customer the coefficient is divided by their number
+    _l2_per_customer: ClassVar[bool] = True
+
+    def fit(self, frequency: Any, recency: Any = None, T: Any = None, *, weights: Any = None) -> ParetoNBD:
+        """Fit by maximum likelihood. ``frequency`` may be a frame with frequency/recency/T columns;
+        ``weights`` (one per row, fractions allowed) count each row that many times."""
+        cols = self._read_columns(frequency, [recency, T])
+        return self._fit_columns(cols, weights)  # type: ignore[return-value]
+
+    def _l2_scales(self, data: dict[str, Any]) -> np.ndarray:
+        """``penalizer="l2"``: lifetimes fits alpha and beta on ages divided by the longest age."""
+        per_age = 1.0 / max(float(np.max(data["cols"][2])), 1e-12)
+        return np.array([1.0, per_age, 1.0, per_age])
 
     def _prepare(self, cols: list[np.ndarray], weights: np.ndarray) -> dict[str, Any]:
         x = cols[0]

@@ -44,6 +44,7 @@ def model_to_dict(model: BaseModel) -> dict[str, Any]:
         "clvlens_version": __version__,
         "time_unit": model.time_unit,
         "penalizer_coef": model.penalizer_coef,
+        "penalizer": getattr(model, "penalizer", "log"),
         "params": model.params_,
         "standard_errors": None if result is None else result.standard_errors,
         "fit_result": None if result is None else result.to_dict(),
@@ -58,7 +59,8 @@ def model_from_dict(d: dict[str, Any]) -> BaseModel:
     if name not in reg:
         raise ClvlensError(f"model: {name!r} is not a clvlens model ({', '.join(reg)}); check the file")
     cls = reg[name]
-    m = cls(time_unit=d.get("time_unit", "W"), penalizer_coef=d.get("penalizer_coef", 0.0))
+    m = cls(time_unit=d.get("time_unit", "W"), penalizer_coef=d.get("penalizer_coef", 0.0),
+            penalizer=d.get("penalizer", "log"))
     params = d.get("params") or {}
     missing = [k for k in cls._param_names if k not in params]
     if missing:
