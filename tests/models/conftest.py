@@ -55,4 +55,4 @@ def cdnow_holdout() -> dict[str, np.ndarray]:
     first = np.array([min(days[i]) for i in ids], dtype=float)
     repeats = np.array([d for i in ids for d in sorted(days[i])[1:] if d <= hold_end], dtype=float)
     return {"id": np.array(ids, dtype=float), "holdout": hold, "first_week": first / 7.0,
-            "repeat_week": (repeats + 1) / 7.0}
+            "repeat_week": repeats / 7.0}  # start of the purchase day, like first_week

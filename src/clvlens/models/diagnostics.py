@@ -59,17 +59,25 @@ def frequency_pmf(model: BaseModel, frequency: Any, T: Any, max_frequency: int =
 
 def tracking(
     model: BaseModel, first_purchase_times: Any, end_time: float, step: float = 1.0,
-    repeat_purchase_times: Any = None,
+    repeat_purchase_times: Any = None, times_are: str = "start",
 ) -> dict[str, np.ndarray]:
     """Cumulative and incremental expected repeat transactions of a cohort over calendar time.
 
     ``first_purchase_times`` are in the model's time unit from a common origin; expected cumulative repeats
     at time t are ``sum_i E[X(t - s_i)]`` (FHL 2005 eq. 7). If ``repeat_purchase_times`` (same origin) are
     given, the actual cumulative counts are included.
+
+    Period semantics: each row is the *end* of a step, time t = k * step. With ``times_are="start"`` (the
+    default) a purchase time is the start of the period it happened in (a date: day d is [d, d + 1)), so the
+    count at t holds the purchases with time < t; a purchase stamped exactly t happened after the row's end.
+    With ``times_are="end"`` times are period ends and the count holds times <= t. (Counting start times with
+    <= t would credit the purchases of the day starting at t to the period that ends there.)
     """
     s = as_float_array("first_purchase_times", first_purchase_times)
     if not (np.all(np.isfinite(s)) and np.isfinite(end_time) and step > 0):
         raise ClvlensError("first_purchase_times: must be finite, with a finite end_time and step > 0")
+    if times_are not in ("start", "end"):
+        raise ClvlensError(f"times_are: {times_are!r} must be 'start' (period starts) or 'end' (period ends)")
     times = np.arange(step, end_time + step / 2, step)
     us, cnt = np.unique(s, return_counts=True)
     age = np.maximum(times[None, :] - us[:, None], 0.0)
@@ -78,7 +86,8 @@ def tracking(
     out = {"time": times, "expected_cumulative": cum, "expected_incremental": np.diff(cum, prepend=0.0)}
     if repeat_purchase_times is not None:
         rp = np.sort(as_float_array("repeat_purchase_times", repeat_purchase_times))
-        actual = np.searchsorted(rp, times, side="right").astype(float)
+        side = "left" if times_are == "start" else "right"
+        actual = np.searchsorted(rp, times, side=side).astype(float)
         out["actual_cumulative"] = actual
         out["actual_incremental"] = np.diff(actual, prepend=0.0)
     return out
