@@ -64,7 +64,7 @@ def test_matches_lifetimes_when_installed(cdnow_log: pl.DataFrame) -> None:
     from lifetimes import BetaGeoFitter
 
     theirs_model = BetaGeoFitter()
-    theirs_model.params_ = __import__("pandas").Series({k: v / (7 if k == "alpha" else 1)
+    theirs_model.params_ = __import__("pandas").Series({k: v * (7 if k == "alpha" else 1)  # per day
                                                          for k, v in BGNBD_WEEKS.items()})
     theirs = utils.expected_cumulative_transactions(theirs_model, cdnow_log.to_pandas(), "timestamp",
                                                     "customer_id", t=200, freq="D")
