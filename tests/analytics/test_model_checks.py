@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import polars as pl
 import pytest
 
@@ -64,8 +65,8 @@ def test_matches_lifetimes_when_installed(cdnow_log: pl.DataFrame) -> None:
     from lifetimes import BetaGeoFitter
 
     theirs_model = BetaGeoFitter()
-    theirs_model.params_ = __import__("pandas").Series({k: v * (7 if k == "alpha" else 1)  # per day
-                                                         for k, v in BGNBD_WEEKS.items()})
+    per_day = {k: v * (7 if k == "alpha" else 1) for k, v in BGNBD_WEEKS.items()}  # alpha scales time
+    theirs_model.params_ = pd.Series(per_day)
     theirs = utils.expected_cumulative_transactions(theirs_model, cdnow_log.to_pandas(), "timestamp",
                                                     "customer_id", t=200, freq="D")
     ours = expected_cumulative_transactions(BetaGeo.from_params(BGNBD_WEEKS, time_unit="W"), cdnow_log, t=200)
