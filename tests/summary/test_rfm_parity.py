@@ -6,13 +6,15 @@ The small log is the one of lifetimes' test of non-daily frequencies; its docume
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clvlens.data import load_cdnow
 from clvlens.errors import ClvlensError
@@ -146,3 +148,30 @@ def test_whole_periods_match_lifetimes_on_cdnow(cdnow_sample: Path) -> None:
         ours = ours.set_index("customer_id").loc[theirs.index]
         for column in ("frequency", "recency", "T", "monetary_value"):
             np.testing.assert_allclose(ours[column].to_numpy(float), theirs[column].to_numpy(float), atol=1e-9)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from("abcd"), st.integers(0, 24 * 400)), min_size=1, max_size=40),
+    st.sampled_from(["W", "M", "Q", "2W", "D", "4H"]),
+    st.sampled_from(["whole", "exact"]),
+)
+def test_engines_agree_and_whole_periods_are_whole(rows: list[tuple[str, int]], unit: str, periods: str) -> None:
+    frame = pl.DataFrame({
+        "customer_id": [r[0] for r in rows],
+        "timestamp": [datetime(2023, 1, 1) + timedelta(hours=r[1]) for r in rows],
+        "amount": [1.0] * len(rows),
+    })
+    polars_table = sort_by_customer(rfm_summary(frame, time_unit=unit, observation_end="2024-02-10",
+                                                periods=periods))
+    duck_table = sort_by_customer(rfm_summary(duckdb.from_arrow(frame.to_arrow()), time_unit=unit,
+                                              observation_end="2024-02-10", periods=periods, engine="duckdb"))
+    for column in ("frequency", "recency", "T", "monetary_value"):
+        np.testing.assert_allclose(polars_table[column].to_numpy(), duck_table[column].to_numpy(), atol=1e-9)
+    assert (polars_table["recency"] <= polars_table["T"] + 1e-9).all()
+    assert ((polars_table["frequency"] == 0) == (polars_table["recency"] == 0)).all()
+    if periods == "whole":
+        multiple = int(unit[:-1]) if len(unit) > 1 else 1
+        for column in ("recency", "T"):
+            whole = polars_table[column].to_numpy() * multiple
+            np.testing.assert_allclose(whole, np.round(whole), atol=1e-9)
