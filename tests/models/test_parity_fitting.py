@@ -202,3 +202,9 @@ def test_p_alive_of_high_frequencies_under_strict_floating_point() -> None:
             assert 0.0 <= p[0] <= 1e-300  # 990 weeks of silence after 1000 purchases: dead
             q = m.conditional_probability_alive(np.array([1000.0]), np.array([99.0]), np.array([100.0]))
             assert 0.0 < q[0] <= 1.0
+
+
+def test_clvlens_error_is_a_value_error() -> None:
+    assert issubclass(ClvlensError, ValueError)
+    with pytest.raises(ValueError, match="time_unit"):  # code written for lifetimes catches it
+        BetaGeo(time_unit="fortnight").fit([1.0, 0.0], [1.0, 0.0], [2.0, 2.0])
