@@ -2,9 +2,9 @@
 
 Reading goes in three steps. (1) `prepare_text` turns the input into one UTF-8 file with no BOM: a compressed
 file is inflated into a temporary file under the limits of `_limits`, and a file in another encoding (or with
-old Mac CR line ends) is transcoded chunk by chunk; a plain UTF-8 file is read where it is. (2) `scan_shape`
-streams the file once and checks that every line has the header's number of fields with no quoted line break;
-when it has, Polars reads the file directly (the fast path). (3) Otherwise the file is read record by record
+old Mac CR line ends) is transcoded chunk by chunk; a plain UTF-8 file is read where it is. (2) Polars reads the
+file (the fast path); it fails on extra fields and bad quoting, and when a last field is empty `scan_shape`
+streams the file once to check that no line is short. (3) Otherwise the file is read record by record
 (`read_records`) and each record with the wrong number of fields, an unbalanced quote, or a field longer than
 the limit becomes a row of nulls with a `_malformed` note naming its line, so the cleaning can quarantine it
 as `malformed_row`.
@@ -196,20 +196,26 @@ def scan_shape(path: Path, delimiter: str, fields: int, header_lines: int) -> _S
     return shape
 
 
-def read_fast(path: Path, delimiter: str, names: list[str], shape: _Shape) -> pl.DataFrame | None:
-    """Polars reads a regular file; None when its row count disagrees with the scan (then read record by record)."""
+def read_fast(path: Path, delimiter: str, names: list[str], header_lines: int) -> pl.DataFrame | None:
+    """Polars reads the file; None when it fails or when the rows may hide short or blank lines that the
+    shape scan cannot vouch for (then the file is read record by record)."""
     try:
         frame = pl.read_csv(
             path, separator=delimiter, infer_schema=False, quote_char='"', has_header=True, new_columns=names,
-            truncate_ragged_lines=False,
+            truncate_ragged_lines=False, skip_rows=header_lines - 1,
         )
     except pl.exceptions.PolarsError:
         return None
+    if frame.width != len(names):
+        return None
+    if frame.get_column(names[-1]).null_count() == 0:
+        return frame  # too many fields and bad quoting make Polars fail; too few would leave the last field null
+    shape = scan_shape(path, delimiter, len(names), header_lines)
+    if not shape.regular:
+        return None
     if frame.height == shape.records + shape.trailing_blank:
         frame = frame.head(shape.records)
-    if frame.height != shape.records:
-        return None
-    return frame
+    return frame if frame.height == shape.records else None
 
 
 def ends_with_newline(path: Path) -> bool:

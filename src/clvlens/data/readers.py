@@ -29,7 +29,6 @@ from clvlens.data._csv import (
     prepare_text,
     read_fast,
     read_records,
-    scan_shape,
     sniff_delimiter,
 )
 from clvlens.data._limits import ReadLimits, TemporaryFolder, check_excel
@@ -134,8 +133,7 @@ def read_text_table(
         names = header_names(fields, path)
         if not names:
             raise ClvlensError(f"{path}: empty file (no columns)")
-        shape = scan_shape(text_path, delimiter, len(names), header_lines)
-        frame = read_fast(text_path, delimiter, names, shape) if shape.regular else None
+        frame = read_fast(text_path, delimiter, names, header_lines)
         if frame is None:
             frame = read_records(text_path, delimiter, names, header_lines, limits)
         if not ends_with_newline(text_path) and (not complete or looks_cut(frame, names)):
