@@ -25,6 +25,7 @@ Codes, in the order the rules run (see `REASON_DESCRIPTIONS` for the one-line te
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -111,7 +112,8 @@ class CleaningReport:
             {
                 "outcome": [r[0] for r in rows],
                 "rows": [r[1] for r in rows],
-                "amount": [round(r[2], 2) for r in rows],
+                # a sum that overflows (rows quarantined for implausible amounts) is unknown, not inf
+                "amount": [round(r[2], 2) if math.isfinite(r[2]) else None for r in rows],
                 "share_of_rows": [r[1] / total for r in rows],
                 "description": [r[3] for r in rows],
             },
