@@ -235,3 +235,13 @@ def test_duplicate_header_names_are_refused(tmp_path: Path) -> None:
     path.write_text("order_id,customer_id,timestamp,amount,amount\no1,c1,2024-01-05,5,6\n")
     with pytest.raises(ClvlensError, match=r"dup.csv: column 'amount' appears twice"):
         load_transactions(path)
+
+
+def test_parquet_bomb_is_refused_from_its_footer(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.parquet"
+    pl.DataFrame({"customer_id": ["c" * 1000] * 20_000, "timestamp": ["2024-01-05"] * 20_000,
+                  "amount": [1.0] * 20_000}).write_parquet(path, compression="zstd", use_pyarrow=True)
+    limits = ReadLimits(max_expansion_ratio=10, ratio_grace_bytes=1 << 20)
+    with pytest.raises(ClvlensError) as exc:
+        load_transactions(path, limits=limits)
+    assert "bomb.parquet" in _one_line(exc) and "max_expansion_ratio" in str(exc.value)

@@ -21,7 +21,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from clvlens.errors import ClvlensError
 
@@ -222,3 +222,30 @@ class TemporaryFolder:
 
     def __exit__(self, *exc: object) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
+
+
+
+def read_parquet_bounded(path: Path, limits: ReadLimits) -> Any:
+    """A Parquet file read batch by batch into an Arrow table, stopping at the size and ratio limits.
+
+    The footer's sizes understate dictionary-encoded columns (one stored value may stand for millions), so the
+    decoded batches themselves are counted.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    budget = _Budget(path, limits)
+    budget.read = path.stat().st_size
+    batches = []
+    try:
+        source = pq.ParquetFile(path)
+        for batch in source.iter_batches(batch_size=65_536):
+            budget.account(0, batch.nbytes)
+            batches.append(batch)
+        return pa.Table.from_batches(batches, schema=source.schema_arrow)
+    except ClvlensError:
+        raise
+    except Exception as exc:  # pyarrow raises several unrelated types for damaged files
+        text = str(exc).strip().splitlines()
+        raise ClvlensError(f"{path}: not a readable Parquet file ({text[0][:200] if text else type(exc).__name__})"
+                           ) from None

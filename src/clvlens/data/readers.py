@@ -31,7 +31,7 @@ from clvlens.data._csv import (
     read_records,
     sniff_delimiter,
 )
-from clvlens.data._limits import ReadLimits, TemporaryFolder, check_excel
+from clvlens.data._limits import ReadLimits, TemporaryFolder, check_excel, read_parquet_bounded
 from clvlens.data.schema import SOURCE_ROW
 from clvlens.errors import ClvlensError
 
@@ -79,7 +79,7 @@ def read_table(
             raise ClvlensError(f"{path}: is a folder; pass a file, or --format olist for an Olist folder")
         kind = format if format != "auto" else _kind_from_suffix(path)
         if kind == "parquet":
-            return _table(_read_parquet(path), str(path))
+            return _table(_read_parquet(path, limits), str(path))
         if kind == "excel":
             check_excel(path, limits)
             return _table(_read_excel(path, sheet), str(path))
@@ -142,10 +142,11 @@ def read_text_table(
     return _table(frame, str(path), delimiter, used_encoding)
 
 
-def _read_parquet(path: Path) -> pl.DataFrame:
+def _read_parquet(path: Path, limits: ReadLimits) -> pl.DataFrame:
+    table = read_parquet_bounded(path, limits)
     try:
-        return pl.read_parquet(path)
-    except Exception as exc:  # polars raises several unrelated types for corrupt files
+        return pl.from_arrow(table)  # type: ignore[return-value]
+    except Exception as exc:  # an Arrow type Polars cannot hold
         raise ClvlensError(f"{path}: not a readable Parquet file ({_first_line(exc)})") from None
 
 
