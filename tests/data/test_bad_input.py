@@ -245,3 +245,11 @@ def test_parquet_bomb_is_refused_from_its_footer(tmp_path: Path) -> None:
     with pytest.raises(ClvlensError) as exc:
         load_transactions(path, limits=limits)
     assert "bomb.parquet" in _one_line(exc) and "max_expansion_ratio" in str(exc.value)
+
+
+def test_blank_lines_before_the_header_lose_no_row(tmp_path: Path) -> None:
+    path = tmp_path / "blank.csv"
+    path.write_text("\n\n" + HEADER + _rows(20) + "\n\n")
+    result = load_transactions(path)
+    _accounting(result)
+    assert result.transactions.height == 20

@@ -3,7 +3,8 @@
     python tests/reliability/generate_corpus.py DIR
 
 writes one file per case into DIR and `manifest.json` (file -> expected outcome: "ok" for a run that must
-succeed, "refused" for one that must stop with one line and exit code 2, "either" where both are honest). Files
+succeed, "refused" for one that must stop with one line and exit code 2, "either" where both are honest; and the
+number of input rows when the file's records are known, so that a row dropped before the accounting shows). Files
 are small (the bombs are small compressed and large only once inflated) and the output is deterministic.
 """
 
@@ -90,14 +91,17 @@ def _zip(members: dict[str, str]) -> bytes:
     return out.getvalue()
 
 
-def cases() -> dict[str, tuple[bytes, str]]:
-    """File name -> (content, expected outcome)."""
+def cases() -> dict[str, tuple[bytes, str, int | None]]:
+    """File name -> (content, expected outcome, expected input rows when the file's records are known)."""
     rows = base_rows()
     text = table(rows)
-    c: dict[str, tuple[bytes, str]] = {}
+    c: dict[str, tuple[bytes, str, int | None]] = {}
 
-    def add(name: str, data: str | bytes, expect: str = "either", encoding: str = "utf-8") -> None:
-        c[name] = (data.encode(encoding) if isinstance(data, str) else data, expect)
+    def add(name: str, data: str | bytes, expect: str = "either", encoding: str = "utf-8", rows: int | None = None
+            ) -> None:
+        if rows is None and expect == "ok":
+            rows = len(base_rows())  # most readable cases keep the base log's 160 records
+        c[name] = (data.encode(encoding) if isinstance(data, str) else data, expect, rows)
 
     # encodings and line ends
     add("enc_utf8_bom.csv", "\ufeff" + text, "ok")
@@ -121,14 +125,15 @@ def cases() -> dict[str, tuple[bytes, str]]:
     add("cut_mid_row.csv", text[: len(text) - 20], "ok")
     add("cut_mid_amount.csv", text[: len(text) - 6], "ok")
     add("cut_gzip.csv.gz", gzip.compress(text.encode())[:-200] if len(text) > 2000 else b"", "either")
-    add("cut_inside_quote.csv", text + 'o9,c1,2024-02-02 10:00:00,"12', "ok")
+    add("cut_inside_quote.csv", text + 'o9,c1,2024-02-02 10:00:00,"12', "ok", rows=161)
     # quoting
     broken = text.splitlines(keepends=True)
     broken[30] = broken[30].replace(",c", ',"c', 1)
     add("quote_unbalanced_mid.csv", "".join(broken), "ok")
-    add("quote_newline_in_field.csv", table(rows) + 'o9,c2,2024-03-03 10:00:00,9.99,"line one\nline two"\n', "ok")
+    add("quote_newline_in_field.csv", table(rows) + 'o9,c2,2024-03-03 10:00:00,9.99,"line one\nline two"\n', "ok",
+        rows=161)
     add("quote_escaped.csv", table(with_column(rows, 4, lambda i, v: f'"{v} ""best"" , ok"')), "ok")
-    add("quote_ragged_rows.csv", text + "o9,c1,2024-01-01,1.00,i1,extra,more\no10,c1\n", "ok")
+    add("quote_ragged_rows.csv", text + "o9,c1,2024-01-01,1.00,i1,extra,more\no10,c1\n", "ok", rows=162)
     # headers
     add("header_only.csv", ",".join(HEADER) + "\n", "refused")
     add("header_missing.csv", table(rows, header=None), "refused")
@@ -142,7 +147,8 @@ def cases() -> dict[str, tuple[bytes, str]]:
     add("header_blank_lines_before.csv", "\n\n" + text, "ok")
     add("tsv_numeric_header_not_cdnow.tsv",
         table([[str(100 + i), str(i % 20), f"2024{1 + i % 12:02d}{1 + i % 28:02d}", f"{i % 50}.5"]
-               for i in range(200)], header=["order_id", "customer_id", "timestamp", "amount"], sep="\t"), "ok")
+               for i in range(200)], header=["order_id", "customer_id", "timestamp", "amount"], sep="\t"),
+        "ok", rows=200)
     # types
     add("type_amount_text.csv", table(with_column(rows, 3, lambda i, v: "abc" if i % 5 == 0 else v)), "ok")
     add("type_amount_currency.csv", table(with_column(rows, 3, lambda i, v: f'"${float(v) * 30:,.2f}"')), "ok")
@@ -187,8 +193,8 @@ def cases() -> dict[str, tuple[bytes, str]]:
     add("all_rejected.csv", table(with_column(rows, 2, lambda i, v: "not a date")), "refused")
     add("blank_lines_everywhere.csv", text.replace("\n", "\n\n"), "ok")
     # huge fields
-    add("huge_field_2mb.csv", text + f"o9,c1,2024-01-01 10:00:00,5.00,{'x' * 2_000_000}\n", "ok")
-    add("huge_line_no_delimiter.csv", text + "y" * 3_000_000 + "\n", "ok")
+    add("huge_field_2mb.csv", text + f"o9,c1,2024-01-01 10:00:00,5.00,{'x' * 2_000_000}\n", "ok", rows=161)
+    add("huge_line_no_delimiter.csv", text + "y" * 3_000_000 + "\n", "ok", rows=161)
     # bombs
     add("bomb.csv.gz", _gzip_bomb(), "refused")
     add("bomb.xlsx", _xlsx_bomb(), "refused")
@@ -221,13 +227,13 @@ def cases() -> dict[str, tuple[bytes, str]]:
     return c
 
 
-def generate(folder: Path) -> dict[str, str]:
+def generate(folder: Path) -> dict[str, dict[str, object]]:
     """Write every case into `folder` with its manifest; returns file name -> expected outcome."""
     folder.mkdir(parents=True, exist_ok=True)
     manifest = {}
-    for name, (data, expect) in cases().items():
+    for name, (data, expect, rows) in cases().items():
         (folder / name).write_bytes(data)
-        manifest[name] = expect
+        manifest[name] = {"expect": expect, "input_rows": rows}
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))
     return manifest
 

@@ -63,6 +63,8 @@ def _check_accounting(path: Path, name: str) -> None:
 
     cleaned = load_source(path)
     n = cleaned.report.input_rows
+    expected = CASES[name][2]
+    assert expected is None or n == expected, f"{name}: {n} input rows, the file holds {expected} records"
     assert n == cleaned.transactions.height + cleaned.quarantine.height
     rows = pl.concat([cleaned.transactions["source_row"], cleaned.quarantine["source_row"]]).sort()
     assert rows.to_list() == list(range(1, n + 1)), f"{name}: source_row does not cover 1..{n}"

@@ -199,10 +199,12 @@ def scan_shape(path: Path, delimiter: str, fields: int, header_lines: int) -> _S
 def read_fast(path: Path, delimiter: str, names: list[str], header_lines: int) -> pl.DataFrame | None:
     """Polars reads the file; None when it fails or when the rows may hide short or blank lines that the
     shape scan cannot vouch for (then the file is read record by record)."""
+    if header_lines != 1:
+        return None  # blank lines before the header (or a header over several lines): Polars counts them its own way
     try:
         frame = pl.read_csv(
             path, separator=delimiter, infer_schema=False, quote_char='"', has_header=True, new_columns=names,
-            truncate_ragged_lines=False, skip_rows=header_lines - 1,
+            truncate_ragged_lines=False,
         )
     except pl.exceptions.PolarsError:
         return None
