@@ -253,3 +253,16 @@ def test_blank_lines_before_the_header_lose_no_row(tmp_path: Path) -> None:
     result = load_transactions(path)
     _accounting(result)
     assert result.transactions.height == 20
+
+
+def test_last_line_without_break_is_judged_on_evidence(tmp_path: Path) -> None:
+    header = "order_id,customer_id,timestamp,amount,country\n"
+    body = "".join(f"o{i},c{i % 5},2024-01-05,{10 + i}.00,{('United Kingdom', 'France')[i % 2]}\n" for i in range(20))
+    path = tmp_path / "country.csv"
+    path.write_text(header + body + "o99,c1,2024-01-06,5.00,United King")
+    assert load_transactions(path).quarantine["reason"].to_list() == ["malformed_row"]
+    path.write_text(header + body + "o99,c1,2024-01-06,5.00,France")  # genuine: a known value
+    assert load_transactions(path).transactions.height == 21
+    ids = "".join(f"o{i},c{i % 5},2024-01-05,5.00,i{i % 13}\n" for i in range(30))
+    path.write_text(header.replace("country", "item_id") + ids + "o99,c1,2024-01-06,5.00,i1")  # i1 begins i10
+    assert load_transactions(path).transactions.height == 31

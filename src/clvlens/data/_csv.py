@@ -232,18 +232,20 @@ def ends_with_newline(path: Path) -> bool:
 def looks_cut(frame: pl.DataFrame, names: list[str]) -> bool:
     """Whether the last row of a file without a final line break looks cut short.
 
-    Many genuine files lack the final line break, so the row is suspect only on evidence: its last field is
-    empty, or is the beginning of a longer value of the same column ("United King" / "United Kingdom",
-    "12.5" / "12.50"), or has fewer decimals than nine in ten values of the column.
+    Many genuine files lack the final line break, so the row is suspect only on evidence: its last field is empty
+    where the column is never empty otherwise, or is a value seen nowhere else in the column that begins a longer
+    one ("United King" / "United Kingdom"), or has fewer decimals than nine in ten values of the column.
     """
     if frame.height == 0 or (MALFORMED in frame.columns and frame[MALFORMED][-1] is not None):
         return False
     column = frame.get_column(names[-1])
     last = column[-1]
+    others = column.head(frame.height - 1)
     if last is None or last == "":
-        return True
-    others = column.head(frame.height - 1).drop_nulls()
-    if (others.str.starts_with(last) & (others.str.len_chars() > len(last))).any():
+        return others.len() > 0 and others.null_count() == 0
+    others = others.drop_nulls()
+    unseen = not (others == last).any()
+    if unseen and (others.str.starts_with(last) & (others.str.len_chars() > len(last))).any():
         return True
     decimals = others.str.extract(r"^-?\d+\.(\d+)$").drop_nulls().str.len_chars()
     if decimals.len() >= 10:
