@@ -259,6 +259,10 @@ def _run_info(
             f"{settings.models.interval_level:.0%} from {draws} parametric-bootstrap draws"
             + (" (linearised)" if method == "linear" else "")
         )
+    if settings.date_format is not None:
+        info["date_format"] = settings.date_format
+    if settings.dayfirst is not None:
+        info["dayfirst"] = settings.dayfirst
     for stage, reason in skipped.items():
         info[f"skipped_{stage}"] = reason
     return info
