@@ -51,6 +51,13 @@ ModelsOption = Annotated[
 MapOption = Annotated[
     list[str] | None, typer.Option("--map", help="Column mapping canonical=source, e.g. --map customer_id=Kunde.")
 ]
+DateFormatOption = Annotated[
+    str | None, typer.Option("--date-format", help="Format of the timestamps, e.g. %d/%m/%Y %H:%M (default: detect).")
+]
+DayFirstOption = Annotated[
+    bool | None,
+    typer.Option("--dayfirst/--monthfirst", help="Read 03/04/2024 as 3 April (day first) or 4 March (month first)."),
+]
 
 
 @contextmanager
@@ -94,6 +101,8 @@ def run(
     margin: MarginOption = 1.0,
     holdout: HoldoutOption = None,
     models: ModelsOption = "bgnbd,mbgnbd,paretonbd",
+    date_format: DateFormatOption = None,
+    dayfirst: DayFirstOption = None,
 ) -> None:
     """Clean a transaction log, fit the models, build the strategy tables and write the workspace."""
     from clvlens.data.schema import parse_mapping_option
@@ -108,6 +117,8 @@ def run(
         observation_end,
         parse_mapping_option(map or []),
         models=_model_settings(horizon, discount_rate, margin, holdout, models),
+        date_format=date_format,
+        dayfirst=dayfirst,
     )
     with steps_progress(STEPS) as progress:
         result = run_pipeline(settings, progress)
@@ -126,11 +137,14 @@ def summary(
     ] = None,
     decimals: Annotated[int | None, typer.Option(help="Round recency, T and values to this many decimals.")] = None,
     map: MapOption = None,
+    date_format: DateFormatOption = None,
+    dayfirst: DayFirstOption = None,
 ) -> None:
     """Write the RFM summary (frequency, recency, T, monetary value) of a transaction log."""
     import polars as pl
 
     from clvlens.data import load_source
+    from clvlens.data.formula_safety import neutralise_formulas
     from clvlens.data.schema import parse_mapping_option
     from clvlens.summary import rfm_summary
     from clvlens.summary.rfm import sort_by_customer
@@ -140,7 +154,11 @@ def summary(
         raise ClvlensError(f"{out}: the output must end in .csv or .parquet")
     with steps_progress(("load and clean", "summarise", "write")) as progress:
         progress("load and clean")
-        cleaned = load_source(source, format=format, mapping=parse_mapping_option(map or []))
+        cleaned = load_source(
+            source, format=format, mapping=parse_mapping_option(map or []), date_format=date_format,
+            dayfirst=dayfirst,
+        )
+        cleaned.require_transactions()
         progress("summarise")
         table = rfm_summary(
             cleaned.transactions,
@@ -154,7 +172,7 @@ def summary(
         progress("write")
         out.parent.mkdir(parents=True, exist_ok=True)
         if suffix == ".csv":
-            table.write_csv(out, datetime_format="%Y-%m-%d %H:%M:%S")
+            neutralise_formulas(table).write_csv(out, datetime_format="%Y-%m-%d %H:%M:%S")
         else:
             table.write_parquet(out)
     console.print(

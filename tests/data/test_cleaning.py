@@ -124,10 +124,17 @@ def test_cdnow_accounting(cdnow_sample: Path, cdnow_master: Path) -> None:
     assert master.transactions.get_column("customer_id").n_unique() == 23_570
 
 
-def test_cdnow_malformed_line(tmp_path: Path) -> None:
+def test_cdnow_malformed_line_is_quarantined_with_its_line(tmp_path: Path) -> None:
     path = tmp_path / "cdnow.txt"
-    path.write_text(" 00001 19970101  1   11.77\n 00002 19970112  1\n")
-    with pytest.raises(ClvlensError, match=r"cdnow.txt, line 2: expected 4 fields, found 3"):
+    path.write_text(" 00001 19970101  1   11.77\n 00002 19970112  1\n 00003 19970113  2   5.00\n")
+    result = load_cdnow(path)
+    _assert_accounting(result)
+    assert result.transactions.height == 2
+    bad = result.quarantine.row(0, named=True)
+    assert (bad["source_row"], bad["reason"]) == (2, "malformed_row")
+    assert bad["detail"].startswith("line 2: 3 fields")
+    path.write_text(" 00001 19970101  1   11.77 x y\n")
+    with pytest.raises(ClvlensError, match=r"cdnow.txt, line 1: expected 4 \(master\) or 5"):
         load_cdnow(path)
 
 

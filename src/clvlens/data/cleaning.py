@@ -5,8 +5,13 @@ to the quarantine exactly and `input rows = kept rows + quarantined rows` always
 
 Codes, in the order the rules run (see `REASON_DESCRIPTIONS` for the one-line texts stored with the report):
 
+- malformed_row: the record was broken in the file (wrong number of fields, unbalanced quote, last line cut
+  short); `detail` names the line;
 - missing_timestamp, unparseable_timestamp, missing_amount, unparseable_amount: the value is empty or cannot be
   read (dates in the detected or given format; amounts as numbers, decimal commas accepted);
+- nonfinite_amount: amount, quantity or unit price is infinite or NaN;
+- implausible_timestamp: before `earliest_timestamp` (1990-01-01) or more than `future_days` (1) after today;
+- implausible_amount: amount, quantity or unit price beyond +-`max_abs_value` (1e12), where sums stop being exact;
 - missing_customer: no customer id (UCI Online Retail has 135,080 such lines);
 - not_delivered: an order status other than the kept ones (Olist: only `delivered` orders are purchases);
 - cancellation: order id starting with the cancellation prefix ("C" in UCI), or a negative quantity;
@@ -20,19 +25,25 @@ Codes, in the order the rules run (see `REASON_DESCRIPTIONS` for the one-line te
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import polars as pl
 
-from clvlens.data.canonical import IS_DUPLICATE, PARSE_ERROR
+from clvlens.data.canonical import DETAIL, IS_DUPLICATE, PARSE_ERROR
 from clvlens.data.schema import CANONICAL_COLUMNS, REASON, SOURCE_ROW
 from clvlens.errors import ClvlensError
 
 REASON_DESCRIPTIONS: dict[str, str] = {
+    "malformed_row": "the record is broken in the file (see detail for the line)",
     "missing_timestamp": "timestamp is empty",
     "unparseable_timestamp": "timestamp cannot be read in the detected date format",
     "missing_amount": "amount (or quantity and unit price) is empty",
-    "unparseable_amount": "amount is not a finite number",
+    "unparseable_amount": "amount is not a number",
+    "nonfinite_amount": "amount, quantity or unit price is infinite or NaN",
+    "implausible_timestamp": "timestamp before the earliest plausible date or in the future",
+    "implausible_amount": "amount, quantity or unit price beyond the plausible maximum",
     "missing_customer": "no customer id",
     "not_delivered": "order status is not one of the kept statuses",
     "cancellation": "cancellation line (cancellation prefix on the order id, or negative quantity)",
@@ -60,11 +71,20 @@ class CleaningRules:
     max_amount: float | None = None
     max_quantity: float | None = None
     outlier_quantile: float | None = None
+    earliest_timestamp: str | None = "1990-01-01"
+    future_days: float | None = 1.0
+    max_abs_value: float | None = 1e12
 
     def __post_init__(self) -> None:
+        if self.earliest_timestamp is not None:
+            try:
+                datetime.fromisoformat(self.earliest_timestamp)
+            except ValueError:
+                message = f"earliest_timestamp must be a date (YYYY-MM-DD), got {self.earliest_timestamp}"
+                raise ClvlensError(message) from None
         if self.outlier_quantile is not None and not 0.5 < self.outlier_quantile < 1:
             raise ClvlensError(f"outlier_quantile must be between 0.5 and 1, got {self.outlier_quantile}")
-        for name in ("max_amount", "max_quantity"):
+        for name in ("max_amount", "max_quantity", "max_abs_value"):
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ClvlensError(f"{name} must be positive, got {value}")
@@ -92,7 +112,8 @@ class CleaningReport:
             {
                 "outcome": [r[0] for r in rows],
                 "rows": [r[1] for r in rows],
-                "amount": [round(r[2], 2) for r in rows],
+                # a sum that overflows (rows quarantined for implausible amounts) is unknown, not inf
+                "amount": [round(r[2], 2) if math.isfinite(r[2]) else None for r in rows],
                 "share_of_rows": [r[1] / total for r in rows],
                 "description": [r[3] for r in rows],
             },
@@ -121,6 +142,16 @@ class CleanedData:
     report: CleaningReport
     source_name: str = "input"
 
+    def require_transactions(self) -> None:
+        """Raise one line naming the source and why every row went to the quarantine when none is kept."""
+        if self.transactions.height:
+            return
+        reasons = ", ".join(f"{code} {rows:,}" for code, (rows, _) in self.report.by_reason.items())
+        raise ClvlensError(
+            f"{self.source_name}: no transactions left after cleaning: all {self.report.input_rows:,} rows "
+            f"quarantined ({reasons})"
+        )
+
     def check(self) -> None:
         """Raise if the row accounting does not add up (it always should)."""
         total = self.transactions.height + self.quarantine.height
@@ -148,6 +179,13 @@ def clean(canonical: pl.DataFrame, rules: CleaningRules | None = None, *, source
             .alias(REASON)
         )
 
+    if rules.earliest_timestamp is not None:
+        mark(pl.col("timestamp") < datetime.fromisoformat(rules.earliest_timestamp), "implausible_timestamp")
+    if rules.future_days is not None:
+        mark(pl.col("timestamp") > datetime.now() + timedelta(days=rules.future_days), "implausible_timestamp")
+    if rules.max_abs_value is not None:
+        too_big = pl.any_horizontal(pl.col(c).abs() > rules.max_abs_value for c in ("amount", "quantity", "unit_price"))
+        mark(too_big, "implausible_amount")
     if rules.drop_missing_customers:
         mark(pl.col("customer_id").is_null(), "missing_customer")
     if ORDER_STATUS in frame.columns and rules.keep_statuses:
@@ -175,8 +213,12 @@ def clean(canonical: pl.DataFrame, rules: CleaningRules | None = None, *, source
 
     report = _report(frame)
     helper_columns = [c for c in (PARSE_ERROR, IS_DUPLICATE, _ROW) if c in frame.columns]
-    kept = frame.filter(pl.col(REASON).is_null()).drop([*helper_columns, REASON])
+    kept = frame.filter(pl.col(REASON).is_null()).drop([*helper_columns, REASON, DETAIL], strict=False)
     quarantine = frame.filter(pl.col(REASON).is_not_null()).drop(helper_columns)
+    # an infinite or NaN value is recorded by its reason; stored as null so no output column holds inf or NaN
+    quarantine = quarantine.with_columns(
+        pl.when(pl.col(c).is_finite()).then(pl.col(c)).alias(c) for c in ("amount", "quantity", "unit_price")
+    )
     front = [SOURCE_ROW, REASON, *CANONICAL_COLUMNS]
     quarantine = quarantine.select(front + [c for c in quarantine.columns if c not in front])
     result = CleanedData(kept, quarantine, report, source_name)
@@ -229,7 +271,7 @@ def _outlier_condition(frame: pl.DataFrame, rules: CleaningRules) -> pl.Expr | N
 def _report(frame: pl.DataFrame) -> CleaningReport:
     counts = (
         frame.group_by(REASON, maintain_order=True)
-        .agg(pl.len().alias("rows"), pl.col("amount").fill_nan(None).sum().alias("amount"))
+        .agg(pl.len().alias("rows"), pl.col("amount").filter(pl.col("amount").is_finite()).sum().alias("amount"))
         .sort(REASON, nulls_last=False)
     )
     by_reason: dict[str, tuple[int, float]] = {}

@@ -1,30 +1,47 @@
 """Readers that turn any supported source into one raw Polars frame.
 
-Files (CSV/TSV, Parquet, Excel, gzip-compressed CSV) and in-memory frames (pandas, Polars, Arrow, DuckDB) all come
-out as a Polars DataFrame with the source's own column names plus `source_row` (1-based position of the row in the
-input). Text files are read with every column as a string, so that a bad value becomes a quarantined row with a
-reason later instead of failing the whole read.
+Files (CSV/TSV, Parquet, Excel, gzip- or zip-compressed CSV) and in-memory frames (pandas, Polars, Arrow,
+DuckDB) all come out as a Polars DataFrame with the source's own column names plus `source_row` (1-based
+position of the row in the input). Text files are read with every column as a string, so that a bad value
+becomes a quarantined row with a reason later instead of failing the whole read; a malformed record (wrong
+number of fields, unbalanced quote, last line cut short) is a row of nulls with a `_malformed` note that the
+cleaning quarantines as `malformed_row`. Reading is bounded (see `_limits`): compressed files are inflated in
+chunks under a size and ratio budget, and Excel workbooks are checked from their zip directory before they are
+opened. A source column called `source_row` is renamed `source_row_input`, so it never replaces the numbering.
 """
 
 from __future__ import annotations
 
-import csv
-import gzip
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from clvlens.data._csv import (
+    MALFORMED,
+    ends_with_newline,
+    first_record,
+    head_text,
+    header_names,
+    looks_cut,
+    mark_last_row,
+    prepare_text,
+    read_fast,
+    read_records,
+    sniff_delimiter,
+)
+from clvlens.data._limits import ReadLimits, TemporaryFolder, check_excel, read_parquet_bounded
 from clvlens.data.schema import SOURCE_ROW
 from clvlens.errors import ClvlensError
 
+__all__ = ["MALFORMED", "RawTable", "ReadLimits", "frame_to_polars", "read_table", "read_text_table",
+           "sniff_delimiter"]
+
+RENAMED_SOURCE_ROW = "source_row_input"
 TEXT_SUFFIXES = {".csv", ".tsv", ".txt", ".dat"}
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
-DELIMITER_CANDIDATES = ",;\t|"
-SNIFF_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -35,6 +52,7 @@ class RawTable:
     source_name: str
     delimiter: str | None = None
     encoding: str | None = None
+    renamed: dict[str, str] | None = None
 
 
 def read_table(
@@ -44,12 +62,15 @@ def read_table(
     delimiter: str | None = None,
     encoding: str | None = None,
     sheet: str | int | None = None,
+    limits: ReadLimits | None = None,
 ) -> RawTable:
     """Read a path or an in-memory frame into a `RawTable`.
 
-    `format` is one of auto, csv, parquet, excel. Raises a one-line `ClvlensError` for a missing, empty, binary or
-    unreadable source.
+    `format` is one of auto, csv, parquet, excel. `limits` bounds decompression and field sizes (default:
+    `ReadLimits.from_environment()`). Raises a one-line `ClvlensError` for a missing, empty, header-only, binary,
+    oversized or unreadable source.
     """
+    limits = limits or ReadLimits.from_environment()
     if isinstance(source, (str, Path)):
         path = Path(source)
         if not path.exists():
@@ -58,11 +79,25 @@ def read_table(
             raise ClvlensError(f"{path}: is a folder; pass a file, or --format olist for an Olist folder")
         kind = format if format != "auto" else _kind_from_suffix(path)
         if kind == "parquet":
-            return RawTable(_with_source_row(_read_parquet(path)), str(path))
+            return _table(_read_parquet(path, limits), str(path))
         if kind == "excel":
-            return RawTable(_with_source_row(_read_excel(path, sheet)), str(path))
-        return read_text_table(path, delimiter=delimiter, encoding=encoding)
-    return RawTable(_with_source_row(frame_to_polars(source)), type(source).__name__)
+            check_excel(path, limits)
+            return _table(_read_excel(path, sheet), str(path))
+        return read_text_table(path, delimiter=delimiter, encoding=encoding, limits=limits)
+    return _table(frame_to_polars(source), type(source).__name__)
+
+
+def _table(frame: pl.DataFrame, name: str, delimiter: str | None = None, encoding: str | None = None) -> RawTable:
+    renamed: dict[str, str] = {}
+    if SOURCE_ROW in frame.columns:
+        if RENAMED_SOURCE_ROW in frame.columns:
+            raise ClvlensError(f"{name}: columns '{SOURCE_ROW}' and '{RENAMED_SOURCE_ROW}' are reserved; rename them")
+        frame = frame.rename({SOURCE_ROW: RENAMED_SOURCE_ROW})
+        renamed[SOURCE_ROW] = RENAMED_SOURCE_ROW
+    if frame.height == 0:
+        raise ClvlensError(f"{name}: header only, no data rows")
+    frame = frame.with_row_index(SOURCE_ROW, offset=1).with_columns(pl.col(SOURCE_ROW).cast(pl.Int64))
+    return RawTable(frame, name, delimiter, encoding, renamed or None)
 
 
 def frame_to_polars(frame: Any) -> pl.DataFrame:
@@ -86,89 +121,32 @@ def frame_to_polars(frame: Any) -> pl.DataFrame:
     )
 
 
-def read_text_table(path: Path, *, delimiter: str | None = None, encoding: str | None = None) -> RawTable:
-    """Read a delimited text file (optionally gzip-compressed) with every column as a string."""
-    data = read_bytes(path)
-    text, used_encoding = decode_text(data, path, encoding)
-    if not text.strip():
-        raise ClvlensError(f"{path}: empty file (no header and no rows)")
-    delimiter = delimiter or sniff_delimiter(text)
+def read_text_table(
+    path: Path, *, delimiter: str | None = None, encoding: str | None = None, limits: ReadLimits | None = None
+) -> RawTable:
+    """Read a delimited text file (plain, gzip or zip) with every column as a string, in bounded memory."""
+    limits = limits or ReadLimits.from_environment()
+    with TemporaryFolder() as folder:
+        text_path, used_encoding, complete = prepare_text(path, limits, folder, encoding)
+        delimiter = delimiter or sniff_delimiter(head_text(text_path))
+        fields, header_lines = first_record(text_path, delimiter)
+        names = header_names(fields, path)
+        if not names:
+            raise ClvlensError(f"{path}: empty file (no columns)")
+        frame = read_fast(text_path, delimiter, names, header_lines)
+        if frame is None:
+            frame = read_records(text_path, delimiter, names, header_lines, limits)
+        if not ends_with_newline(text_path) and (not complete or looks_cut(frame, names)):
+            why = "the compressed stream ends early" if not complete else "the last line looks cut short"
+            frame = mark_last_row(frame, names, f"row {frame.height}: {why} (no line break at the end of the file)")
+    return _table(frame, str(path), delimiter, used_encoding)
+
+
+def _read_parquet(path: Path, limits: ReadLimits) -> pl.DataFrame:
+    table = read_parquet_bounded(path, limits)
     try:
-        frame = pl.read_csv(
-            io.StringIO(text),
-            separator=delimiter,
-            infer_schema=False,
-            quote_char='"',
-            truncate_ragged_lines=False,
-        )
-    except pl.exceptions.PolarsError as exc:
-        raise ClvlensError(f"{path}: not a readable {_delimiter_name(delimiter)} table ({_first_line(exc)})") from None
-    if frame.width == 0:
-        raise ClvlensError(f"{path}: empty file (no columns)")
-    frame = frame.rename({c: c.strip() for c in frame.columns})
-    return RawTable(_with_source_row(frame), str(path), delimiter, used_encoding)
-
-
-def sniff_delimiter(text: str) -> str:
-    """Guess the delimiter from the first lines: the candidate splitting every line into the same many fields."""
-    sample = "\n".join(text[:SNIFF_BYTES].splitlines()[:50])
-    try:
-        return csv.Sniffer().sniff(sample, delimiters=DELIMITER_CANDIDATES).delimiter
-    except csv.Error:
-        pass
-    lines = [line for line in sample.splitlines() if line.strip()][:20]
-    best, best_score = ",", 0
-    for candidate in DELIMITER_CANDIDATES:
-        counts = [line.count(candidate) for line in lines]
-        if counts and min(counts) > 0 and min(counts) == max(counts) and counts[0] > best_score:
-            best, best_score = candidate, counts[0]
-    return best
-
-
-def read_bytes(path: Path) -> bytes:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ClvlensError(f"{path}: cannot read ({exc.strerror})") from None
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
-            raise ClvlensError(f"{path}: damaged gzip file ({exc})") from None
-    return data
-
-
-def decode_text(data: bytes, path: Path, encoding: str | None) -> tuple[str, str]:
-    head = data[:SNIFF_BYTES]
-    if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        offset = head.index(b"\x00")
-        raise ClvlensError(f"{path}: binary data, not a text table (NUL byte at offset {offset})")
-    candidates = [encoding] if encoding else ["utf-8-sig", "utf-16", "cp1252", "latin-1"]
-    if not encoding and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        candidates.remove("utf-16")
-    for candidate in candidates:
-        try:
-            text = data.decode(candidate)
-        except (UnicodeDecodeError, LookupError):
-            continue
-        if _looks_binary(text):
-            raise ClvlensError(f"{path}: binary data, not a text table (mostly unprintable characters)")
-        return text.replace("\r\n", "\n").replace("\r", "\n"), candidate
-    raise ClvlensError(f"{path}: cannot decode the text as {encoding or 'UTF-8, cp1252 or latin-1'}")
-
-
-def _looks_binary(text: str) -> bool:
-    sample = text[:4096]
-    if not sample:
-        return False
-    unprintable = sum(1 for ch in sample if (ord(ch) < 32 and ch not in "\r\n\t") or 0x7F <= ord(ch) < 0xA0)
-    return unprintable / len(sample) > 0.05
-
-
-def _read_parquet(path: Path) -> pl.DataFrame:
-    try:
-        return pl.read_parquet(path)
-    except Exception as exc:  # polars raises several unrelated types for corrupt files
+        return pl.from_arrow(table)  # type: ignore[return-value]
+    except Exception as exc:  # an Arrow type Polars cannot hold
         raise ClvlensError(f"{path}: not a readable Parquet file ({_first_line(exc)})") from None
 
 
@@ -209,18 +187,6 @@ def _kind_from_suffix(path: Path) -> str:
     if last in EXCEL_SUFFIXES:
         return "excel"
     return "csv"
-
-
-def _with_source_row(frame: pl.DataFrame) -> pl.DataFrame:
-    if SOURCE_ROW in frame.columns:
-        return frame
-    return frame.with_row_index(SOURCE_ROW, offset=1).with_columns(pl.col(SOURCE_ROW).cast(pl.Int64))
-
-
-def _delimiter_name(delimiter: str) -> str:
-    return {",": "comma-separated", ";": "semicolon-separated", "\t": "tab-separated", "|": "pipe-separated"}.get(
-        delimiter, f"'{delimiter}'-separated"
-    )
 
 
 def _first_line(exc: BaseException) -> str:

@@ -55,6 +55,8 @@ class RunSettings:
     basket_min_confidence: float = 0.2
     ml_model: str = "lightgbm"
     scorecard: bool = True
+    date_format: str | None = None
+    dayfirst: bool | None = None
 
 
 @dataclass
@@ -77,9 +79,12 @@ def run_pipeline(settings: RunSettings, progress: ProgressCallback | None = None
     """Run every stage and write the workspace atomically; `progress` is told the name of each step as it starts."""
     report = progress or (lambda _step: None)
     report(STEPS[0])
-    cleaned = load_source(settings.source, format=settings.format, mapping=settings.mapping, rules=settings.rules)
+    cleaned = load_source(
+        settings.source, format=settings.format, mapping=settings.mapping, rules=settings.rules,
+        date_format=settings.date_format, dayfirst=settings.dayfirst,
+    )
     report(STEPS[1])
-    _require_transactions(cleaned.transactions)
+    cleaned.require_transactions()
     period = resolve_period(cleaned.transactions, settings.time_unit, settings.observation_end, None, "D")
     observed = observed_until(cleaned.transactions, period.observation_end)
     customers = _customer_table(observed, period)
@@ -254,6 +259,10 @@ def _run_info(
             f"{settings.models.interval_level:.0%} from {draws} parametric-bootstrap draws"
             + (" (linearised)" if method == "linear" else "")
         )
+    if settings.date_format is not None:
+        info["date_format"] = settings.date_format
+    if settings.dayfirst is not None:
+        info["dayfirst"] = settings.dayfirst
     for stage, reason in skipped.items():
         info[f"skipped_{stage}"] = reason
     return info

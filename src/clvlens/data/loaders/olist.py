@@ -15,7 +15,7 @@ import polars as pl
 
 from clvlens.data.canonical import to_canonical
 from clvlens.data.cleaning import CleanedData, CleaningRules, clean
-from clvlens.data.readers import RawTable, read_table
+from clvlens.data.readers import MALFORMED, RawTable, read_table
 from clvlens.data.schema import SOURCE_ROW
 from clvlens.errors import ClvlensError
 
@@ -55,6 +55,12 @@ def read_olist_table(folder: Path, name: str, columns: tuple[str, ...]) -> pl.Da
     if path is None:
         return None
     frame = read_table(path, format="csv").frame.drop(SOURCE_ROW)
+    if MALFORMED in frame.columns:
+        # Olist rows feed joins, where a broken row would vanish unseen: refuse it, naming the line
+        notes = frame.get_column(MALFORMED).drop_nulls()
+        if notes.len():
+            raise ClvlensError(f"{path}: malformed record, {notes[0]} ({notes.len()} such records)")
+        frame = frame.drop(MALFORMED)
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ClvlensError(f"{path}: missing column '{missing[0]}' (columns: {', '.join(frame.columns)})")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from clvlens.data._limits import ReadLimits
 from clvlens.data.canonical import to_canonical
 from clvlens.data.cleaning import CleanedData, CleaningRules, clean
 from clvlens.data.readers import read_table
@@ -28,7 +29,13 @@ _RELEASE_COLUMNS: dict[str, tuple[str, ...]] = {
 
 
 def load_online_retail(
-    path: str | Path, *, rules: CleaningRules | None = None, sheet: str | int | None = None
+    path: str | Path,
+    *,
+    rules: CleaningRules | None = None,
+    sheet: str | int | None = None,
+    date_format: str | None = None,
+    dayfirst: bool | None = None,
+    limits: ReadLimits | None = None,
 ) -> CleanedData:
     """Load either Online Retail release; amount = Quantity x UnitPrice, region = Country.
 
@@ -36,7 +43,7 @@ def load_online_retail(
     quarantined with them. The "Online Retail II" workbook has two sheets (2009-2010, 2010-2011): pass `sheet`
     to choose one, or export both into one CSV.
     """
-    raw = read_table(path, sheet=sheet)
+    raw = read_table(path, sheet=sheet, limits=limits)
     by_normal = {normalize_name(c): c for c in raw.frame.columns}
     mapping: dict[str, str] = {}
     for canonical, candidates in _RELEASE_COLUMNS.items():
@@ -47,5 +54,5 @@ def load_online_retail(
                 f"(columns: {', '.join(raw.frame.columns[:10])})"
             )
         mapping[canonical] = found
-    canonical_frame, _ = to_canonical(raw, mapping)
+    canonical_frame, _ = to_canonical(raw, mapping, date_format=date_format, dayfirst=dayfirst)
     return clean(canonical_frame, rules or CleaningRules(), source_name=raw.source_name)
