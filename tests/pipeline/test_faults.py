@@ -362,3 +362,27 @@ def test_signal_during_a_run_exits_non_zero_in_one_line(
     assert workspace_path(out).read_bytes() == before and run_ids(out) == ids
     assert models_stamp(out / MODELS_FOLDER) == ids["models_id"]
     assert not [p for p in out.iterdir() if ".tmp" in p.name]
+
+
+def test_a_write_that_fails_at_the_commit_is_one_line_and_changes_nothing(workspace: Path) -> None:
+    # the folder turns read-only after the run's checks (chattr +i refuses even root): the rename fails
+    from clvlens.errors import ClvlensError
+    from clvlens.pipeline.workspace import writing_workspace
+
+    chattr = shutil.which("chattr")
+    before, ids = workspace_path(workspace).read_bytes(), run_ids(workspace)
+    try:
+        with (
+            pytest.raises(ClvlensError, match="could not write the workspace") as raised,
+            writing_workspace(workspace) as (connection, _models),
+        ):
+            connection.execute("CREATE TABLE t AS SELECT 1 AS x")
+            if chattr is None or subprocess.run([chattr, "+i", str(workspace)]).returncode != 0:
+                pytest.skip("cannot make a folder unwritable here (no chattr +i)")
+    finally:
+        if chattr is not None:
+            subprocess.run([chattr, "-i", str(workspace)], check=True)
+    assert "previous workspace is unchanged" in str(raised.value)
+    assert workspace_path(workspace).read_bytes() == before and run_ids(workspace) == ids
+    assert cli("score", str(workspace)).returncode == 0  # the next writer clears the leftovers and succeeds
+    assert not [p for p in workspace.iterdir() if ".tmp" in p.name]

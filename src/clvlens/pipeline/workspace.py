@@ -176,6 +176,10 @@ def writing_workspace(folder: str | Path) -> Iterator[tuple[duckdb.DuckDBPyConne
             _store_models(connection, staging, run_id, run_id=run_id)
             connection.close()
             _commit(temporary, folder, staging)
+        except (OSError, duckdb.IOException) as exc:
+            connection.close()
+            _discard(temporary, staging)
+            raise _write_failed(folder, exc) from None
         except BaseException:
             connection.close()
             _discard(temporary, staging)
@@ -219,10 +223,20 @@ def updating_models(
                 _store_models(connection, staging, new_run_id())
             connection.close()
             _commit(temporary, folder, staging if models else None)
+        except (OSError, duckdb.IOException) as exc:
+            connection.close()
+            _discard(temporary, staging)
+            raise _write_failed(folder, exc) from None
         except BaseException:
             connection.close()
             _discard(temporary, staging)
             raise
+
+
+def _write_failed(folder: Path, exc: BaseException) -> ClvlensError:
+    """A failed write (a disk that filled up during the run, a folder that became read-only) in one line."""
+    reason = getattr(exc, "strerror", None) or " ".join(str(exc).split())[:200] or type(exc).__name__
+    return ClvlensError(f"{folder}: could not write the workspace ({reason}); the previous workspace is unchanged")
 
 
 def _store_models(
@@ -267,14 +281,35 @@ def _write_files(folder: Path, rows: list[tuple[str, bytes]]) -> None:
 
 
 def _commit(temporary: Path, folder: Path, staging: Path | None) -> None:
-    """Rename the finished database into place (the commit point), then swap in the models mirror."""
+    """Rename the finished database into place (the commit point), then swap in the models mirror.
+
+    Ctrl-C and SIGTERM are held back until both are done, so that they never split the database from its models
+    (SIGKILL cannot be held back: readers then restore the models folder from the database).
+    """
     _fsync(temporary)
-    fault_point("before-commit")
-    os.replace(temporary, workspace_path(folder))
-    _fsync(folder)
-    fault_point("after-commit")
-    if staging is not None:
-        _swap_models(staging, folder / MODELS_FOLDER)
+    with _signals_held():
+        fault_point("before-commit")
+        os.replace(temporary, workspace_path(folder))
+        _fsync(folder)
+        fault_point("after-commit")
+        if staging is not None:
+            # committed already: should the swap fail, the folder is a mirror that readers restore from the database
+            with contextlib.suppress(OSError):
+                _swap_models(staging, folder / MODELS_FOLDER)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    held = {signal.SIGINT, signal.SIGTERM}
+    try:
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    except (AttributeError, OSError, ValueError):  # pragma: no cover - platforms without signal masks
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _swap_models(staging: Path, models_folder: Path) -> None:
@@ -303,8 +338,10 @@ def _fsync(path: Path) -> None:
 
 
 def _discard(temporary: Path, staging: Path) -> None:
+    """Remove a failed write's files; what cannot be removed now is removed by the next writer."""
     for leftover in (temporary, Path(f"{temporary}.wal")):
-        leftover.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            leftover.unlink(missing_ok=True)
     shutil.rmtree(staging, ignore_errors=True)
 
 
