@@ -337,10 +337,10 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
     except (typer.Abort, KeyboardInterrupt):
-        errors.print("[red]error:[/red] interrupted (Ctrl-C); the workspace was left as it was", highlight=False)
+        errors.print("[red]error:[/red] interrupted (Ctrl-C); no partial workspace was written", highlight=False)
         return 130
     except _Terminated:
-        errors.print("[red]error:[/red] terminated (SIGTERM); the workspace was left as it was", highlight=False)
+        errors.print("[red]error:[/red] terminated (SIGTERM); no partial workspace was written", highlight=False)
         return 143
     except _click_exception_type() as exc:
         errors.print(f"[red]error:[/red] {exc.format_message()}", highlight=False, soft_wrap=True)
@@ -361,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     # click answers Ctrl-C (and typer.Exit raised inside a command) by returning the exit code when not standalone
     if isinstance(outcome, int) and not isinstance(outcome, bool) and outcome != 0:
         if outcome == 130:
-            errors.print("[red]error:[/red] interrupted (Ctrl-C); the workspace was left as it was", highlight=False)
+            errors.print("[red]error:[/red] interrupted (Ctrl-C); no partial workspace was written", highlight=False)
         return outcome
     return 0
 

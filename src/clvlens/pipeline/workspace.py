@@ -300,16 +300,26 @@ def _commit(temporary: Path, folder: Path, staging: Path | None) -> None:
 
 @contextlib.contextmanager
 def _signals_held() -> Iterator[None]:
-    held = {signal.SIGINT, signal.SIGTERM}
-    try:
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    except (AttributeError, OSError, ValueError):  # pragma: no cover - platforms without signal masks
+    """Defer SIGINT and SIGTERM: they are recorded, and raised again once the block is done.
+
+    Handlers, not a signal mask: Python runs its handlers in the main thread whichever thread the kernel picked,
+    so masking the main thread alone would not hold them back while worker threads exist.
+    """
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
+    received: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.getsignal(signum) for signum in held}
+    for signum in held:
+        signal.signal(signum, lambda number, _frame: received.append(number))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(received):
+            signal.raise_signal(signum)
 
 
 def _swap_models(staging: Path, models_folder: Path) -> None:
