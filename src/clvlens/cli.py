@@ -223,8 +223,11 @@ def evaluate(
     ] = None,
 ) -> None:
     """Score every model (BTYD, ML, naive) on the same holdout customers and store the scorecard."""
+    from clvlens.models import parse_horizon
     from clvlens.pipeline.steps import evaluate_workspace
 
+    if holdout is not None:
+        parse_horizon(holdout, "D")
     with steps_progress(("scorecard",)) as progress:
         progress("scorecard")
         card = evaluate_workspace(workspace, holdout)
@@ -242,8 +245,13 @@ def ml_train(
     horizon: HorizonOption = "12M",
 ) -> None:
     """Train the LTV model (label window = the horizon before the last date) and store ltv_ml on customers."""
+    from clvlens.ml.api import MODELS
+    from clvlens.models import parse_horizon
     from clvlens.pipeline.steps import train_workspace_ltv
 
+    if model not in MODELS:
+        raise ClvlensError(f"--model: {model!r} is not one of {', '.join(MODELS)}")
+    parse_horizon(horizon, "D")
     with steps_progress(("train LTV model",)) as progress:
         progress("train LTV model")
         customers = train_workspace_ltv(workspace, model=model, horizon=horizon)
@@ -286,10 +294,17 @@ def demo(
     """Generate the demo store and run the whole pipeline on it."""
     from clvlens.data.demo import generate_demo_store, write_flat_log
     from clvlens.pipeline import RunSettings, run_pipeline
+    from clvlens.pipeline.checks import FREE_SPACE_FLOOR, check_output_folder
     from clvlens.pipeline.run import STEPS
+    from clvlens.pipeline.workspace import workspace_lock
 
+    if customers < 1:
+        raise ClvlensError(f"--customers must be at least 1, got {customers}")
+    # the demo log takes about 300 bytes per customer, the workspace a few times that
+    check_output_folder(out, FREE_SPACE_FLOOR + 2_000 * customers)
     started = time.perf_counter()
-    with steps_progress(("generate demo store", *STEPS)) as progress:
+    # the lock covers the demo log too, which is written into the same folder before the run starts
+    with workspace_lock(out), steps_progress(("generate demo store", *STEPS)) as progress:
         progress("generate demo store")
         store = generate_demo_store(n_customers=customers, seed=seed)
         log = write_flat_log(store, Path(out) / "demo_transactions.csv")
@@ -340,10 +355,10 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
     except (typer.Abort, KeyboardInterrupt):
-        errors.print("[red]error:[/red] interrupted (Ctrl-C); nothing was written", highlight=False)
+        errors.print("[red]error:[/red] interrupted (Ctrl-C); no partial workspace was written", highlight=False)
         return 130
     except _Terminated:
-        errors.print("[red]error:[/red] terminated (SIGTERM); nothing was written", highlight=False)
+        errors.print("[red]error:[/red] terminated (SIGTERM); no partial workspace was written", highlight=False)
         return 143
     except _click_exception_type() as exc:
         errors.print(f"[red]error:[/red] {exc.format_message()}", highlight=False, soft_wrap=True)
@@ -364,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     # click answers Ctrl-C (and typer.Exit raised inside a command) by returning the exit code when not standalone
     if isinstance(outcome, int) and not isinstance(outcome, bool) and outcome != 0:
         if outcome == 130:
-            errors.print("[red]error:[/red] interrupted (Ctrl-C); nothing was written", highlight=False)
+            errors.print("[red]error:[/red] interrupted (Ctrl-C); no partial workspace was written", highlight=False)
         return outcome
     return 0
 

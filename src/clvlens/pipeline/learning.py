@@ -23,6 +23,7 @@ import polars as pl
 from clvlens.analytics.evaluation import Scorecard, scorecard
 from clvlens.ml import TrainedLTV, load_ltv, predict_ltv, train_ltv
 from clvlens.models import parse_horizon
+from clvlens.pipeline.workspace import synced_models_folder
 
 LTV_FOLDER = "ltv_ml"
 
@@ -56,7 +57,8 @@ def save_ltv(trained: TrainedLTV, models_folder: Path) -> Path:
 
 
 def load_workspace_ltv(models_folder: Path) -> TrainedLTV:
-    return load_ltv(models_folder / LTV_FOLDER)
+    """The LTV model of a workspace's DIR/models/, restored from the database first when it is stale."""
+    return load_ltv(synced_models_folder(models_folder) / LTV_FOLDER)
 
 
 def scorecard_holdout(first_purchase: datetime, observation_end: datetime, holdout: str | None) -> timedelta:

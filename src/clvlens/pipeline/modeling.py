@@ -23,6 +23,7 @@ from clvlens.models import GammaGamma, customer_lifetime_value, customer_lifetim
 from clvlens.models._base import BaseModel
 from clvlens.models.persistence import load_model
 from clvlens.models.selection import TRANSACTION_MODELS, ModelSelection, fit_candidates, select_model
+from clvlens.pipeline.workspace import models_stamp, synced_models_folder
 from clvlens.summary import rfm_summary
 
 SCORE_COLUMNS = ("p_alive", "expected_purchases", "expected_spend", "clv", "clv_lower", "clv_upper")
@@ -51,6 +52,14 @@ class ModelSettings:
             raise ClvlensError(f"interval level must be between 0 and 1, got {self.interval_level}")
         if not -1 < self.discount_rate < 10:
             raise ClvlensError(f"discount rate must be an annual rate such as 0.1, got {self.discount_rate}")
+        if not 0 < self.margin <= 1:  # also refuses NaN
+            raise ClvlensError(f"margin must be a share of revenue above 0 and at most 1 (e.g. 0.3), got {self.margin}")
+        unknown = [name for name in self.models if name not in TRANSACTION_MODELS]
+        if unknown or not self.models:
+            raise ClvlensError(
+                f"models: {', '.join(map(repr, unknown)) or 'none given'} "
+                f"(choose one or more of {', '.join(TRANSACTION_MODELS)}, comma-separated)"
+            )
 
 
 @dataclass
@@ -167,7 +176,21 @@ def save_models(fitted: FittedModels, folder: Path) -> list[Path]:
 
 
 def load_models(folder: Path) -> FittedModels:
-    """Read back what `save_models` wrote; the loaded models predict exactly what the saved ones did."""
+    """Read back what `save_models` wrote; the loaded models predict exactly what the saved ones did.
+
+    A workspace's DIR/models/ is first checked against the database and restored from it when it belongs to
+    another run (see `pipeline.workspace`); a folder swapped by a writer while it was read is read again.
+    """
+    for _ in range(3):
+        source = synced_models_folder(folder)
+        stamp = models_stamp(source)
+        fitted = _load_models_from(source)
+        if models_stamp(source) == stamp:
+            return fitted
+    raise ClvlensError(f"{folder}: the models kept changing while they were read; try again")
+
+
+def _load_models_from(folder: Path) -> FittedModels:
     record_path = folder / SELECTION_FILE
     if not record_path.exists():
         raise ClvlensError(f"{folder}: no fitted models here (expected {SELECTION_FILE}; run clvlens fit first)")

@@ -20,9 +20,17 @@ from clvlens import __version__
 from clvlens.data import CleanedData, CleaningRules, load_source
 from clvlens.errors import ClvlensError
 from clvlens.models import interval_method
+from clvlens.pipeline.checks import check_holdout, check_output_folder, check_run_settings, run_space_needed
 from clvlens.pipeline.learning import run_scorecard, save_ltv, train_and_predict_ltv
 from clvlens.pipeline.modeling import FittedModels, ModelSettings, fit_models, save_models, score_customers
-from clvlens.pipeline.workspace import workspace_path, write_run_info, write_table, writing_workspace
+from clvlens.pipeline.workspace import (
+    fault_point,
+    workspace_lock,
+    workspace_path,
+    write_run_info,
+    write_table,
+    writing_workspace,
+)
 from clvlens.summary import customer_attributes, rfm_summary
 from clvlens.summary.rfm import resolve_period
 
@@ -76,8 +84,23 @@ class RunResult:
 
 
 def run_pipeline(settings: RunSettings, progress: ProgressCallback | None = None) -> RunResult:
-    """Run every stage and write the workspace atomically; `progress` is told the name of each step as it starts."""
-    report = progress or (lambda _step: None)
+    """Run every stage and write the workspace atomically; `progress` is told the name of each step as it starts.
+
+    Settings and the output folder are checked before any work, and the folder's writer lock is held throughout
+    (see `pipeline.checks` and `pipeline.workspace`).
+    """
+    check_run_settings(settings)
+    check_output_folder(settings.out, run_space_needed(settings.source))
+    with workspace_lock(settings.out):
+        return _run_stages(settings, progress)
+
+
+def _run_stages(settings: RunSettings, progress: ProgressCallback | None) -> RunResult:
+    def report(step: str) -> None:
+        fault_point(step)
+        if progress is not None:
+            progress(step)
+
     report(STEPS[0])
     cleaned = load_source(
         settings.source, format=settings.format, mapping=settings.mapping, rules=settings.rules,
@@ -87,6 +110,7 @@ def run_pipeline(settings: RunSettings, progress: ProgressCallback | None = None
     cleaned.require_transactions()
     period = resolve_period(cleaned.transactions, settings.time_unit, settings.observation_end, None, "D")
     observed = observed_until(cleaned.transactions, period.observation_end)
+    check_holdout(settings.models.holdout, observed, period.observation_end)
     customers = _customer_table(observed, period)
     skipped: dict[str, str] = {}
 

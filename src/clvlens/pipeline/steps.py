@@ -4,7 +4,6 @@ train or apply the ML LTV model (`clvlens ml train|predict`) and score every mod
 
 from __future__ import annotations
 
-import os
 import shutil
 from datetime import datetime
 from pathlib import Path
@@ -14,6 +13,7 @@ import polars as pl
 from clvlens.analytics.evaluation import Scorecard
 from clvlens.errors import ClvlensError
 from clvlens.ml import predict_ltv
+from clvlens.pipeline.checks import check_holdout, check_workspace_step
 from clvlens.pipeline.learning import (
     LTV_FOLDER,
     load_workspace_ltv,
@@ -31,7 +31,7 @@ from clvlens.pipeline.modeling import (
     score_customers,
 )
 from clvlens.pipeline.run import observed_until
-from clvlens.pipeline.workspace import MODELS_FOLDER, read_table, updating_workspace, write_table
+from clvlens.pipeline.workspace import MODELS_FOLDER, read_table, updating_models, updating_workspace, write_table
 
 
 def run_settings(folder: str | Path) -> dict[str, str]:
@@ -42,16 +42,16 @@ def run_settings(folder: str | Path) -> dict[str, str]:
 def fit_workspace(folder: str | Path, settings: ModelSettings) -> FittedModels:
     """Fit and select the models on a workspace's customers; write DIR/models/ and the `model_selection` table."""
     folder = Path(folder)
+    check_workspace_step(folder)
     observed, info, end = observed_transactions(folder)
+    check_holdout(settings.holdout, observed, end)
     customers = read_table(folder, "customers")
     fitted = fit_models(observed, customers, time_unit=info["time_unit"], observation_end=end, settings=settings)
-    staging = folder / (MODELS_FOLDER + ".tmp")
-    shutil.rmtree(staging, ignore_errors=True)
-    save_models(fitted, staging)
-    with updating_workspace(folder) as connection:
+    with updating_models(folder) as (connection, staging):
+        for previous in staging.glob("*.json"):  # the previous BTYD models; the LTV model (a folder) stays
+            previous.unlink()
+        save_models(fitted, staging)
         write_table(connection, "model_selection", pl.DataFrame(fitted.selection.rows()))
-    shutil.rmtree(folder / MODELS_FOLDER, ignore_errors=True)
-    os.replace(staging, folder / MODELS_FOLDER)
     return fitted
 
 
@@ -59,6 +59,7 @@ def score_workspace(folder: str | Path) -> pl.DataFrame:
     """Score every customer of a workspace with its saved models and store the columns on `customers`."""
     folder = Path(folder)
     fitted = load_models(folder / MODELS_FOLDER)
+    check_workspace_step(folder)
     customers = read_table(folder, "customers")
     if fitted.time_unit != run_settings(folder)["time_unit"]:
         raise ClvlensError(f"{folder}: the saved models use time unit {fitted.time_unit}, the customers another")
@@ -80,7 +81,9 @@ def observed_transactions(folder: str | Path) -> tuple[pl.DataFrame, dict[str, s
 
 def evaluate_workspace(folder: str | Path, holdout: str | None) -> Scorecard:
     """Score every model on a holdout of a workspace's data; store the `scorecard` and `scorecard_gains` tables."""
+    check_workspace_step(folder)
     transactions, info, end = observed_transactions(folder)
+    check_holdout(holdout, transactions, end)
     card = run_scorecard(transactions, observation_end=end, time_unit=info["time_unit"], holdout=holdout)
     with updating_workspace(folder) as connection:
         write_table(connection, "scorecard", card.table)
@@ -91,28 +94,37 @@ def evaluate_workspace(folder: str | Path, holdout: str | None) -> Scorecard:
 def train_workspace_ltv(folder: str | Path, *, model: str, horizon: str) -> pl.DataFrame:
     """Train the ML LTV model on a workspace, save it in DIR/models/ltv_ml and store `ltv_ml` on `customers`."""
     folder = Path(folder)
+    check_workspace_step(folder)
     transactions, info, end = observed_transactions(folder)
     trained, predictions = train_and_predict_ltv(
         transactions, horizon=horizon, time_unit=info["time_unit"], observation_end=end, model=model
     )
-    shutil.rmtree(folder / MODELS_FOLDER / LTV_FOLDER, ignore_errors=True)
-    save_ltv(trained, folder / MODELS_FOLDER)
-    return _store_ltv(folder, predictions)
+    customers = _with_ltv(folder, predictions)
+    with updating_models(folder) as (connection, staging):  # the model and its predictions change as one unit
+        shutil.rmtree(staging / LTV_FOLDER, ignore_errors=True)
+        save_ltv(trained, staging)
+        write_table(connection, "customers", customers)
+    return customers
 
 
 def predict_workspace_ltv(folder: str | Path) -> pl.DataFrame:
     """Score a workspace's customers with its saved ML LTV model and store `ltv_ml` on `customers`."""
     folder = Path(folder)
+    check_workspace_step(folder)
     trained = load_workspace_ltv(folder / MODELS_FOLDER)
     transactions, _, end = observed_transactions(folder)
     return _store_ltv(folder, predict_ltv(trained, transactions, as_of=end))
 
 
-def _store_ltv(folder: Path, predictions: pl.DataFrame) -> pl.DataFrame:
+def _with_ltv(folder: Path, predictions: pl.DataFrame) -> pl.DataFrame:
     customers = read_table(folder, "customers")
-    customers = customers.drop([c for c in ("ltv_ml",) if c in customers.columns]).join(
+    return customers.drop([c for c in ("ltv_ml",) if c in customers.columns]).join(
         predictions, on="customer_id", how="left"
     )
+
+
+def _store_ltv(folder: Path, predictions: pl.DataFrame) -> pl.DataFrame:
+    customers = _with_ltv(folder, predictions)
     with updating_workspace(folder) as connection:
         write_table(connection, "customers", customers)
     return customers
