@@ -94,6 +94,10 @@ def run(
     margin: MarginOption = 1.0,
     holdout: HoldoutOption = None,
     models: ModelsOption = "bgnbd,mbgnbd,paretonbd",
+    health_window: Annotated[
+        str | None,
+        typer.Option("--health-window", help="Health = P(a purchase in this window): 13W, 6M...; default the horizon."),
+    ] = None,
 ) -> None:
     """Clean a transaction log, fit the models, build the strategy tables and write the workspace."""
     from clvlens.data.schema import parse_mapping_option
@@ -108,6 +112,7 @@ def run(
         observation_end,
         parse_mapping_option(map or []),
         models=_model_settings(horizon, discount_rate, margin, holdout, models),
+        health_window=health_window,
     )
     with steps_progress(STEPS) as progress:
         result = run_pipeline(settings, progress)

@@ -19,7 +19,8 @@ import polars as pl
 from clvlens import __version__
 from clvlens.data import CleanedData, CleaningRules, load_source
 from clvlens.errors import ClvlensError
-from clvlens.models import interval_method
+from clvlens.models import interval_method, parse_horizon
+from clvlens.pipeline.health import add_health, health_info, save_activity
 from clvlens.pipeline.learning import run_scorecard, save_ltv, train_and_predict_ltv
 from clvlens.pipeline.modeling import FittedModels, ModelSettings, fit_models, save_models, score_customers
 from clvlens.pipeline.workspace import workspace_path, write_run_info, write_table, writing_workspace
@@ -55,6 +56,7 @@ class RunSettings:
     basket_min_confidence: float = 0.2
     ml_model: str = "lightgbm"
     scorecard: bool = True
+    health_window: str | None = None  # the window of `health` (P(a purchase in it)); None = the horizon
 
 
 @dataclass
@@ -76,6 +78,8 @@ class RunResult:
 def run_pipeline(settings: RunSettings, progress: ProgressCallback | None = None) -> RunResult:
     """Run every stage and write the workspace atomically; `progress` is told the name of each step as it starts."""
     report = progress or (lambda _step: None)
+    if settings.health_window is not None:
+        parse_horizon(settings.health_window, "D")  # a bad window is a one-line error before any work
     report(STEPS[0])
     cleaned = load_source(settings.source, format=settings.format, mapping=settings.mapping, rules=settings.rules)
     report(STEPS[1])
@@ -109,10 +113,16 @@ def run_pipeline(settings: RunSettings, progress: ProgressCallback | None = None
 
     report(STEPS[4])
     strategy = None
+    health = None
+    health_window = settings.health_window or settings.models.horizon
     if fitted is not None:
         from clvlens.analytics import strategy_tables
 
-        strategy = strategy_tables(observed, customers)
+        customers, health = add_health(
+            observed, customers, fitted.transaction_model, window=health_window, time_unit=period.time_unit,
+            observation_end=period.observation_end, skipped=skipped,
+        )
+        strategy = strategy_tables(observed, customers, health="health")
         customers = customers.join(strategy.customer_columns, on="customer_id", how="left")
     else:
         skipped["strategy"] = "needs the model columns p_alive and clv"
@@ -132,6 +142,8 @@ def run_pipeline(settings: RunSettings, progress: ProgressCallback | None = None
             skipped["scorecard"] = str(exc)
 
     info = _run_info(settings, period, cleaned, customers, fitted, skipped)
+    if fitted is not None:
+        info.update(health_info(health, health_window))
     if ltv is not None and ltv.reported_horizon is not None:
         info["ml_label_window"] = f"{ltv.spec.horizon} (predictions scaled to {ltv.horizon})"
     if card is not None:
@@ -147,6 +159,9 @@ def run_pipeline(settings: RunSettings, progress: ProgressCallback | None = None
             save_models(fitted, models_folder)
         if ltv is not None:
             save_ltv(ltv, models_folder)
+        if health is not None:
+            write_table(connection, "health_validation", health.validation)
+            save_activity(health, models_folder)
         if strategy is not None:
             for name, table in _strategy_tables(strategy).items():
                 write_table(connection, name, table)
