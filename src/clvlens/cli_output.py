@@ -98,6 +98,7 @@ SCORECARD_COLUMNS = (
     ("top20_share", "top 20% share", ".1%"),
     ("gini_norm", "norm. Gini", ".3f"),
     ("spearman", "Spearman", ".3f"),
+    ("health_auc", "health AUC", ".3f"),
 )
 
 
