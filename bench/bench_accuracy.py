@@ -178,6 +178,9 @@ def bench(name: str, folder: Path) -> None:
          float(history_rate.sum())),
     ):
         print(f"| {label} | {_fmt(value, 0)} |")
+    for key, reason in info.items():
+        if key.startswith("skipped_"):
+            print(f"\n{key}: {reason}")
     if info.get("ml_label_window"):
         print(f"\nML label window: {info['ml_label_window']}")
     if info.get("health_notes"):
