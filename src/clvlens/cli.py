@@ -103,6 +103,10 @@ def run(
     models: ModelsOption = "bgnbd,mbgnbd,paretonbd",
     date_format: DateFormatOption = None,
     dayfirst: DayFirstOption = None,
+    health_window: Annotated[
+        str | None,
+        typer.Option("--health-window", help="Health = P(a purchase in this window): 13W, 6M...; default the horizon."),
+    ] = None,
 ) -> None:
     """Clean a transaction log, fit the models, build the strategy tables and write the workspace."""
     from clvlens.data.schema import parse_mapping_option
@@ -119,6 +123,7 @@ def run(
         models=_model_settings(horizon, discount_rate, margin, holdout, models),
         date_format=date_format,
         dayfirst=dayfirst,
+        health_window=health_window,
     )
     with steps_progress(STEPS) as progress:
         result = run_pipeline(settings, progress)

@@ -98,6 +98,7 @@ SCORECARD_COLUMNS = (
     ("top20_share", "top 20% share", ".1%"),
     ("gini_norm", "norm. Gini", ".3f"),
     ("spearman", "Spearman", ".3f"),
+    ("health_auc", "health AUC", ".3f"),
 )
 
 
@@ -133,6 +134,14 @@ def print_run(console: Console, result: Any) -> None:
     print_top_customers(console, customers, result.info["horizon"])
     if result.strategy is not None:
         print_headline(console, result.strategy)
+    if "health_score" in result.info:
+        score = result.info["health_score"]
+        meaning = "P(alive)" if score == "p_alive" else f"P(a purchase in the next {result.info['health_window']})"
+        figures = f", AUC {result.info['health_auc']:.3f} on the internal split" if "health_auc" in result.info else ""
+        console.print(
+            f"health = {score} ({meaning}{figures}); it drives the asset matrix, segments and revenue at risk",
+            highlight=False,
+        )
     if result.scorecard is not None:
         print_scorecard(console, result.scorecard)
     if result.basket is not None:

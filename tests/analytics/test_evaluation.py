@@ -23,6 +23,7 @@ from clvlens.analytics.evaluation import (
     spearman,
 )
 from clvlens.analytics.evaluation import metrics as M
+from clvlens.analytics.evaluation.scorecard import HEURISTIC
 from clvlens.errors import ClvlensError
 
 DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
@@ -105,8 +106,8 @@ def test_scorecard_structure_and_consistency() -> None:
     tx = _synthetic()
     card = scorecard(tx, "2023-06-30", "2023-12-31", models=("bgnbd", "historical_average", "last_period"))
     assert isinstance(card, Scorecard)
-    assert card.table.get_column("model").to_list() == ["bgnbd", "historical_average", "last_period"]
-    assert card.table.get_column("error").null_count() == 3
+    assert card.table.get_column("model").to_list() == ["bgnbd", "historical_average", "last_period", HEURISTIC]
+    assert card.table.get_column("error").null_count() == 4
     preds = card.predictions
     assert preds.columns == ["customer_id", "model", "predicted_value", "predicted_purchases", "actual_value",
                              "actual_purchases"]
@@ -114,7 +115,7 @@ def test_scorecard_structure_and_consistency() -> None:
     for name in ("historical_average", "last_period"):  # the same customers and actuals for every model
         part = preds.filter(pl.col("model") == name).select("customer_id", "actual_value", "actual_purchases")
         assert part.equals(first)
-    for row in card.table.iter_rows(named=True):
+    for row in card.table.filter(pl.col("model") != HEURISTIC).iter_rows(named=True):
         part = preds.filter(pl.col("model") == row["model"])
         p, a = part.get_column("predicted_value").to_numpy(), part.get_column("actual_value").to_numpy()
         assert row["mae_value"] == pytest.approx(np.abs(p - a).mean())
@@ -183,3 +184,21 @@ def test_ml_beats_the_historical_average_on_the_demo_store() -> None:
     # and it is far better calibrated: the naive rate extrapolation overstates the holdout total
     assert abs(ml["bias_value"]) < abs(naive["bias_value"]) / 3
     assert ml["decile_calibration_mae"] < naive["decile_calibration_mae"] / 2
+
+
+def test_scorecard_health_metrics() -> None:
+    """Every BTYD row carries the AUC, Brier score and calibration error of its p_active and the AUC of its
+    P(alive) against who bought in the holdout; the heuristic has a row of its own (AUC only)."""
+    tx = _synthetic()
+    card = scorecard(tx, "2023-06-30", "2023-12-31", models=("bgnbd", "historical_average"))
+    rows = {r["model"]: r for r in card.table.iter_rows(named=True)}
+    summary = card.predictions.filter(pl.col("model") == "bgnbd")
+    bought = summary.get_column("actual_purchases").to_numpy() > 0
+    bg = rows["bgnbd"]
+    assert 0.5 < bg["health_auc"] <= 1.0 and 0.0 < bg["health_brier"] < 0.25
+    assert 0.0 <= bg["health_calibration_error"] < 0.2 and 0.0 < bg["p_alive_auc"] <= 1.0
+    # the model's p_active is a probability of the event: its mean is near the share of buyers
+    assert bg["health_mean"] == pytest.approx(bought.mean(), abs=0.1)
+    assert np.isnan(rows["historical_average"]["health_brier"]) and rows["historical_average"]["health_auc"] > 0.5
+    heuristic = rows[HEURISTIC]
+    assert heuristic["health_auc"] > 0.5 and np.isnan(heuristic["mae_value"]) and heuristic["error"] is None

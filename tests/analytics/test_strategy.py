@@ -25,7 +25,8 @@ def _check_invariants(tables: StrategyTables, transactions: pl.DataFrame, custom
     assert columns.columns == ["customer_id", "rfm_r", "rfm_f", "rfm_m", "rfm_segment", "value_segment"]
     assert columns.height == n and columns["customer_id"].n_unique() == n
     assert columns["rfm_segment"].null_count() == 0 and columns["value_segment"].null_count() == 0
-    expected = ["segment_type", "segment", "customers", "historical_revenue", "projected_revenue", "mean_p_alive",
+    expected = ["segment_type", "segment", "customers", "historical_revenue", "projected_revenue", "mean_health",
+                "mean_p_alive",
                 "share_customers", "share_projected_revenue", "action", "rationale", "money_at_stake"]
     assert tables.segments.columns == expected
     for kind in ("value", "rfm"):

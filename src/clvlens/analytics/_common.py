@@ -21,6 +21,14 @@ def as_polars(frame: Any, table: str) -> pl.DataFrame:
     return frame_to_polars(frame)
 
 
+def resolve_health(frame: pl.DataFrame, health: str | None) -> str:
+    """The health column to rank by: the one named, else `health` (the run's validated score, see
+    :mod:`clvlens.analytics.health`) when the table has it, else `p_alive`."""
+    if health is not None:
+        return health
+    return "health" if "health" in frame.columns else "p_alive"
+
+
 def require_columns(frame: pl.DataFrame, columns: Iterable[str], table: str) -> None:
     """Raise a one-line `ClvlensError` naming the first missing column of `table`."""
     for column in columns:

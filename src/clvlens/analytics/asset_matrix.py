@@ -25,7 +25,14 @@ from typing import Any, Literal
 
 import polars as pl
 
-from clvlens.analytics._common import as_polars, require_columns, require_numeric, require_unique, safe_ratio
+from clvlens.analytics._common import (
+    as_polars,
+    require_columns,
+    require_numeric,
+    require_unique,
+    resolve_health,
+    safe_ratio,
+)
 from clvlens.errors import ClvlensError
 
 HIGH_VALUE, GROWTH, AT_RISK, CRITICAL_CHURN = "High-Value", "Growth", "At-Risk", "Critical Churn"
@@ -40,7 +47,8 @@ class Thresholds:
     """Where the asset matrix splits health and value.
 
     ``health`` / ``value`` are absolute cuts when their kind is "absolute" and quantiles in [0, 1] when it is
-    "quantile". Default: healthy at P(alive) >= 0.5, high value above the median value.
+    "quantile". Default: healthy at health >= 0.5 (more likely than not to buy in the health window when health
+    is the run's score), high value above the median value.
     """
 
     health: float = 0.5
@@ -74,12 +82,16 @@ def value_segments(
     customers: Any,
     thresholds: Thresholds | None = None,
     *,
-    health: str = "p_alive",
+    health: str | None = None,
     value: str = "clv",
     customer_id: str = "customer_id",
 ) -> pl.DataFrame:
-    """One row per customer: customer_id, health, value, healthy, high_value, value_segment, health_cut, value_cut."""
+    """One row per customer: customer_id, health, value, healthy, high_value, value_segment, health_cut, value_cut.
+
+    `health` defaults to the customers' `health` column (the run's validated score) when present, else p_alive.
+    """
     frame = as_polars(customers, "customers")
+    health = resolve_health(frame, health)
     require_columns(frame, [customer_id, health, value], "customers")
     require_numeric(frame, [health, value], "customers")
     require_unique(frame, customer_id, "customers")
@@ -109,18 +121,23 @@ def segment_summary(
     segment: str,
     order: list[str] | tuple[str, ...],
     *,
-    health: str = "p_alive",
+    health: str | None = None,
     value: str = "clv",
     historical: str = "total_value",
+    alive: str = "p_alive",
 ) -> pl.DataFrame:
     """Per segment (every name in `order`, empty ones included): customers, historical_revenue,
-    projected_revenue, mean_p_alive, share_customers, share_projected_revenue."""
+    projected_revenue, mean_health (of `health`), mean_p_alive (of `alive` when the frame has it, else of
+    `health`), share_customers, share_projected_revenue."""
+    health = resolve_health(frame, health)
     require_columns(frame, [segment, health, value, historical], "customers")
+    alive_column = alive if alive in frame.columns else health
     stats = frame.group_by(pl.col(segment).alias("segment")).agg(
         pl.len().cast(pl.Int64).alias("customers"),
         pl.col(historical).cast(pl.Float64).sum().alias("historical_revenue"),
         pl.col(value).cast(pl.Float64).sum().alias("projected_revenue"),
-        pl.col(health).cast(pl.Float64).mean().alias("mean_p_alive"),
+        pl.col(health).cast(pl.Float64).mean().alias("mean_health"),
+        pl.col(alive_column).cast(pl.Float64).mean().alias("mean_p_alive"),
     )
     names = list(order) + [s for s in stats.get_column("segment").to_list() if s not in order]
     skeleton = pl.DataFrame({"segment": names, "rank": list(range(len(names)))}, schema_overrides={"rank": pl.Int64})
@@ -141,23 +158,27 @@ def asset_matrix(
     customers: Any,
     thresholds: Thresholds | None = None,
     *,
-    health: str = "p_alive",
+    health: str | None = None,
     value: str = "clv",
     historical: str = "total_value",
     customer_id: str = "customer_id",
 ) -> pl.DataFrame:
     """One row per quadrant (all four, in the order High-Value, Growth, At-Risk, Critical Churn): segment,
-    customers, historical_revenue (sum of `historical`), projected_revenue (sum of `value`), mean_p_alive (mean
-    of `health`), share_customers, share_projected_revenue, health_cut and value_cut."""
+    customers, historical_revenue (sum of `historical`), projected_revenue (sum of `value`), mean_health (mean
+    of `health`), mean_p_alive (of p_alive when present), share_customers, share_projected_revenue, health_cut
+    and value_cut."""
     frame = as_polars(customers, "customers")
+    health = resolve_health(frame, health)
     require_columns(frame, [historical], "customers")
     require_numeric(frame, [historical], "customers")
     segments = value_segments(frame, thresholds, health=health, value=value, customer_id=customer_id)
     joined = segments.select("value_segment", "health", "value", "health_cut", "value_cut").with_columns(
-        frame.get_column(historical).cast(pl.Float64).alias("historical")
+        frame.get_column(historical).cast(pl.Float64).alias("historical"),
+        frame.get_column("p_alive" if "p_alive" in frame.columns else health).cast(pl.Float64).alias("_alive"),
     )
     table = segment_summary(
-        joined, "value_segment", VALUE_SEGMENTS, health="health", value="value", historical="historical"
+        joined, "value_segment", VALUE_SEGMENTS, health="health", value="value", historical="historical",
+        alive="_alive",
     )
     cuts = thresholds or Thresholds()
     health_cut, value_cut = cuts.cuts(frame.get_column(health), frame.get_column(value))

@@ -1,14 +1,16 @@
 """Customer-base KPIs, each defined once here and repeated in the `definition` column of `kpi_table`.
 
 Notation, per customer i of the customers table: v_i = projected value (``value``, default ``clv``), h_i = health
-(``health``, default ``p_alive``), H_i = historical revenue (``total_value``), x_i = repeat purchase days
+(``health``, default the ``health`` column when the table has it, else ``p_alive``),
+H_i = historical revenue (``total_value``), x_i = repeat purchase days
 (``frequency``), o_i = orders (``orders``), T_i = age at the observation end in the table's time unit. Quadrants
 are those of :mod:`clvlens.analytics.asset_matrix` under the given thresholds.
 
 - ``customers``: number of customers n.
 - ``historical_revenue``: sum of H_i.
 - ``projected_revenue``: sum of v_i.
-- ``expected_active_customers``: sum of h_i (the expected number still active when h is P(alive)).
+- ``expected_active_customers``: sum of h_i (with the run's health, the expected number of customers who buy in
+  the health window).
 - ``revenue_at_risk``: sum over the At-Risk and Critical Churn customers of (1 - h_i) x A_i, where
   A_i = H_i / max(tenure_i in years, 1) is the customer's historical revenue per year of tenure (tenure = T_i; at
   least one year, so that a customer seen for a week is not extrapolated 52-fold) and (1 - h_i) is clipped to
@@ -36,7 +38,14 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from clvlens.analytics._common import DAYS_PER_YEAR, as_polars, require_columns, require_numeric, resolve_unit_days
+from clvlens.analytics._common import (
+    DAYS_PER_YEAR,
+    as_polars,
+    require_columns,
+    require_numeric,
+    resolve_health,
+    resolve_unit_days,
+)
 from clvlens.analytics.asset_matrix import AT_RISK, GROWTH, HIGH_VALUE, UNHEALTHY_SEGMENTS, Thresholds, value_segments
 
 PARETO_TOPS: tuple[float, ...] = (0.01, 0.10, 0.20)
@@ -45,10 +54,10 @@ DEFINITIONS: dict[str, str] = {
     "customers": "number of customers",
     "historical_revenue": "sum of historical revenue (total_value) over customers",
     "projected_revenue": "sum of projected value (clv) over customers",
-    "expected_active_customers": "sum of P(alive) over customers",
-    "revenue_at_risk": "sum over At-Risk and Critical Churn customers of (1 - P(alive)) x historical revenue per "
+    "expected_active_customers": "sum of health (P(a purchase in the health window), or P(alive)) over customers",
+    "revenue_at_risk": "sum over At-Risk and Critical Churn customers of (1 - health) x historical revenue per "
     "year of tenure (tenure floored at 1 year)",
-    "at_risk_projected_value": "sum of projected value over the At-Risk segment (high value, P(alive) below cut)",
+    "at_risk_projected_value": "sum of projected value over the At-Risk segment (high value, health below cut)",
     "opportunity_gap": "sum over Growth customers of max(0, High-Value median projected value - own projected "
     "value)",
     "top_1pct_share": "share of projected value held by the top 1% of customers (ceil(0.01 n), by projected value)",
@@ -117,7 +126,7 @@ def kpi_values(
     customers: Any,
     thresholds: Thresholds | None = None,
     *,
-    health: str = "p_alive",
+    health: str | None = None,
     value: str = "clv",
     historical: str = "total_value",
     frequency: str = "frequency",
@@ -127,6 +136,7 @@ def kpi_values(
 ) -> dict[str, float]:
     """Every KPI of the module docstring by name; `time_unit` (D, W, M) is inferred from the table when None."""
     frame = as_polars(customers, "customers")
+    health = resolve_health(frame, health)
     require_columns(frame, [historical, frequency, orders, T], "customers")
     require_numeric(frame, [historical, frequency, orders, T], "customers")
     unit_days = resolve_unit_days(frame, time_unit)
@@ -179,7 +189,7 @@ def kpi_table(
     customers: Any,
     thresholds: Thresholds | None = None,
     *,
-    health: str = "p_alive",
+    health: str | None = None,
     value: str = "clv",
     historical: str = "total_value",
     frequency: str = "frequency",

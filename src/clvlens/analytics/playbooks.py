@@ -17,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from clvlens.analytics._common import as_polars, require_columns, resolve_unit_days
+from clvlens.analytics._common import as_polars, require_columns, resolve_health, resolve_unit_days
 from clvlens.analytics.asset_matrix import (
     AT_RISK,
     CRITICAL_CHURN,
@@ -64,7 +64,7 @@ def playbook_table(
     segment: str,
     order: list[str] | tuple[str, ...],
     playbook: dict[str, tuple[str, str]],
-    health: str = "p_alive",
+    health: str | None = None,
     value: str = "clv",
     historical: str = "total_value",
     T: str = "T",
@@ -78,10 +78,13 @@ def playbook_table(
     customer_id. `high_value_median` is the High-Value median of `value` for the grow stake (0 when None).
     """
     frame = as_polars(customers, "customers")
+    health = resolve_health(frame, health)
     require_columns(frame, ["customer_id", health, value, historical, T], "customers")
     require_columns(segments, ["customer_id", segment], "segments")
     unit_days = resolve_unit_days(frame, time_unit)
-    data = frame.select("customer_id", health, value, historical, T).join(
+    keep = ["customer_id", *dict.fromkeys([health, "p_alive"] if "p_alive" in frame.columns else [health]), value,
+            historical, T]
+    data = frame.select(keep).join(
         segments.select("customer_id", segment), on="customer_id", how="left"
     )
     summary = segment_summary(data, segment, order, health=health, value=value, historical=historical)
@@ -122,7 +125,8 @@ def playbook_table(
         .join(stakes, on="segment", how="left", maintain_order="left")
         .with_columns(pl.col("money_at_stake").fill_null(0.0), pl.lit(segment_type).alias("segment_type"))
         .select(
-            "segment_type", "segment", "customers", "historical_revenue", "projected_revenue", "mean_p_alive",
+            "segment_type", "segment", "customers", "historical_revenue", "projected_revenue", "mean_health",
+            "mean_p_alive",
             "share_customers", "share_projected_revenue", "action", "rationale", "money_at_stake",
         )
     )
@@ -132,7 +136,7 @@ def value_playbook(
     customers: Any,
     value_segments: pl.DataFrame,
     *,
-    health: str = "p_alive",
+    health: str | None = None,
     value: str = "clv",
     historical: str = "total_value",
     time_unit: str | None = None,
@@ -152,7 +156,7 @@ def rfm_playbook(
     rfm: pl.DataFrame,
     *,
     value_segments: pl.DataFrame | None = None,
-    health: str = "p_alive",
+    health: str | None = None,
     value: str = "clv",
     historical: str = "total_value",
     time_unit: str | None = None,

@@ -7,7 +7,7 @@ from typing import Any
 
 import polars as pl
 
-from clvlens.analytics._common import as_polars, require_columns
+from clvlens.analytics._common import as_polars, require_columns, resolve_health
 from clvlens.analytics.asset_matrix import Thresholds, value_segments
 from clvlens.analytics.cohorts import cliff_summary, cohort_cliffs, cohort_table
 from clvlens.analytics.kpis import kpi_table, lorenz_curve
@@ -86,15 +86,17 @@ def strategy_tables(
     customers: Any,
     *,
     thresholds: Thresholds | None = None,
-    health: str = "p_alive",
+    health: str | None = None,
     value: str = "clv",
 ) -> StrategyTables:
     """Compute every strategy table from the clean transactions and the customers table (pandas or Polars).
 
-    `health` and `value` name the customers' columns used as health (P(alive) or a churn score where higher
+    `health` (default: the `health` column when present, else p_alive) and `value` name the customers' columns
+    used as health (the run's validated P(a purchase in the health window), P(alive) or a churn score where higher
     means healthier) and projected value; `thresholds` sets the asset-matrix cuts (default `Thresholds()`).
     """
     cust = as_polars(customers, "customers")
+    health = resolve_health(cust, health)
     tx = as_polars(transactions, "transactions")
     require_columns(cust, ["customer_id", health, value], "customers")
     thresholds = thresholds or Thresholds()

@@ -187,6 +187,23 @@ class BetaGeoBetaBinom(BaseModel):
         self._check_fitted()
         return conditional_expected(self.params_, _opps(t), *self._cols3(frequency, recency, T))
 
+    def conditional_probability_of_n_purchases_up_to_time(
+        self, t: Any, n: Any, frequency: Any, recency: Any = None, T: Any = None
+    ) -> np.ndarray:
+        """P(n purchases in the next ``t`` opportunities | x, t_x, n): :mod:`clvlens.models.conditional_counts`."""
+        from clvlens.models.conditional_counts import bgbb_conditional_pmf
+
+        self._check_fitted()
+        counts = _whole("n", "the number of purchases", n)
+        return bgbb_conditional_pmf(self.params_, _opps(t), counts, *self._cols3(frequency, recency, T))
+
+    def conditional_probability_active(self, t: Any, frequency: Any, recency: Any = None, T: Any = None) -> np.ndarray:
+        """p_active: P(at least one purchase in the next ``t`` opportunities | x, t_x, n)."""
+        from clvlens.models.conditional_counts import bgbb_active
+
+        self._check_fitted()
+        return bgbb_active(self.params_, _opps(t), *self._cols3(frequency, recency, T))
+
     def expected_number_of_purchases_up_to_time(self, t: Any) -> np.ndarray:
         """E[X(n)] in the first ``t`` opportunities: FHS10 eq. (8)."""
         self._check_fitted()

@@ -249,6 +249,32 @@ class BetaGeo(BaseModel):
         x, tx, TT = self._cols3(frequency, recency, T)
         return conditional_expected(self.params_, _time(t, self.time_unit), x, tx, TT, self._shift)
 
+    def conditional_probability_of_n_purchases_up_to_time(
+        self, t: Any, n: Any, frequency: Any, recency: Any = None, T: Any = None
+    ) -> np.ndarray:
+        """P(n purchases in (T, T + t] | x, t_x, T): :mod:`clvlens.models.conditional_counts`."""
+        self._check_fitted()
+        x, tx, TT = self._cols3(frequency, recency, T)
+        return self._conditional_pmf(_time(t, self.time_unit), _counts(n), x, tx, TT)
+
+    def conditional_probability_active(self, t: Any, frequency: Any, recency: Any = None, T: Any = None) -> np.ndarray:
+        """p_active: P(at least one purchase in (T, T + t] | x, t_x, T) = 1 - P(X(t) = 0 | x, t_x, T)."""
+        self._check_fitted()
+        x, tx, TT = self._cols3(frequency, recency, T)
+        return self._active(_time(t, self.time_unit), x, tx, TT)
+
+    def _conditional_pmf(
+        self, t: np.ndarray, n: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray
+    ) -> np.ndarray:
+        from clvlens.models.conditional_counts import bgnbd_conditional_pmf
+
+        return bgnbd_conditional_pmf(self.params_, t, n, x, tx, T, self._shift)
+
+    def _active(self, t: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> np.ndarray:
+        from clvlens.models.conditional_counts import bgnbd_active
+
+        return bgnbd_active(self.params_, t, x, tx, T, self._shift)
+
     def expected_number_of_purchases_up_to_time(self, t: Any) -> np.ndarray:
         """E[X(t)] for a customer just after the first purchase: FHL (2005) eq. (7)."""
         self._check_fitted()
@@ -299,6 +325,17 @@ class BetaGeo(BaseModel):
         x, tx, TT = (c[:, None] for c in cols)
         alive = prob_alive(p, x, tx, TT, self._shift)
         return conditional_expected(p, times[None, :], x, tx, TT, self._shift, alive)
+
+
+def _counts(n: Any) -> np.ndarray:
+    """Numbers of purchases: whole numbers >= 0."""
+    try:
+        arr = np.asarray(n, dtype=float)
+    except (TypeError, ValueError):
+        arr = np.asarray(np.nan)
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0) or np.any(arr != np.round(arr)):
+        raise ClvlensError("n: must be non-negative whole numbers of purchases")
+    return arr
 
 
 def _time(t: Any, time_unit: str) -> np.ndarray:

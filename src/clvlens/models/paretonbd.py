@@ -217,6 +217,18 @@ class ParetoNBD(BetaGeo):
         z0 = np.zeros_like(t)
         return conditional_expected(self.params_, t, z0, z0, z0)
 
+    def _conditional_pmf(
+        self, t: np.ndarray, n: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray
+    ) -> np.ndarray:
+        from clvlens.models.conditional_counts import pareto_conditional_pmf
+
+        return pareto_conditional_pmf(self.params_, t, n, x, tx, T)
+
+    def _active(self, t: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> np.ndarray:
+        from clvlens.models.conditional_counts import pareto_active
+
+        return pareto_active(self.params_, t, x, tx, T)
+
     def _prob_n_purchases(self, t: np.ndarray, n: np.ndarray) -> np.ndarray:
         """:func:`prob_n_purchases` (P(X(t) = n) for a new customer)."""
         return prob_n_purchases(self.params_, t, n)

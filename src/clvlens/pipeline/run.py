@@ -19,8 +19,9 @@ import polars as pl
 from clvlens import __version__
 from clvlens.data import CleanedData, CleaningRules, load_source
 from clvlens.errors import ClvlensError
-from clvlens.models import interval_method
+from clvlens.models import interval_method, parse_horizon
 from clvlens.pipeline.checks import check_holdout, check_output_folder, check_run_settings, run_space_needed
+from clvlens.pipeline.health import add_health, health_info, save_activity
 from clvlens.pipeline.learning import run_scorecard, save_ltv, train_and_predict_ltv
 from clvlens.pipeline.modeling import FittedModels, ModelSettings, fit_models, save_models, score_customers
 from clvlens.pipeline.workspace import (
@@ -65,6 +66,7 @@ class RunSettings:
     scorecard: bool = True
     date_format: str | None = None
     dayfirst: bool | None = None
+    health_window: str | None = None  # the window of `health` (P(a purchase in it)); None = the horizon
 
 
 @dataclass
@@ -90,6 +92,8 @@ def run_pipeline(settings: RunSettings, progress: ProgressCallback | None = None
     (see `pipeline.checks` and `pipeline.workspace`).
     """
     check_run_settings(settings)
+    if settings.health_window is not None:
+        parse_horizon(settings.health_window, "D")  # a bad window is a one-line error before any work
     check_output_folder(settings.out, run_space_needed(settings.source))
     with workspace_lock(settings.out):
         return _run_stages(settings, progress)
@@ -138,10 +142,16 @@ def _run_stages(settings: RunSettings, progress: ProgressCallback | None) -> Run
 
     report(STEPS[4])
     strategy = None
+    health = None
+    health_window = settings.health_window or settings.models.horizon
     if fitted is not None:
         from clvlens.analytics import strategy_tables
 
-        strategy = strategy_tables(observed, customers)
+        customers, health = add_health(
+            observed, customers, fitted.transaction_model, window=health_window, time_unit=period.time_unit,
+            observation_end=period.observation_end, skipped=skipped,
+        )
+        strategy = strategy_tables(observed, customers, health="health")
         customers = customers.join(strategy.customer_columns, on="customer_id", how="left")
     else:
         skipped["strategy"] = "needs the model columns p_alive and clv"
@@ -161,6 +171,8 @@ def _run_stages(settings: RunSettings, progress: ProgressCallback | None) -> Run
             skipped["scorecard"] = str(exc)
 
     info = _run_info(settings, period, cleaned, customers, fitted, skipped)
+    if fitted is not None:
+        info.update(health_info(health, health_window))
     if ltv is not None and ltv.reported_horizon is not None:
         info["ml_label_window"] = f"{ltv.spec.horizon} (predictions scaled to {ltv.horizon})"
     if card is not None:
@@ -176,6 +188,9 @@ def _run_stages(settings: RunSettings, progress: ProgressCallback | None) -> Run
             save_models(fitted, models_folder)
         if ltv is not None:
             save_ltv(ltv, models_folder)
+        if health is not None:
+            write_table(connection, "health_validation", health.validation)
+            save_activity(health, models_folder)
         if strategy is not None:
             for name, table in _strategy_tables(strategy).items():
                 write_table(connection, name, table)

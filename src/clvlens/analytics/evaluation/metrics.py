@@ -150,3 +150,53 @@ def gains_on_grid(predicted: np.ndarray, actual: np.ndarray, grid: np.ndarray = 
     """The gain curve read at each customer share of ``grid``."""
     x, y = gain_curve(predicted, actual)
     return np.interp(grid, x, y)
+
+
+# --------------------------------------------------------------------------------------------- activity (health)
+def auc(score: np.ndarray, bought: np.ndarray) -> float:
+    """Area under the ROC curve of ``score`` ranking buyers (``bought`` true) above the others: the Mann-Whitney
+    statistic with average ranks for ties (0.5 = no better than chance). NaN when one class is empty."""
+    s = np.asarray(score, dtype=float)
+    y = np.asarray(bought, dtype=bool)
+    positives = int(y.sum())
+    negatives = y.size - positives
+    if positives == 0 or negatives == 0 or not np.all(np.isfinite(s)):
+        return math.nan
+    from scipy.stats import rankdata
+
+    ranks = rankdata(s)
+    return float((ranks[y].sum() - positives * (positives + 1) / 2.0) / (positives * negatives))
+
+
+def brier(probability: np.ndarray, bought: np.ndarray) -> float:
+    """Mean squared difference between a probability and the 0/1 outcome (lower is better)."""
+    p = np.asarray(probability, dtype=float)
+    return float(np.mean((p - np.asarray(bought, dtype=float)) ** 2)) if p.size else math.nan
+
+
+def calibration_error(probability: np.ndarray, bought: np.ndarray, bins: int = 10) -> float:
+    """Expected calibration error: over ten bins of equal width in probability, the customer-weighted mean of
+    |mean predicted - observed share of buyers|."""
+    p = np.asarray(probability, dtype=float)
+    y = np.asarray(bought, dtype=float)
+    if p.size == 0:
+        return math.nan
+    which = np.minimum((p * bins).astype(int), bins - 1)
+    counts = np.bincount(which, minlength=bins)
+    gap = np.abs(np.bincount(which, weights=p, minlength=bins) - np.bincount(which, weights=y, minlength=bins))
+    return float(gap.sum() / counts.sum())
+
+
+def activity_metrics(score: np.ndarray | None, bought: np.ndarray, probability: bool = True) -> dict[str, float]:
+    """health_auc, health_brier, health_calibration_error and health_mean (mean score) of a health score against
+    who bought in the window; Brier and calibration are NaN for a score that is not a probability."""
+    keys = ("health_auc", "health_brier", "health_calibration_error", "health_mean")
+    if score is None:
+        return dict.fromkeys(keys, math.nan)
+    s = np.asarray(score, dtype=float)
+    return dict(zip(keys, (
+        auc(s, bought),
+        brier(s, bought) if probability else math.nan,
+        calibration_error(s, bought) if probability else math.nan,
+        float(np.mean(s)) if s.size else math.nan,
+    ), strict=True))

@@ -63,6 +63,10 @@ class Prediction:
     value: np.ndarray
     purchases: np.ndarray | None
     note: str = ""
+    #: P(at least one purchase in the holdout), where the model gives one (BTYD p_active, the two-part classifier)
+    active: np.ndarray | None = None
+    #: P(alive) at the calibration end (BTYD models)
+    alive: np.ndarray | None = None
 
 
 def _fit_with_fallback(make: Callable[[float], object], fit: Callable[[object], object]) -> tuple[object, str]:
@@ -102,9 +106,13 @@ def btyd(name: str, ctx: Context) -> Prediction:
         model.conditional_expected_number_of_purchases_up_to_time(ctx.holdout_units, x, tx, T),  # type: ignore
         dtype=float,
     )
+    active = np.asarray(
+        model.conditional_probability_active(ctx.holdout_units, x, tx, T), dtype=float  # type: ignore[attr-defined]
+    )
+    alive = np.asarray(model.conditional_probability_alive(x, tx, T), dtype=float)  # type: ignore[attr-defined]
     spend, spend_note = expected_spend(ctx.rfm, ctx.time_unit)
     notes = "; ".join(n for n in (note, f"Gamma-Gamma {spend_note}" if spend_note else "") if n)
-    return Prediction(purchases * spend, purchases, notes)
+    return Prediction(purchases * spend, purchases, notes, active, alive)
 
 
 def ml(name: str, ctx: Context) -> Prediction:
@@ -123,11 +131,14 @@ def ml(name: str, ctx: Context) -> Prediction:
     estimator = make_estimator(name, random_state=ctx.random_state, n_jobs=ctx.n_jobs)
     estimator.fit(train.X, train.y)
     features = build_features(ctx.calibration, ctx.calibration_end, spec)
-    predicted = pl.DataFrame({"customer_id": features.get_column("customer_id"),
-                              "value": np.asarray(estimator.predict(features), dtype=float)})
-    aligned = ctx.rfm.select("customer_id").join(predicted, on="customer_id", how="left")
+    columns = {"customer_id": features.get_column("customer_id"),
+               "value": np.asarray(estimator.predict(features), dtype=float)}
+    if hasattr(estimator, "predict_proba_buy"):
+        columns["active"] = np.asarray(estimator.predict_proba_buy(features), dtype=float)
+    aligned = ctx.rfm.select("customer_id").join(pl.DataFrame(columns), on="customer_id", how="left")
     note = f"trained on {train.features.height} customers at {train_cutoff.date()}"
-    return Prediction(aligned.get_column("value").fill_null(0.0).to_numpy(), None, note)
+    active = aligned.get_column("active").fill_null(0.0).to_numpy() if "active" in aligned.columns else None
+    return Prediction(aligned.get_column("value").fill_null(0.0).to_numpy(), None, note, active)
 
 
 def historical_average(ctx: Context) -> Prediction:

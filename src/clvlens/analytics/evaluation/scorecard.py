@@ -31,7 +31,10 @@ METRIC_COLUMNS = (
     "mae_value", "rmse_value", "bias_value", "mae_purchases", "rmse_purchases", "bias_purchases",
     "top10_share", "top20_share", "gini_norm", "spearman", "decile_calibration_mae",
     "predicted_total", "actual_total",
+    "health_auc", "health_brier", "health_calibration_error", "health_mean", "p_alive_auc",
 )
+#: the row of the frequency/recency heuristic of customer health (no value prediction: health metrics only)
+HEURISTIC = "health_heuristic"
 
 
 @dataclass
@@ -116,12 +119,14 @@ def scorecard(
         row: dict[str, Any] = {"model": name, "family": FAMILIES[name], "customers": int(actual_value.size)}
         row.update(metrics.value_metrics(result.value, actual_value))
         row.update(metrics.purchase_metrics(result.purchases, actual_purchases))
+        row.update(_health_metrics(result, actual_purchases > 0))
         row.update({"fit_seconds": seconds, "note": result.note, "error": None})
         rows.append(row)
         decile_frames.append(pl.DataFrame(metrics.decile_table(result.value, actual_value)).select(
             pl.lit(name).alias("model"), pl.all()))
         gain_frames.append(_gains(name, result.value, actual_value))
         prediction_frames.append(_predictions(summary, name, result, actual_value, actual_purchases))
+    rows.append(_heuristic_row(rfm, actual_purchases > 0))
     gain_frames.append(_gains("perfect", actual_value, actual_value))
     return Scorecard(
         table=_table(rows),
@@ -133,6 +138,33 @@ def scorecard(
         holdout_length=holdout,
         time_unit=unit,
     )
+
+
+def _health_metrics(result: Prediction, bought: np.ndarray) -> dict[str, float]:
+    """Health metrics of a contender: of its P(a purchase in the holdout) when it has one, else the AUC of its
+    ranking by predicted purchases (or value) with no Brier score; and the AUC of its P(alive) when it has one."""
+    if result.active is not None:
+        out = metrics.activity_metrics(result.active, bought)
+    else:
+        ranking = result.purchases if result.purchases is not None else result.value
+        out = metrics.activity_metrics(ranking, bought, probability=False)
+        out["health_mean"] = math.nan
+    out["p_alive_auc"] = metrics.auc(result.alive, bought) if result.alive is not None else math.nan
+    return out
+
+
+def _heuristic_row(rfm: pl.DataFrame, bought: np.ndarray) -> dict[str, Any]:
+    """The heuristic health score (repeat purchase days / age - time since the last purchase / the oldest age):
+    its AUC only, as it is no probability."""
+    from clvlens.analytics.health import heuristic_score
+
+    score = heuristic_score(*(rfm.get_column(c).to_numpy().astype(float) for c in ("frequency", "recency", "T")))
+    row: dict[str, Any] = {"model": HEURISTIC, "family": "naive", "customers": int(bought.size)}
+    row.update(dict.fromkeys(METRIC_COLUMNS, math.nan))
+    row.update(metrics.activity_metrics(score, bought, probability=False))
+    row.update({"health_mean": math.nan, "fit_seconds": 0.0,
+                "note": "health ranking only: frequency / age - silence / oldest age", "error": None})
+    return row
 
 
 def _check(result: Prediction, n: int) -> None:

@@ -1,0 +1,69 @@
+"""The health step of a run: every health score validated on an internal time split, the best one as `health`.
+
+See :mod:`clvlens.analytics.health` for the scores and the choice. The step writes the `health_validation` table,
+the run_info keys `health_score`, `health_window` and `health_validation_window`, and saves the activity
+classifier in DIR/models/activity_ml (LightGBM text format plus JSON). When it cannot run, `health` is P(alive)
+and run_info says why.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from clvlens.analytics.health import HealthResult, health_scores
+from clvlens.errors import ClvlensError
+from clvlens.models._base import BaseModel
+
+ACTIVITY_FOLDER = "activity_ml"
+HEALTH_COLUMNS = ("p_active", "p_active_ml", "health_heuristic", "health")
+
+
+def add_health(
+    observed: pl.DataFrame,
+    customers: pl.DataFrame,
+    model: BaseModel,
+    *,
+    window: str,
+    time_unit: str,
+    observation_end: datetime,
+    skipped: dict[str, str],
+) -> tuple[pl.DataFrame, HealthResult | None]:
+    """The customers with the health columns, and the step's result (None, with the reason in `skipped`, when
+    it fails: then `health` is P(alive), so that everything downstream still has a health column)."""
+    customers = customers.drop([c for c in HEALTH_COLUMNS if c in customers.columns])
+    try:
+        result = health_scores(observed, customers, model, window=window, time_unit=time_unit,
+                               observation_end=observation_end)
+    except ClvlensError as exc:
+        skipped["health"] = f"{exc}; health = p_alive"
+        return customers.with_columns(pl.col("p_alive").alias("health")), None
+    return customers.join(result.customer_columns, on="customer_id", how="left"), result
+
+
+def health_info(result: HealthResult | None, window: str) -> dict[str, Any]:
+    """The run_info keys of the health step."""
+    if result is None:
+        return {"health_score": "p_alive", "health_window": window}
+    chosen = result.validation.filter(pl.col("chosen")).row(0, named=True)
+    info: dict[str, Any] = {
+        "health_score": result.score,
+        "health_window": window,
+        "health_validation_window": (f"{result.validation_window_days} days" if result.validation_window_days
+                                     else "none (history too short)"),
+    }
+    if chosen["health_auc"] is not None and chosen["health_auc"] == chosen["health_auc"]:
+        info["health_auc"] = round(float(chosen["health_auc"]), 4)
+        info["health_brier"] = round(float(chosen["health_brier"]), 4)
+    if result.notes:
+        info["health_notes"] = "; ".join(result.notes)
+    return info
+
+
+def save_activity(result: HealthResult | None, models_folder: Path) -> None:
+    """Save the activity classifier (when one was trained) in DIR/models/activity_ml."""
+    if result is not None and result.activity is not None:
+        result.activity.save(models_folder / ACTIVITY_FOLDER)
