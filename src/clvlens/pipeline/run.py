@@ -21,7 +21,8 @@ from clvlens.data import CleanedData, CleaningRules, load_source
 from clvlens.errors import ClvlensError
 from clvlens.models import interval_method
 from clvlens.pipeline.learning import run_scorecard, save_ltv, train_and_predict_ltv
-from clvlens.pipeline.modeling import FittedModels, ModelSettings, fit_models, save_models, score_customers
+from clvlens.pipeline.modeling import FittedModels, ModelSettings, fit_models, save_models
+from clvlens.pipeline.refresh import btyd_values, estimate, ltv_basis, ml_values, value_info, value_strategy
 from clvlens.pipeline.workspace import workspace_path, write_run_info, write_table, writing_workspace
 from clvlens.summary import customer_attributes, rfm_summary
 from clvlens.summary.rfm import resolve_period
@@ -87,12 +88,18 @@ def run_pipeline(settings: RunSettings, progress: ProgressCallback | None = None
 
     report(STEPS[2])
     fitted = None
+    season, season_note = estimate(observed, period.observation_end)
+    seasonal, value_notes = 1.0, {"seasonality": f"not applied: {season_note}"}
     try:
         fitted = fit_models(
             observed, customers, time_unit=period.time_unit, observation_end=period.observation_end,
             settings=settings.models,
         )
-        customers = customers.join(score_customers(customers, fitted), on="customer_id", how="left")
+        scores, value_notes, seasonal = btyd_values(
+            observed, customers, fitted, observation_end=period.observation_end, season=season,
+            season_note=season_note,
+        )
+        customers = customers.join(scores, on="customer_id", how="left")
     except ClvlensError as exc:
         skipped["models"] = str(exc)
 
@@ -101,8 +108,11 @@ def run_pipeline(settings: RunSettings, progress: ProgressCallback | None = None
     try:
         ltv, predictions = train_and_predict_ltv(
             observed, horizon=settings.models.horizon, time_unit=period.time_unit,
-            observation_end=period.observation_end, model=settings.ml_model,
+            observation_end=period.observation_end, model=settings.ml_model, season=season,
         )
+        ltv.notes["run_horizon"] = settings.models.horizon
+        predictions = ml_values(ltv, observed, customers, fitted, observation_end=period.observation_end,
+                                margin=settings.models.margin, seasonal=seasonal, predictions=predictions)
         customers = customers.join(predictions, on="customer_id", how="left")
     except ClvlensError as exc:
         skipped["ml"] = str(exc)
@@ -110,10 +120,7 @@ def run_pipeline(settings: RunSettings, progress: ProgressCallback | None = None
     report(STEPS[4])
     strategy = None
     if fitted is not None:
-        from clvlens.analytics import strategy_tables
-
-        strategy = strategy_tables(observed, customers)
-        customers = customers.join(strategy.customer_columns, on="customer_id", how="left")
+        strategy, customers = value_strategy(observed, customers, settings.models)
     else:
         skipped["strategy"] = "needs the model columns p_alive and clv"
 
@@ -132,8 +139,12 @@ def run_pipeline(settings: RunSettings, progress: ProgressCallback | None = None
             skipped["scorecard"] = str(exc)
 
     info = _run_info(settings, period, cleaned, customers, fitted, skipped)
-    if ltv is not None and ltv.reported_horizon is not None:
-        info["ml_label_window"] = f"{ltv.spec.horizon} (predictions scaled to {ltv.horizon})"
+    info.update(value_notes)
+    if ltv is not None:
+        info["ltv_ml_basis"] = "ltv_ml: " + ltv_basis(ltv, settings.models)
+        info["ml_calibration"] = ltv.notes.get("calibration", "")
+        if ltv.spec.horizon != ltv.notes["run_horizon"]:
+            info["ml_label_window"] = ltv.notes.get("label_window", str(ltv.spec.horizon))
     if card is not None:
         info["scorecard_holdout"] = f"{card.calibration_end.date()} to {card.observation_end.date()}"
     report(STEPS[7])
@@ -240,14 +251,9 @@ def _run_info(
         "kept_rows": cleaned.report.kept_rows,
         "quarantined_rows": cleaned.report.quarantined_rows,
         "customers": customers.height,
-        "horizon": settings.models.horizon,
-        "discount_rate": settings.models.discount_rate,
-        "margin": settings.models.margin,
+        **value_info(settings.models, fitted),
     }
     if fitted is not None:
-        info["model"] = fitted.selection.chosen
-        info["model_criterion"] = fitted.selection.criterion
-        info["spend_model"] = fitted.spend_note
         draws = settings.models.interval_draws
         method = interval_method("auto", customers.height, draws)
         info["clv_interval"] = (
