@@ -186,6 +186,9 @@ def _select_on_holdout(
         f"chosen by holdout MAE of purchases per customer, holdout {length}: "
         f"{calibration_end.date()} to {observation_end.date()}; BIC would choose {by_bic.chosen}"
     )
+    unscored = [c for c in on_calibration if c.model is None and any(f.name == c.name and f.model for f in full)]
+    for candidate in unscored:
+        note += f"; {candidate.name} not scored: it could not be fitted on the calibration period ({candidate.error})"
     return selection, note
 
 
