@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from clvlens.analytics.kpis import ValueBasis
@@ -64,6 +65,8 @@ def ml_values(
     ``customers`` must hold the RFM columns; ``seasonal`` is the factor applied to the BTYD forecast.
     """
     if predictions is None:
+        if not np.isfinite(trained.calibration_factor):  # marked unavailable last time: check afresh
+            trained.calibration_factor = 1.0
         predictions = predict_ltv(trained, observed, as_of=observation_end)
 
     def btyd_total(days: float) -> float:
