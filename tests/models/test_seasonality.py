@@ -65,3 +65,12 @@ def test_window_months_counts_days() -> None:
     assert months.tolist() == [1, 2, 3] and days.tolist() == [16, 28, 10]
     months, days = window_months(date(2023, 12, 31), date(2024, 12, 31))
     assert months.tolist() == list(range(1, 13)) and days.sum() == 366
+
+
+def test_data_without_a_season_get_an_index_near_one() -> None:
+    rng = np.random.default_rng(5)
+    k = np.arange(36)
+    counts = rng.poisson(100 * DAYS_IN_MONTH[k % 12] / 30)  # about 100 purchases a month, no season
+    index = seasonal_index(2020 + k // 12, k % 12 + 1, counts)
+    # the raw ratios scatter by about 10% (Poisson noise on 100); the index does not pass that noise on
+    assert np.max(np.abs(index.index - 1)) < 0.03

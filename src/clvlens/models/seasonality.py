@@ -9,9 +9,14 @@ Musgrave 1967, without its iterations):
    months between), defined for months with six whole months on either side;
 3. the ratio q_t = r_t / T_t removes the level and the trend (growth or decline of the customer base);
 4. the raw index of calendar month m (1..12) is the mean of q_t over the n_m years in which month m has a ratio;
-5. the raw index is normalised to a day-weighted mean of 1 over the year, shrunk toward 1 by the years seen,
-   s_m = 1 + n_m / (n_m + k) (raw_m - 1) with k = ``shrinkage_years`` (the prior counts as k years of a flat
-   year), and normalised again.
+5. the raw index is normalised to a day-weighted mean of 1 over the year and shrunk toward 1,
+   s_m = 1 + w_m (raw_m - 1), then normalised again. The weight has two parts, w_m = n_m / (n_m + k) x
+   tau^2 / (tau^2 + v_m): few years seen (the prior counts as k = ``shrinkage_years`` years of a flat year, since
+   a season seen once may not recur), and sampling noise (empirical Bayes, James & Stein 1961; Efron & Morris
+   1975): an aggregate count c_t of independent purchases is Poisson given the customers' rates, so a ratio has
+   relative variance about 1 / c_t and month m's mean v_m = mean(1 / c_t) / n_m; the spread of the seasons
+   themselves is tau^2 = max(0, variance of raw across the months - mean of v_m). Data without a season (tau^2
+   near 0) get an index near 1 instead of their noise.
 
 Step 2 needs 24 whole months for every calendar month to get one ratio, so the index is estimated only when the
 data hold at least ``min_months`` (default 24) whole months; otherwise :func:`seasonal_index` raises with the
@@ -128,7 +133,11 @@ def seasonal_index(
         raise ClvlensError("seasonality could not be estimated: some calendar month has no ratio to its trend")
     raw = np.bincount(calendar - 1, weights=ratio, minlength=MONTHS + 1)[:MONTHS] / seen
     raw = _normalise(raw)
-    shrunk = 1.0 + seen / (seen + shrinkage_years) * (raw - 1.0)
+    noise = np.bincount(calendar - 1, weights=1.0 / np.maximum(rate[centre[usable]] * days[centre[usable]], 1.0),
+                        minlength=MONTHS + 1)[:MONTHS] / seen**2
+    spread = max(0.0, float(np.var(raw)) - float(np.mean(noise)))
+    signal = spread / (spread + noise) if spread > 0 else np.zeros(MONTHS)
+    shrunk = 1.0 + seen / (seen + shrinkage_years) * signal * (raw - 1.0)
     return SeasonalIndex(_normalise(shrunk), seen, int(y.size), float(shrinkage_years))
 
 
