@@ -190,6 +190,7 @@ def fit(
         fitted = fit_workspace(workspace, horizon=horizon, discount_rate=discount_rate, margin=margin,
                                holdout=holdout, models=models)
     print_models(console, fitted)
+    _print_basis(workspace)
     console.print(f"models: [bold]{workspace / 'models'}[/bold]")
 
 
@@ -208,6 +209,7 @@ def score(
         customers = score_workspace(workspace, horizon=horizon, discount_rate=discount_rate, margin=margin)
     horizon = run_settings(workspace).get("horizon", "12M")
     print_top_customers(console, customers, horizon)
+    _print_basis(workspace)
     console.print(f"{customers.height:,} customers scored in [bold]{workspace}[/bold]")
 
 
@@ -244,6 +246,7 @@ def ml_train(
     with steps_progress(("train LTV model",)) as progress:
         progress("train LTV model")
         customers = train_workspace_ltv(workspace, model=model, horizon=horizon)
+    _print_basis(workspace)
     console.print(
         f"{model} trained; ltv_ml for {customers.height:,} customers, total {customers['ltv_ml'].sum():,.0f}; "
         f"model in [bold]{workspace / 'models' / 'ltv_ml'}[/bold]",
@@ -260,6 +263,16 @@ def ml_predict(workspace: Annotated[Path, typer.Argument(help="A workspace with 
         progress("predict LTV")
         customers = predict_workspace_ltv(workspace)
     console.print(f"ltv_ml for {customers.height:,} customers, total {customers['ltv_ml'].sum():,.0f}", highlight=False)
+
+
+def _print_basis(workspace: Path) -> None:
+    """The basis every value of the workspace is now on (horizon, discounting, margin) and how ltv_ml was checked."""
+    from clvlens.pipeline.steps import run_settings
+
+    info = run_settings(workspace)
+    for key in ("value_basis", "ltv_ml_basis", "ml_calibration", "seasonality"):
+        if info.get(key):
+            console.print(f"[dim]{key}: {info[key]}[/dim]", highlight=False)
 
 
 def _model_settings(horizon: str, discount_rate: float, margin: float, holdout: str | None, models: str) -> Any:

@@ -129,8 +129,9 @@ def load_workspace_ltv(models_folder: Path) -> TrainedLTV:
 
 
 def scorecard_holdout(first_purchase: datetime, observation_end: datetime, holdout: str | None) -> timedelta:
-    """The scorecard's holdout: the given length, else a quarter of the observed span in whole weeks."""
-    if holdout is not None:
+    """The scorecard's holdout: the given length, else (None, "auto" or "bic") a quarter of the observed span in
+    whole weeks."""
+    if holdout is not None and holdout.strip().lower() not in ("auto", "bic"):
         return timedelta(days=parse_horizon(holdout, "D"))
     span_days = (observation_end - first_purchase).days
     return timedelta(weeks=max(1, math.floor(span_days / 4 / 7)))
