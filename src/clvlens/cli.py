@@ -43,8 +43,18 @@ DiscountOption = Annotated[float, typer.Option("--discount-rate", help="Annual d
 MarginOption = Annotated[float, typer.Option("--margin", help="Profit margin applied to spend (1 = revenue).")]
 HoldoutOption = Annotated[
     str | None,
-    typer.Option("--holdout", help="Choose the model by its error on this last stretch (e.g. 26W); default BIC."),
+    typer.Option(
+        "--holdout",
+        help="Choose the model by its error on this last stretch (e.g. 26W); default auto: a quarter of the span, "
+        "at most the horizon (BIC where the data are too short); 'bic' for BIC alone.",
+    ),
 ]
+FROM_WORKSPACE = " Default: the workspace's setting."
+StepHorizon = Annotated[str | None, typer.Option("--horizon", help="CLV horizon: 6M, 12M, 52W..." + FROM_WORKSPACE)]
+StepDiscount = Annotated[float | None, typer.Option("--discount-rate", help="Annual discount rate." + FROM_WORKSPACE)]
+StepMargin = Annotated[float | None, typer.Option("--margin", help="Profit margin on spend." + FROM_WORKSPACE)]
+StepHoldout = Annotated[str | None, typer.Option("--holdout", help="Holdout length, auto or bic." + FROM_WORKSPACE)]
+StepModels = Annotated[str | None, typer.Option("--models", help="Comma-separated candidates." + FROM_WORKSPACE)]
 ModelsOption = Annotated[
     str, typer.Option("--models", help="Comma-separated candidates among bgnbd, mbgnbd, paretonbd.")
 ]
@@ -189,34 +199,40 @@ def summary(
 @app.command()
 def fit(
     workspace: Annotated[Path, typer.Argument(help="A workspace folder written by clvlens run.")],
-    horizon: HorizonOption = "12M",
-    discount_rate: DiscountOption = 0.10,
-    margin: MarginOption = 1.0,
-    holdout: HoldoutOption = None,
-    models: ModelsOption = "bgnbd,mbgnbd,paretonbd",
+    horizon: StepHorizon = None,
+    discount_rate: StepDiscount = None,
+    margin: StepMargin = None,
+    holdout: StepHoldout = None,
+    models: StepModels = None,
 ) -> None:
-    """Fit and select the BTYD and spend models on a workspace; write DIR/models/*.json."""
+    """Fit and select the BTYD and spend models on a workspace; write DIR/models/*.json and refresh its values."""
     from clvlens.pipeline.steps import fit_workspace
 
     with steps_progress(("fit models",)) as progress:
         progress("fit models")
-        fitted = fit_workspace(workspace, _model_settings(horizon, discount_rate, margin, holdout, models))
+        fitted = fit_workspace(workspace, horizon=horizon, discount_rate=discount_rate, margin=margin,
+                               holdout=holdout, models=models)
     print_models(console, fitted)
+    _print_basis(workspace)
     console.print(f"models: [bold]{workspace / 'models'}[/bold]")
 
 
 @app.command()
 def score(
     workspace: Annotated[Path, typer.Argument(help="A workspace folder with fitted models (clvlens fit).")],
+    horizon: StepHorizon = None,
+    discount_rate: StepDiscount = None,
+    margin: StepMargin = None,
 ) -> None:
     """Score every customer with the saved models: p_alive, expected purchases, spend and CLV with its interval."""
     from clvlens.pipeline.steps import run_settings, score_workspace
 
     with steps_progress(("score customers",)) as progress:
         progress("score customers")
-        customers = score_workspace(workspace)
+        customers = score_workspace(workspace, horizon=horizon, discount_rate=discount_rate, margin=margin)
     horizon = run_settings(workspace).get("horizon", "12M")
     print_top_customers(console, customers, horizon)
+    _print_basis(workspace)
     console.print(f"{customers.height:,} customers scored in [bold]{workspace}[/bold]")
 
 
@@ -224,7 +240,8 @@ def score(
 def evaluate(
     workspace: Annotated[Path, typer.Argument(help="A workspace folder written by clvlens run.")],
     holdout: Annotated[
-        str | None, typer.Option("--holdout", help="Holdout length, e.g. 13W; default a quarter of the span.")
+        str | None,
+        typer.Option("--holdout", help="Holdout length, e.g. 13W; default the workspace's, else a quarter of span."),
     ] = None,
 ) -> None:
     """Score every model (BTYD, ML, naive) on the same holdout customers and store the scorecard."""
@@ -247,7 +264,7 @@ app.add_typer(ml_app, name="ml")
 def ml_train(
     workspace: Annotated[Path, typer.Argument(help="A workspace folder written by clvlens run.")],
     model: Annotated[str, typer.Option(help="lightgbm, two_part or baseline_gbr.")] = "lightgbm",
-    horizon: HorizonOption = "12M",
+    horizon: StepHorizon = None,
 ) -> None:
     """Train the LTV model (label window = the horizon before the last date) and store ltv_ml on customers."""
     from clvlens.ml.api import MODELS
@@ -260,6 +277,7 @@ def ml_train(
     with steps_progress(("train LTV model",)) as progress:
         progress("train LTV model")
         customers = train_workspace_ltv(workspace, model=model, horizon=horizon)
+    _print_basis(workspace)
     console.print(
         f"{model} trained; ltv_ml for {customers.height:,} customers, total {customers['ltv_ml'].sum():,.0f}; "
         f"model in [bold]{workspace / 'models' / 'ltv_ml'}[/bold]",
@@ -276,6 +294,16 @@ def ml_predict(workspace: Annotated[Path, typer.Argument(help="A workspace with 
         progress("predict LTV")
         customers = predict_workspace_ltv(workspace)
     console.print(f"ltv_ml for {customers.height:,} customers, total {customers['ltv_ml'].sum():,.0f}", highlight=False)
+
+
+def _print_basis(workspace: Path) -> None:
+    """The basis every value of the workspace is now on (horizon, discounting, margin) and how ltv_ml was checked."""
+    from clvlens.pipeline.steps import run_settings
+
+    info = run_settings(workspace)
+    for key in ("value_basis", "ltv_ml_basis", "ml_calibration", "seasonality"):
+        if info.get(key):
+            console.print(f"[dim]{key}: {info[key]}[/dim]", highlight=False)
 
 
 def _model_settings(horizon: str, discount_rate: float, margin: float, holdout: str | None, models: str) -> Any:

@@ -150,12 +150,9 @@ def print_run(console: Console, result: Any) -> None:
             f"{result.basket.next_best_offer.height:,} next-best offers",
             highlight=False,
         )
-    if "ml_label_window" in result.info:
-        console.print(
-            f"ML LTV learned the value over {result.info['ml_label_window']}: the data are too short to observe "
-            "a whole horizon after a useful history",
-            highlight=False,
-        )
+    for key in ("value_basis", "ltv_ml_basis", "ml_calibration", "model_criterion", "seasonality"):
+        if result.info.get(key):
+            console.print(f"[dim]{key}: {result.info[key]}[/dim]", highlight=False)
     for stage, reason in result.skipped.items():
         console.print(f"[yellow]skipped {stage}:[/yellow] {reason}", highlight=False)
     console.print(f"workspace: [bold]{result.workspace}[/bold]")

@@ -115,12 +115,22 @@ def test_cli_run_on_online_retail(tmp_path: Path, online_retail_csv: Path) -> No
     _check_contract(tmp_path / "ws", {**FULL_CONTRACT, **BASKET_TABLES})
     regions = read_table(tmp_path / "ws", "customers")["region"]
     assert regions.null_count() == 0 and "United Kingdom" in regions.to_list()
-    # one year of data and a 12-month horizon: the ML model learns half a year and scales it, instead of
-    # learning from the single week before a 12-month label window (which projected three years' revenue)
+    # one year of data and a 12-month horizon: the ML model learns half a year, instead of learning from the
+    # single week before a 12-month label window (which projected three years' revenue); that half year holds
+    # the Q4 peak and one year cannot tell a peak, so it is not doubled: ltv_ml states the window it is over
     info = dict(read_table(tmp_path / "ws", "run_info").iter_rows())
-    assert info["ml_label_window"] == "26W (predictions scaled to 12M)"
-    revenue = read_table(tmp_path / "ws", "transactions")["amount"].sum()
-    assert 0.3 * revenue < read_table(tmp_path / "ws", "customers")["ltv_ml"].sum() < 1.5 * revenue
+    assert "not scaled to 12M" in info["ml_label_window"]
+    assert info["ltv_ml_basis"].startswith("ltv_ml: 26W, undiscounted, revenue (margin 1)")
+    assert info["seasonality"].startswith("not applied: seasonality could not be estimated: 12 whole months")
+    # calibrated: its total lies within the tolerated range of the BTYD and last-26-week totals (or is rescaled)
+    transactions = read_table(tmp_path / "ws", "transactions")
+    last_half = transactions.filter(pl.col("timestamp") > pl.datetime(2011, 6, 9, 23, 59, 59))["amount"].sum()
+    ltv = read_table(tmp_path / "ws", "customers")["ltv_ml"].sum()
+    assert info["ml_calibration"].startswith(("kept", "rescaled"))
+    assert 0.5 * last_half < ltv < 1.25 * last_half
+    # the model is chosen on the last quarter (13 weeks), and the run says so
+    assert info["model_criterion"].startswith("holdout_mae: chosen by holdout MAE")
+    assert "2011-09-09 to 2011-12-09" in info["model_criterion"]
     # Pareto/NBD runs to its no-dropout edge on these data: a recorded reason, not a fit
     pareto = read_table(tmp_path / "ws", "model_selection").filter(pl.col("model") == "paretonbd")
     assert "s, beta running to 0 or infinity" in pareto["error"][0]

@@ -14,7 +14,10 @@ are those of :mod:`clvlens.analytics.asset_matrix` under the given thresholds.
 - ``revenue_at_risk``: sum over the At-Risk and Critical Churn customers of (1 - h_i) x A_i, where
   A_i = H_i / max(tenure_i in years, 1) is the customer's historical revenue per year of tenure (tenure = T_i; at
   least one year, so that a customer seen for a week is not extrapolated 52-fold) and (1 - h_i) is clipped to
-  [0, 1]: the yearly revenue run-rate of unhealthy customers that is expected to be gone.
+  [0, 1]: the yearly revenue run-rate of unhealthy customers that is expected to be gone. With a
+  :class:`ValueBasis` (the pipeline always gives one) it is put on the basis of the projected value: x margin x
+  the horizon in years, and capped at ``projected_revenue`` (a loss larger than the whole projected value on the
+  same basis would mean the run-rate of the past overstates the base's future, and is reported as that value).
 - ``at_risk_projected_value``: sum of v_i over the At-Risk quadrant: projected value of high-value customers
   whose health is below the cut, what a retention campaign protects.
 - ``opportunity_gap``: sum over Growth customers of max(0, median of v over High-Value customers - v_i): what
@@ -33,6 +36,7 @@ are those of :mod:`clvlens.analytics.asset_matrix` under the given thresholds.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -49,6 +53,28 @@ from clvlens.analytics._common import (
 from clvlens.analytics.asset_matrix import AT_RISK, GROWTH, HIGH_VALUE, UNHEALTHY_SEGMENTS, Thresholds, value_segments
 
 PARETO_TOPS: tuple[float, ...] = (0.01, 0.10, 0.20)
+VALUE_KPIS = ("projected_revenue", "revenue_at_risk", "at_risk_projected_value", "opportunity_gap")
+
+
+@dataclass(frozen=True)
+class ValueBasis:
+    """What the projected values are: the horizon they cover, the margin applied to spend, the discount rate."""
+
+    horizon: str = "12M"
+    horizon_years: float = 1.0
+    margin: float = 1.0
+    discount_rate: float | None = 0.10
+
+    @property
+    def noun(self) -> str:
+        """'revenue' at margin 1, else 'margin'."""
+        return "revenue" if self.margin == 1 else "margin"
+
+    def describe(self) -> str:
+        """E.g. "over 12M, discounted at 10%/yr, margin 0.3 applied"."""
+        discount = "undiscounted" if self.discount_rate is None else f"discounted at {self.discount_rate:.0%}/yr"
+        applied = "revenue (no margin applied)" if self.margin == 1 else f"margin {self.margin:g} applied"
+        return f"over {self.horizon}, {discount}, {applied}"
 
 DEFINITIONS: dict[str, str] = {
     "customers": "number of customers",
@@ -133,8 +159,11 @@ def kpi_values(
     orders: str = "orders",
     T: str = "T",
     time_unit: str | None = None,
+    basis: ValueBasis | None = None,
 ) -> dict[str, float]:
-    """Every KPI of the module docstring by name; `time_unit` (D, W, M) is inferred from the table when None."""
+    """Every KPI of the module docstring by name; `time_unit` (D, W, M) is inferred from the table when None.
+
+    `basis` puts revenue at risk on the basis of the projected value (margin, horizon; see the docstring)."""
     frame = as_polars(customers, "customers")
     health = resolve_health(frame, health)
     require_columns(frame, [historical, frequency, orders, T], "customers")
@@ -166,12 +195,15 @@ def kpi_values(
     orders_total = row["orders"]
     one_time = int(row["one_time"])
     pareto = pareto_concentration(frame, value=value).get_column("value_share").to_list()
+    at_risk = row["revenue_at_risk"] or 0.0
+    if basis is not None:
+        at_risk = min(at_risk * basis.margin * basis.horizon_years, max(row["projected_revenue"] or 0.0, 0.0))
     return {
         "customers": float(n),
         "historical_revenue": row["historical_revenue"] or 0.0,
         "projected_revenue": row["projected_revenue"] or 0.0,
         "expected_active_customers": row["expected_active_customers"] or 0.0,
-        "revenue_at_risk": row["revenue_at_risk"] or 0.0,
+        "revenue_at_risk": at_risk,
         "at_risk_projected_value": row["at_risk_projected_value"] or 0.0,
         "opportunity_gap": (row["opportunity_gap_raw"] or 0.0) if median_hv is not None else 0.0,
         "top_1pct_share": pareto[0],
@@ -196,20 +228,32 @@ def kpi_table(
     orders: str = "orders",
     T: str = "T",
     time_unit: str | None = None,
+    basis: ValueBasis | None = None,
 ) -> pl.DataFrame:
-    """name, value, definition: one row per KPI of the module docstring, in that order."""
+    """name, value, definition: one row per KPI of the module docstring, in that order; with a `basis`, the
+    definitions of the value KPIs state it (horizon, discounting, margin)."""
     values = kpi_values(
         customers, thresholds, health=health, value=value, historical=historical, frequency=frequency,
-        orders=orders, T=T, time_unit=time_unit,
+        orders=orders, T=T, time_unit=time_unit, basis=basis,
     )
     return pl.DataFrame(
         {
             "name": list(values),
             "value": [float(v) for v in values.values()],
-            "definition": [DEFINITIONS[name] for name in values],
+            "definition": [_definition(name, basis) for name in values],
         },
         schema={"name": pl.String, "value": pl.Float64, "definition": pl.String},
     )
+
+
+def _definition(name: str, basis: ValueBasis | None) -> str:
+    if basis is None or name not in VALUE_KPIS:
+        return DEFINITIONS[name]
+    if name == "revenue_at_risk":
+        return (f"sum over At-Risk and Critical Churn customers of (1 - health) x historical revenue per year of "
+                f"tenure (tenure floored at 1 year) x margin {basis.margin:g} x {basis.horizon} in years, capped at "
+                f"the projected value; {basis.describe()}")
+    return f"{DEFINITIONS[name]}; {basis.describe()}"
 
 
 def plot_lorenz(lorenz: pl.DataFrame) -> Any:

@@ -10,7 +10,7 @@ import polars as pl
 from clvlens.analytics._common import as_polars, require_columns, resolve_health
 from clvlens.analytics.asset_matrix import Thresholds, value_segments
 from clvlens.analytics.cohorts import cliff_summary, cohort_cliffs, cohort_table
-from clvlens.analytics.kpis import kpi_table, lorenz_curve
+from clvlens.analytics.kpis import ValueBasis, kpi_table, lorenz_curve
 from clvlens.analytics.playbooks import rfm_playbook, value_playbook
 from clvlens.analytics.regions import region_table
 from clvlens.analytics.rfm_segments import rfm_segments
@@ -36,6 +36,7 @@ class StrategyTables:
     regions: pl.DataFrame
     lorenz: pl.DataFrame = field(default_factory=pl.DataFrame)
     cliffs: pl.DataFrame = field(default_factory=pl.DataFrame)
+    basis: ValueBasis | None = None
 
     def tables(self) -> dict[str, pl.DataFrame]:
         """Every table by a workspace-friendly name (strategy_*)."""
@@ -61,11 +62,18 @@ class StrategyTables:
     def headline(self) -> list[tuple[str, str]]:
         """(label, formatted value) pairs for the CLI summary."""
         k = self.kpi
+        basis = self.basis
+        if basis is None:
+            projected, at_risk = "Projected revenue (CLV)", "Revenue at risk (per year)"
+        else:
+            discount = "" if basis.discount_rate is None else ", discounted"
+            projected = f"Projected {basis.noun} over {basis.horizon} (CLV{discount})"
+            at_risk = f"{basis.noun.capitalize()} at risk over {basis.horizon}"
         lines = [
             ("Customers", f"{k('customers'):,.0f}"),
             ("Historical revenue", f"{k('historical_revenue'):,.0f}"),
-            ("Projected revenue (CLV)", f"{k('projected_revenue'):,.0f}"),
-            ("Revenue at risk (per year)", f"{k('revenue_at_risk'):,.0f}"),
+            (projected, f"{k('projected_revenue'):,.0f}"),
+            (at_risk, f"{k('revenue_at_risk'):,.0f}"),
             ("Growth opportunity gap", f"{k('opportunity_gap'):,.0f}"),
             ("Top 10% of customers hold", f"{k('top_10pct_share'):.0%} of projected value"),
             ("Gini of projected value", f"{k('gini'):.2f}"),
@@ -88,12 +96,14 @@ def strategy_tables(
     thresholds: Thresholds | None = None,
     health: str | None = None,
     value: str = "clv",
+    basis: ValueBasis | None = None,
 ) -> StrategyTables:
     """Compute every strategy table from the clean transactions and the customers table (pandas or Polars).
 
     `health` (default: the `health` column when present, else p_alive) and `value` name the customers' columns
     used as health (the run's validated P(a purchase in the health window), P(alive) or a churn score where higher
-    means healthier) and projected value; `thresholds` sets the asset-matrix cuts (default `Thresholds()`).
+    means healthier) and projected value; `thresholds` sets the asset-matrix cuts (default `Thresholds()`);
+    `basis` states the value's horizon, discounting and margin in the KPIs and the headline.
     """
     cust = as_polars(customers, "customers")
     health = resolve_health(cust, health)
@@ -114,10 +124,11 @@ def strategy_tables(
     regions = region_table(cust, value=value) if "region" in cust.columns else pl.DataFrame()
     return StrategyTables(
         customer_columns=customer_columns,
-        kpis=kpi_table(cust, thresholds, health=health, value=value),
+        kpis=kpi_table(cust, thresholds, health=health, value=value, basis=basis),
         segments=segments,
         cohorts=cohorts,
         regions=regions,
         lorenz=lorenz_curve(cust, value=value),
         cliffs=cohort_cliffs(cohorts),
+        basis=basis,
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,12 @@ class TrainedLTV:
     train_label_mean: float
     #: the horizon predictions are reported over when the model learned a shorter label window (``spec.horizon``)
     reported_horizon: str | float | None = None
+    #: the factor from the label window to the reported horizon when not the ratio of their lengths (seasonality)
+    window_scale: float | None = None
+    #: the factor of the calibration against the BTYD and historical totals (1 = kept; NaN = unavailable)
+    calibration_factor: float = 1.0
+    #: why the predictions are scaled as they are (label window and calibration), in words
+    notes: dict[str, str] = field(default_factory=dict)
 
     @property
     def horizon(self) -> str | float:
@@ -61,9 +67,14 @@ class TrainedLTV:
 
     @property
     def horizon_scale(self) -> float:
-        """Reported horizon / label window: 1 unless the model learned a shorter window than it reports."""
+        """Reported horizon / label window: 1 unless the model learned a shorter window than it reports.
+
+        The ratio of their lengths (a steady rate of spend) unless ``window_scale`` gives another factor.
+        """
         if self.reported_horizon is None:
             return 1.0
+        if self.window_scale is not None:
+            return self.window_scale
         return FeatureSpec(self.spec.time_unit, self.reported_horizon).horizon_days / self.spec.horizon_days
 
     def predict(self, transactions: Any, *, as_of: Any = None) -> pl.DataFrame:
@@ -79,6 +90,9 @@ class TrainedLTV:
             "n_train": self.n_train,
             "train_label_mean": self.train_label_mean,
             "reported_horizon": self.reported_horizon,
+            "window_scale": self.window_scale,
+            "calibration_factor": self.calibration_factor,
+            "notes": self.notes,
         }
         self.estimator.metadata_ = extra
         return self.estimator.save(path)
@@ -166,7 +180,8 @@ def predict_ltv(model: TrainedLTV | str | Path, transactions: Any, *, as_of: Any
     frame = canonical_transactions(transactions)
     at = last_date(frame) if as_of is None else as_datetime(as_of, "as_of")
     features = build_features(frame, at, trained.spec)
-    values = np.asarray(trained.estimator.predict(features), dtype=float) * trained.horizon_scale
+    scale = trained.horizon_scale * trained.calibration_factor
+    values = np.asarray(trained.estimator.predict(features), dtype=float) * scale
     return features.select("customer_id").with_columns(pl.Series("ltv_ml", values))
 
 
@@ -182,8 +197,11 @@ def load_ltv(path: str | Path) -> TrainedLTV:
         raise ClvlensError(f"{path}: metadata has no feature_spec; save through TrainedLTV.save")
     spec = FeatureSpec.from_dict(extra["feature_spec"])
     cutoff = as_datetime(extra["cutoff"], "cutoff")
+    factor = extra.get("calibration_factor", 1.0)  # NaN (unavailable) is stored as NaN, older models have none
     return TrainedLTV(estimator, spec, cutoff, str(extra.get("model", kind)), int(extra.get("n_train", 0)),
-                      float(extra.get("train_label_mean", float("nan"))), extra.get("reported_horizon"))
+                      float(extra.get("train_label_mean", float("nan"))), extra.get("reported_horizon"),
+                      extra.get("window_scale"), float("nan") if factor is None else float(factor),
+                      dict(extra.get("notes") or {}))
 
 
 def describe(trained: TrainedLTV) -> str:
@@ -196,5 +214,8 @@ def describe(trained: TrainedLTV) -> str:
         "time_unit": trained.spec.time_unit,
         "n_train": trained.n_train,
         "train_label_mean": round(trained.train_label_mean, 4),
+        "horizon_scale": trained.horizon_scale,
+        "calibration_factor": trained.calibration_factor,
+        "notes": trained.notes,
         "features": list(getattr(trained.estimator, "feature_names_", [])),
     })

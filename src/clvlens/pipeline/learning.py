@@ -4,8 +4,12 @@ ML LTV: a LightGBM model is trained at the last date minus the horizon (so its l
 and then scores every customer as of the observation end: column `ltv_ml`, the expected value over the horizon.
 When that cut-off would leave less history than a quarter of the horizon to learn from (a year of data and a
 12-month horizon leave a week), the model learns the value over half the observed span instead, from the first
-half, and its predictions are scaled to the horizon (a steady rate of spend is assumed, over at most twice the
-window); run_info records the window. Data shorter than the horizon skip the stage with that reason.
+half. Its predictions are scaled to the horizon only with a seasonal index (the ratio of the index summed over
+the horizon to the index summed over the label window): a window that holds a seasonal peak must not be scaled
+by the ratio of lengths. Without an index (such data are too short to estimate one) the predictions stay over
+the label window and say so (run_info `ltv_ml_basis`). Data shorter than the horizon skip the stage with that
+reason. The forecast is then calibrated against the BTYD and historical totals (see
+:mod:`clvlens.pipeline.values`).
 
 Scorecard: every model is scored on the same holdout customers. The holdout is the run's `holdout` setting when
 given, else a quarter of the observed span in whole weeks (13 weeks for a year of data, 26 for two), so that the
@@ -15,27 +19,92 @@ ML models still have a calibration period at least twice the holdout to learn fr
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import polars as pl
 
-from clvlens.analytics.evaluation import Scorecard, scorecard
+from clvlens.analytics.evaluation import Scorecard, metrics, scorecard
 from clvlens.ml import TrainedLTV, load_ltv, predict_ltv, train_ltv
+from clvlens.ml.features import FeatureSpec
 from clvlens.models import parse_horizon
+from clvlens.models.seasonality import SeasonalIndex
+from clvlens.pipeline.values import calibration_check, estimate_seasonality, window_revenue
 from clvlens.pipeline.workspace import synced_models_folder
+
+DAY = timedelta(days=1)
 
 LTV_FOLDER = "ltv_ml"
 
 
 def train_and_predict_ltv(
-    transactions: pl.DataFrame, *, horizon: str, time_unit: str, observation_end: datetime, model: str = "lightgbm"
+    transactions: pl.DataFrame,
+    *,
+    horizon: str,
+    time_unit: str,
+    observation_end: datetime,
+    model: str = "lightgbm",
+    season: SeasonalIndex | None = None,
 ) -> tuple[TrainedLTV, pl.DataFrame]:
-    """Train the LTV model at the default cut-off and score every customer as of the observation end."""
+    """Train the LTV model at the default cut-off and score every customer as of the observation end
+    (uncalibrated; see :func:`calibrate_ltv`)."""
     first = transactions.get_column("timestamp").min()
     window = ltv_label_window(first, observation_end, horizon)  # type: ignore[arg-type]
     trained = train_ltv(transactions, horizon=horizon, time_unit=time_unit, model=model, label_window=window)
+    if trained.reported_horizon is not None:
+        _scale_label_window(trained, observation_end, season)
     return trained, predict_ltv(trained, transactions, as_of=observation_end)
+
+
+def _scale_label_window(trained: TrainedLTV, observation_end: datetime, season: SeasonalIndex | None) -> None:
+    """Scale a short label window to the horizon by the seasonal index, or leave it unscaled (module docstring)."""
+    window_days = trained.spec.horizon_days
+    horizon_days = FeatureSpec(trained.spec.time_unit, trained.reported_horizon).horizon_days  # type: ignore[arg-type]
+    end = observation_end.date()
+    learned = (end - timedelta(days=round(window_days)), end)
+    if season is None:
+        trained.notes["label_window"] = (
+            f"learned over a {trained.spec.horizon} window ({learned[0]} to {learned[1]}); not scaled to "
+            f"{trained.reported_horizon}: without a seasonal index (two years of data) that window may hold a "
+            "seasonal peak"
+        )
+        trained.reported_horizon = None
+        return
+    ahead = season.factor(end, end + timedelta(days=round(horizon_days))) * horizon_days
+    behind = season.factor(*learned) * window_days
+    trained.window_scale = ahead / behind
+    trained.notes["label_window"] = (
+        f"learned over a {trained.spec.horizon} window ({learned[0]} to {learned[1]}), scaled x"
+        f"{trained.window_scale:.3f} to {trained.reported_horizon} by the seasonal index"
+    )
+
+
+def calibrate_ltv(
+    trained: TrainedLTV,
+    predictions: pl.DataFrame,
+    transactions: pl.DataFrame,
+    *,
+    observation_end: datetime,
+    btyd_total: Callable[[float], float] | None,
+) -> pl.DataFrame:
+    """Check the ML total against the BTYD total and the last window's revenue; rescale it where it falls outside
+    (:func:`clvlens.pipeline.values.calibration_check`). Sets ``trained.calibration_factor`` and its note.
+
+    ``btyd_total(days)`` is the BTYD expected spend over that many days after the observation end (None without a
+    BTYD model); the window is the one the predictions are over.
+    """
+    days = FeatureSpec(trained.spec.time_unit, trained.horizon).horizon_days
+    previous = trained.calibration_factor
+    raw = predictions["ltv_ml"].to_numpy().astype(float) / (previous if np.isfinite(previous) and previous else 1.0)
+    model_total = btyd_total(days) if btyd_total is not None else None
+    baseline = window_revenue(transactions, observation_end, days)
+    factor, note = calibration_check(float(np.sum(raw)), model_total, baseline)
+    trained.calibration_factor = factor
+    trained.notes["calibration"] = note
+    return predictions.with_columns(pl.Series("ltv_ml", raw * factor))
 
 
 def ltv_label_window(first_purchase: datetime, observation_end: datetime, horizon: str) -> str | None:
@@ -62,8 +131,9 @@ def load_workspace_ltv(models_folder: Path) -> TrainedLTV:
 
 
 def scorecard_holdout(first_purchase: datetime, observation_end: datetime, holdout: str | None) -> timedelta:
-    """The scorecard's holdout: the given length, else a quarter of the observed span in whole weeks."""
-    if holdout is not None:
+    """The scorecard's holdout: the given length, else (None, "auto" or "bic") a quarter of the observed span in
+    whole weeks."""
+    if holdout is not None and holdout.strip().lower() not in ("auto", "bic"):
         return timedelta(days=parse_horizon(holdout, "D"))
     span_days = (observation_end - first_purchase).days
     return timedelta(weeks=max(1, math.floor(span_days / 4 / 7)))
@@ -72,7 +142,34 @@ def scorecard_holdout(first_purchase: datetime, observation_end: datetime, holdo
 def run_scorecard(
     transactions: pl.DataFrame, *, observation_end: datetime, time_unit: str, holdout: str | None
 ) -> Scorecard:
-    """Score every model on the holdout before the observation end."""
+    """Score every model on the holdout before the observation end; where the calibration data hold two years,
+    add each BTYD model with the seasonal index applied (rows "<model>+seasonal", the note says the factor)."""
     first = transactions.get_column("timestamp").min()
     length = scorecard_holdout(first, observation_end, holdout)  # type: ignore[arg-type]
-    return scorecard(transactions, observation_end - length, observation_end, time_unit=time_unit, n_jobs=2)
+    card = scorecard(transactions, observation_end - length, observation_end, time_unit=time_unit, n_jobs=2)
+    return add_seasonal_rows(card, transactions)
+
+
+def add_seasonal_rows(card: Scorecard, transactions: pl.DataFrame) -> Scorecard:
+    """The scorecard with a row per BTYD model forecast with and without the seasonal index (see run_scorecard)."""
+    season, _ = estimate_seasonality(transactions.filter(pl.col("timestamp") < card.calibration_end + DAY),
+                                     card.calibration_end)
+    if season is None:
+        return card
+    factor = season.factor(card.calibration_end.date(), card.observation_end.date())
+    rows = []
+    for row in card.table.filter((pl.col("family") == "btyd") & pl.col("error").is_null()).iter_rows(named=True):
+        own = card.predictions.filter(pl.col("model") == row["model"])
+        actual_value = own["actual_value"].to_numpy()
+        seasonal: dict[str, Any] = {"model": f"{row['model']}+seasonal", "family": "btyd",
+                                    "customers": row["customers"]}
+        seasonal.update(metrics.value_metrics(own["predicted_value"].to_numpy() * factor, actual_value))
+        seasonal.update(metrics.purchase_metrics(own["predicted_purchases"].to_numpy() * factor,
+                                                 own["actual_purchases"].to_numpy()))
+        seasonal.update({"fit_seconds": row["fit_seconds"], "error": None,
+                         "note": f"{row['model']} x seasonal factor {factor:.3f} over the holdout"})
+        rows.append(seasonal)
+    if rows:
+        extra = pl.DataFrame(rows, schema={name: card.table.schema[name] for name in rows[0]}, orient="row")
+        card.table = pl.concat([card.table, extra], how="diagonal_relaxed")
+    return card

@@ -1,8 +1,12 @@
 """The models step of a run: fit the BTYD candidates, choose one, fit spend, score every customer, save JSON.
 
-Selection: with `holdout` (for example "26W"), the candidates are fitted on the data up to the observation end minus
-the holdout and the one predicting holdout purchases best (mean absolute error per customer) wins; it is then refit
-on all the data. Without a holdout the lowest BIC wins. Spend is Gamma-Gamma on customers with repeat purchases of
+Selection, by what predicts: the candidates are fitted on all the data (their BIC) and on the data up to the
+observation end minus a holdout (their mean absolute error of predicted holdout purchases per customer); the one
+predicting the holdout best wins and its fit on all the data is used. The holdout is `holdout` when given (for
+example "26W"); by default ("auto") it is a quarter of the observed span in whole weeks, capped at the horizon.
+BIC chooses instead, with the reason recorded, where the data are too short for a time split (a default holdout
+under four weeks), where the calibration period leaves fewer than 20 customers with repeat purchases or no model
+can be fitted on it, or with `holdout="bic"`. Spend is Gamma-Gamma on customers with repeat purchases of
 positive value; where that model cannot be fitted, every customer's expected spend is the mean transaction value
 and the run records why.
 """
@@ -22,7 +26,7 @@ from clvlens.errors import ClvlensError
 from clvlens.models import GammaGamma, customer_lifetime_value, customer_lifetime_value_interval, parse_horizon
 from clvlens.models._base import BaseModel
 from clvlens.models.persistence import load_model
-from clvlens.models.selection import TRANSACTION_MODELS, ModelSelection, fit_candidates, select_model
+from clvlens.models.selection import TRANSACTION_MODELS, Candidate, ModelSelection, fit_candidates, select_model
 from clvlens.pipeline.workspace import models_stamp, synced_models_folder
 from clvlens.summary import rfm_summary
 
@@ -31,9 +35,19 @@ SELECTION_FILE = "selection.json"
 SPEND_FILE = "gammagamma.json"
 
 
+AUTO_HOLDOUT = "auto"
+BIC_ONLY = "bic"
+MIN_HOLDOUT_DAYS = 28
+MIN_CALIBRATION_REPEATERS = 20
+
+
 @dataclass(frozen=True)
 class ModelSettings:
-    """How the models step fits and scores; recorded with the saved models."""
+    """How the models step fits and scores; recorded with the saved models.
+
+    ``holdout``: None or "auto" (the default time split, see the module docstring), a length such as "26W", or
+    "bic" to choose by BIC alone.
+    """
 
     horizon: str = "12M"
     discount_rate: float = 0.10
@@ -46,7 +60,11 @@ class ModelSettings:
 
     def __post_init__(self) -> None:
         parse_horizon(self.horizon, "D")
-        if self.holdout is not None:
+        if self.holdout is not None and self.holdout.strip().lower() in (AUTO_HOLDOUT, "none", ""):
+            object.__setattr__(self, "holdout", None)
+        if self.holdout is not None and self.holdout.strip().lower() == BIC_ONLY:
+            object.__setattr__(self, "holdout", BIC_ONLY)
+        elif self.holdout is not None:
             parse_horizon(self.holdout, "D")
         if not 0 < self.interval_level < 1:
             raise ClvlensError(f"interval level must be between 0 and 1, got {self.interval_level}")
@@ -64,7 +82,10 @@ class ModelSettings:
 
 @dataclass
 class FittedModels:
-    """The chosen transaction model (fitted on all data), the spend model or its fallback, and the selection."""
+    """The chosen transaction model (fitted on all data), the spend model or its fallback, and the selection.
+
+    ``criterion_note`` says how the model was chosen: the holdout used, or why BIC chose instead.
+    """
 
     transaction_model: BaseModel
     spend_model: GammaGamma | None
@@ -73,6 +94,13 @@ class FittedModels:
     selection: ModelSelection
     settings: ModelSettings
     time_unit: str
+    criterion_note: str = ""
+
+
+def default_holdout_days(span_days: float, horizon_days: float) -> int:
+    """A quarter of the observed span in whole weeks, capped at the horizon (in days; 0 when under a week)."""
+    weeks = int(span_days // 28)
+    return int(min(weeks * 7, horizon_days))
 
 
 def fit_models(
@@ -85,29 +113,90 @@ def fit_models(
 ) -> FittedModels:
     """Fit and select the transaction model and fit the spend model (see the module docstring)."""
     x, tx, T = _columns(customers)
-    holdout_data = None
+    full = fit_candidates(x, tx, T, time_unit=time_unit, names=settings.models, penalizer_coef=settings.penalizer_coef)
+    by_bic = select_model(full)
+    holdout_days, reason = _holdout_days(transactions, observation_end, settings)
+    selection, note = by_bic, reason
+    if holdout_days:
+        try:
+            selection, note = _select_on_holdout(
+                transactions, full, by_bic, time_unit=time_unit, observation_end=observation_end,
+                days=holdout_days, settings=settings,
+            )
+        except ClvlensError as exc:
+            if settings.holdout is not None:  # a holdout the user asked for that cannot be used is an error
+                raise
+            note = f"chosen by BIC: the time split could not be used ({exc})"
+    spend_model, fallback, spend_note = _fit_spend(customers, time_unit)
+    return FittedModels(selection.model, spend_model, fallback, spend_note, selection, settings, time_unit, note)
+
+
+def _holdout_days(transactions: pl.DataFrame, observation_end: datetime, settings: ModelSettings) -> tuple[int, str]:
+    """The holdout length in days (0 for BIC) and, for BIC, the reason."""
+    if settings.holdout == BIC_ONLY:
+        return 0, "chosen by BIC, as asked (holdout=bic)"
     if settings.holdout is not None:
-        days = parse_horizon(settings.holdout, "D")
-        calibration_end = observation_end - timedelta(days=days)
-        calibration = rfm_summary(
-            transactions, time_unit=time_unit, observation_end=observation_end, calibration_end=calibration_end
+        return round(parse_horizon(settings.holdout, "D")), ""
+    first = transactions.get_column("timestamp").min()
+    span_days = (observation_end - first).days if first is not None else 0  # type: ignore[operator]
+    days = default_holdout_days(span_days, parse_horizon(settings.horizon, "D"))
+    if days < MIN_HOLDOUT_DAYS:
+        return 0, (
+            f"chosen by BIC: {span_days} days observed are too short for a time split "
+            f"(the holdout would be {days} days, at least {MIN_HOLDOUT_DAYS} needed)"
         )
-        if calibration.height == 0:
-            raise ClvlensError(f"holdout {settings.holdout} leaves no customers before {calibration_end.date()}")
-        cx, ctx, cT = _columns(calibration)
-        candidates = fit_candidates(cx, ctx, cT, time_unit=time_unit, names=settings.models,
+    return days, ""
+
+
+def _select_on_holdout(
+    transactions: pl.DataFrame,
+    full: list[Candidate],
+    by_bic: ModelSelection,
+    *,
+    time_unit: str,
+    observation_end: datetime,
+    days: int,
+    settings: ModelSettings,
+) -> tuple[ModelSelection, str]:
+    """Rank the full-data fits by the holdout error of the same models fitted on the calibration period."""
+    calibration_end = observation_end - timedelta(days=days)
+    calibration = rfm_summary(
+        transactions, time_unit=time_unit, observation_end=observation_end, calibration_end=calibration_end
+    )
+    if calibration.height == 0:
+        raise ClvlensError(f"holdout {days} days leaves no customers before {calibration_end.date()}")
+    cx, ctx, cT = _columns(calibration)
+    repeaters = int(np.sum(cx > 0))
+    if repeaters < MIN_CALIBRATION_REPEATERS:
+        raise ClvlensError(
+            f"holdout {days} days leaves {repeaters} customers with repeat purchases before {calibration_end.date()}"
+            f", at least {MIN_CALIBRATION_REPEATERS} needed"
+        )
+    on_calibration = fit_candidates(cx, ctx, cT, time_unit=time_unit, names=settings.models,
                                     penalizer_coef=settings.penalizer_coef)
-        holdout_data = (cx, ctx, cT, calibration["frequency_holdout"].to_numpy(),
-                        float(calibration["duration_holdout"][0]))
-        selection = select_model(candidates, holdout=holdout_data)
-        chosen = type(selection.model)(time_unit=time_unit, penalizer_coef=settings.penalizer_coef).fit(x, tx, T)
-    else:
-        selection = select_model(
-            fit_candidates(x, tx, T, time_unit=time_unit, names=settings.models, penalizer_coef=settings.penalizer_coef)
-        )
-        chosen = selection.model
-    spend_model, fallback, note = _fit_spend(customers, time_unit)
-    return FittedModels(chosen, spend_model, fallback, note, selection, settings, time_unit)
+    holdout = (cx, ctx, cT, calibration["frequency_holdout"].to_numpy(), float(calibration["duration_holdout"][0]))
+    ranked = select_model(on_calibration, holdout=holdout)
+    errors = {c.name: c for c in ranked.candidates if c.holdout_mae is not None}
+    for candidate in full:
+        scored = errors.get(candidate.name)
+        if scored is not None:
+            candidate.holdout_mae, candidate.holdout_predicted = scored.holdout_mae, scored.holdout_predicted
+    usable = [c for c in full if c.model is not None and c.holdout_mae is not None]
+    if not usable:
+        raise ClvlensError("no model could be fitted on both the calibration period and all the data")
+    usable.sort(key=lambda c: c.holdout_mae)  # type: ignore[arg-type, return-value]
+    rest = [c for c in full if c not in usable]
+    rest.sort(key=lambda c: (c.model is None, c.bic if np.isfinite(c.bic) else np.inf))
+    selection = ModelSelection(usable[0].name, "holdout_mae", usable + rest, ranked.holdout_actual)
+    length = settings.holdout or f"{days // 7}W (default: a quarter of the span, at most the horizon)"
+    note = (
+        f"chosen by holdout MAE of purchases per customer, holdout {length}: "
+        f"{calibration_end.date()} to {observation_end.date()}; BIC would choose {by_bic.chosen}"
+    )
+    unscored = [c for c in on_calibration if c.model is None and any(f.name == c.name and f.model for f in full)]
+    for candidate in unscored:
+        note += f"; {candidate.name} not scored: it could not be fitted on the calibration period ({candidate.error})"
+    return selection, note
 
 
 def score_customers(customers: pl.DataFrame, fitted: FittedModels) -> pl.DataFrame:
@@ -163,6 +252,7 @@ def save_models(fitted: FittedModels, folder: Path) -> list[Path]:
     record = {
         "chosen": name,
         "criterion": fitted.selection.criterion,
+        "criterion_note": fitted.criterion_note,
         "holdout_actual": fitted.selection.holdout_actual,
         "candidates": fitted.selection.rows(),
         "spend_note": fitted.spend_note,
@@ -201,8 +291,17 @@ def _load_models_from(folder: Path) -> FittedModels:
     settings = ModelSettings(**{**record["settings"], "models": tuple(record["settings"]["models"])})
     selection = ModelSelection(record["chosen"], record["criterion"], [], record["holdout_actual"])
     return FittedModels(
-        model, spend, record["fallback_spend"], record["spend_note"], selection, settings, record["time_unit"]  # type: ignore[arg-type]
+        model, spend, record["fallback_spend"], record["spend_note"], selection, settings,  # type: ignore[arg-type]
+        record["time_unit"], record.get("criterion_note", ""),
     )
+
+
+def save_settings(folder: Path, settings: ModelSettings) -> None:
+    """Rewrite the settings recorded with saved models (after a rescore under new horizon, discount or margin)."""
+    record_path = folder / SELECTION_FILE
+    record = json.loads(record_path.read_text())
+    record["settings"] = {**asdict(settings), "models": list(settings.models)}
+    record_path.write_text(json.dumps(_finite(record), indent=2))
 
 
 def _fit_spend(customers: pl.DataFrame, time_unit: str) -> tuple[GammaGamma | None, float | None, str]:

@@ -23,7 +23,8 @@ from clvlens.models import interval_method, parse_horizon
 from clvlens.pipeline.checks import check_holdout, check_output_folder, check_run_settings, run_space_needed
 from clvlens.pipeline.health import add_health, health_info, save_activity
 from clvlens.pipeline.learning import run_scorecard, save_ltv, train_and_predict_ltv
-from clvlens.pipeline.modeling import FittedModels, ModelSettings, fit_models, save_models, score_customers
+from clvlens.pipeline.modeling import FittedModels, ModelSettings, fit_models, save_models
+from clvlens.pipeline.refresh import btyd_values, estimate, ltv_basis, ml_values, value_info, value_strategy
 from clvlens.pipeline.workspace import (
     fault_point,
     workspace_lock,
@@ -120,12 +121,18 @@ def _run_stages(settings: RunSettings, progress: ProgressCallback | None) -> Run
 
     report(STEPS[2])
     fitted = None
+    season, season_note = estimate(observed, period.observation_end)
+    seasonal, value_notes = 1.0, {"seasonality": f"not applied: {season_note}"}
     try:
         fitted = fit_models(
             observed, customers, time_unit=period.time_unit, observation_end=period.observation_end,
             settings=settings.models,
         )
-        customers = customers.join(score_customers(customers, fitted), on="customer_id", how="left")
+        scores, value_notes, seasonal = btyd_values(
+            observed, customers, fitted, observation_end=period.observation_end, season=season,
+            season_note=season_note,
+        )
+        customers = customers.join(scores, on="customer_id", how="left")
     except ClvlensError as exc:
         skipped["models"] = str(exc)
 
@@ -134,8 +141,11 @@ def _run_stages(settings: RunSettings, progress: ProgressCallback | None) -> Run
     try:
         ltv, predictions = train_and_predict_ltv(
             observed, horizon=settings.models.horizon, time_unit=period.time_unit,
-            observation_end=period.observation_end, model=settings.ml_model,
+            observation_end=period.observation_end, model=settings.ml_model, season=season,
         )
+        ltv.notes["run_horizon"] = settings.models.horizon
+        predictions = ml_values(ltv, observed, customers, fitted, observation_end=period.observation_end,
+                                margin=settings.models.margin, seasonal=seasonal, predictions=predictions)
         customers = customers.join(predictions, on="customer_id", how="left")
     except ClvlensError as exc:
         skipped["ml"] = str(exc)
@@ -145,14 +155,11 @@ def _run_stages(settings: RunSettings, progress: ProgressCallback | None) -> Run
     health = None
     health_window = settings.health_window or settings.models.horizon
     if fitted is not None:
-        from clvlens.analytics import strategy_tables
-
         customers, health = add_health(
             observed, customers, fitted.transaction_model, window=health_window, time_unit=period.time_unit,
             observation_end=period.observation_end, skipped=skipped,
         )
-        strategy = strategy_tables(observed, customers, health="health")
-        customers = customers.join(strategy.customer_columns, on="customer_id", how="left")
+        strategy, customers = value_strategy(observed, customers, settings.models)
     else:
         skipped["strategy"] = "needs the model columns p_alive and clv"
 
@@ -173,8 +180,12 @@ def _run_stages(settings: RunSettings, progress: ProgressCallback | None) -> Run
     info = _run_info(settings, period, cleaned, customers, fitted, skipped)
     if fitted is not None:
         info.update(health_info(health, health_window))
-    if ltv is not None and ltv.reported_horizon is not None:
-        info["ml_label_window"] = f"{ltv.spec.horizon} (predictions scaled to {ltv.horizon})"
+    info.update(value_notes)
+    if ltv is not None:
+        info["ltv_ml_basis"] = "ltv_ml: " + ltv_basis(ltv, settings.models)
+        info["ml_calibration"] = ltv.notes.get("calibration", "")
+        if ltv.spec.horizon != ltv.notes["run_horizon"]:
+            info["ml_label_window"] = ltv.notes.get("label_window", str(ltv.spec.horizon))
     if card is not None:
         info["scorecard_holdout"] = f"{card.calibration_end.date()} to {card.observation_end.date()}"
     report(STEPS[7])
@@ -284,14 +295,9 @@ def _run_info(
         "kept_rows": cleaned.report.kept_rows,
         "quarantined_rows": cleaned.report.quarantined_rows,
         "customers": customers.height,
-        "horizon": settings.models.horizon,
-        "discount_rate": settings.models.discount_rate,
-        "margin": settings.models.margin,
+        **value_info(settings.models, fitted),
     }
     if fitted is not None:
-        info["model"] = fitted.selection.chosen
-        info["model_criterion"] = fitted.selection.criterion
-        info["spend_model"] = fitted.spend_note
         draws = settings.models.interval_draws
         method = interval_method("auto", customers.height, draws)
         info["clv_interval"] = (
