@@ -29,7 +29,7 @@ def asset_matrix(points: pl.DataFrame | None, fmt: Formatter, *, health_cut: flo
         part = points.filter(pl.col("value_segment") == segment)
         if part.is_empty():
             continue
-        fig.add_trace(go.Scattergl(
+        fig.add_trace(go.Scatter(
             x=part.get_column("value").clip(lower_bound=0.01).to_list(), y=part.get_column("health").to_list(),
             mode="markers", name=f"{segment} ({part.height:,})",
             marker={"color": SEGMENT_COLOURS[segment], "size": 5, "opacity": 0.55},
