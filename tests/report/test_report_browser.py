@@ -3,6 +3,7 @@ drawn, the map drawn; screenshots saved under tests/artifacts/ (gitignored). The
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from pathlib import Path
 
@@ -58,12 +59,10 @@ def _open_report(driver, folder: Path) -> dict:
     driver.get(report.as_uri())
     from selenium.common.exceptions import TimeoutException
 
-    try:  # the assertions below say what is missing if some chart never draws
+    with contextlib.suppress(TimeoutException):  # the assertions below say what is missing
         WebDriverWait(driver, 60).until(lambda d: d.execute_script(
             "return document.readyState === 'complete' && [...document.querySelectorAll('.chart')].every("
             "c => c.querySelector('.js-plotly-plot svg.main-svg'))"))
-    except TimeoutException:
-        pass
     return driver.execute_script("""
         const charts = [...document.querySelectorAll('.chart')];
         return {

@@ -117,11 +117,19 @@ class Workspace:
             return None
         return self._frame(f'SELECT * FROM "{table}"' + (f" ORDER BY {order}" if order else ""))
 
-    def relation(self, sql_name: str) -> duckdb.DuckDBPyRelation:
-        """A lazy DuckDB relation over one table, for streaming writers (export)."""
-        if not self.has(sql_name):
-            raise ClvlensError(f"{self.folder}: no table '{sql_name}'")
-        return self._connection.cursor().table(sql_name)
+    def star_tables(self) -> list[str]:
+        """The BI star-schema tables this workspace can fill (:mod:`clvlens.workspace.star`)."""
+        from clvlens.workspace.star import star_tables
+
+        return star_tables(self)
+
+    def star(self, name: str) -> duckdb.DuckDBPyRelation:
+        """One star-schema table as a lazy DuckDB relation, for streaming writers (the export)."""
+        from clvlens.workspace.star import star_relation
+
+        if name not in self.star_tables():
+            raise ClvlensError(f"{self.folder}: the workspace cannot fill star table '{name}'")
+        return star_relation(self, name)
 
     # ---- settings ------------------------------------------------------------------------------------------
     def _read_run_info(self, currency: str | None) -> RunInfo:
