@@ -27,6 +27,9 @@ from clvlens.summary import customer_attributes, rfm_summary
 from clvlens.summary.rfm import resolve_period
 
 ProgressCallback = Callable[[str], None]
+# stages a user may leave out; "report" is written by the caller after the run (faces sit above the pipeline)
+SKIPPABLE = ("ml", "basket", "scorecard", "report")
+SKIPPED_BY_USER = "left out by --skip"
 STEPS = (
     "load and clean",
     "summarise customers",
@@ -55,6 +58,10 @@ class RunSettings:
     basket_min_confidence: float = 0.2
     ml_model: str = "lightgbm"
     scorecard: bool = True
+    # stages to leave out (see SKIPPABLE); each is recorded in run_info as skipped_<stage>
+    skip: frozenset[str] = frozenset()
+    # ISO code of the money in the source (recorded in run_info; faces guess it from the source when absent)
+    currency: str | None = None
 
 
 @dataclass
@@ -76,6 +83,9 @@ class RunResult:
 def run_pipeline(settings: RunSettings, progress: ProgressCallback | None = None) -> RunResult:
     """Run every stage and write the workspace atomically; `progress` is told the name of each step as it starts."""
     report = progress or (lambda _step: None)
+    unknown = sorted(set(settings.skip) - set(SKIPPABLE))
+    if unknown:
+        raise ClvlensError(f"--skip: unknown stage {', '.join(unknown)} (choose among {', '.join(SKIPPABLE)})")
     report(STEPS[0])
     cleaned = load_source(settings.source, format=settings.format, mapping=settings.mapping, rules=settings.rules)
     report(STEPS[1])
@@ -83,7 +93,7 @@ def run_pipeline(settings: RunSettings, progress: ProgressCallback | None = None
     period = resolve_period(cleaned.transactions, settings.time_unit, settings.observation_end, None, "D")
     observed = observed_until(cleaned.transactions, period.observation_end)
     customers = _customer_table(observed, period)
-    skipped: dict[str, str] = {}
+    skipped: dict[str, str] = dict.fromkeys(sorted(settings.skip), SKIPPED_BY_USER)
 
     report(STEPS[2])
     fitted = None
@@ -99,11 +109,12 @@ def run_pipeline(settings: RunSettings, progress: ProgressCallback | None = None
     report(STEPS[3])
     ltv = None
     try:
-        ltv, predictions = train_and_predict_ltv(
-            observed, horizon=settings.models.horizon, time_unit=period.time_unit,
-            observation_end=period.observation_end, model=settings.ml_model,
-        )
-        customers = customers.join(predictions, on="customer_id", how="left")
+        if "ml" not in settings.skip:
+            ltv, predictions = train_and_predict_ltv(
+                observed, horizon=settings.models.horizon, time_unit=period.time_unit,
+                observation_end=period.observation_end, model=settings.ml_model,
+            )
+            customers = customers.join(predictions, on="customer_id", how="left")
     except ClvlensError as exc:
         skipped["ml"] = str(exc)
 
@@ -118,11 +129,11 @@ def run_pipeline(settings: RunSettings, progress: ProgressCallback | None = None
         skipped["strategy"] = "needs the model columns p_alive and clv"
 
     report(STEPS[5])
-    basket = _basket(observed, customers, settings, skipped)
+    basket = None if "basket" in settings.skip else _basket(observed, customers, settings, skipped)
 
     report(STEPS[6])
     card = None
-    if settings.scorecard:
+    if settings.scorecard and "scorecard" not in settings.skip:
         try:
             card = run_scorecard(
                 observed, observation_end=period.observation_end, time_unit=period.time_unit,
@@ -254,6 +265,8 @@ def _run_info(
             f"{settings.models.interval_level:.0%} from {draws} parametric-bootstrap draws"
             + (" (linearised)" if method == "linear" else "")
         )
+    if settings.currency:
+        info["currency"] = settings.currency.strip().upper()
     for stage, reason in skipped.items():
         info[f"skipped_{stage}"] = reason
     return info
