@@ -34,14 +34,19 @@ class Formatter:
             return f"{self.symbol}0"
         sign = "-" if value < 0 else ""
         magnitude = abs(value)
-        for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-            if magnitude >= limit:
-                scaled = magnitude / limit
-                if round(scaled, 2) >= 1000 and suffix != "B":
-                    continue
-                digits = 2 if scaled < 10 else 1 if scaled < 100 else 0
-                return f"{sign}{self.symbol}{scaled:.{digits}f}{suffix}"
-        return f"{sign}{self.symbol}{magnitude:,.2f}"
+        units = ((1.0, ""), (1e3, "k"), (1e6, "M"), (1e9, "B"))
+        index = max(i for i, (limit, _) in enumerate(units) if magnitude >= limit or i == 0)
+        while True:
+            limit, suffix = units[index]
+            scaled = magnitude / limit
+            digits = 2 if scaled < 10 or not suffix else 1 if scaled < 100 else 0
+            if suffix and round(scaled, digits) >= (10 if digits == 2 else 100 if digits == 1 else 1000):
+                digits = max(digits - 1, 0)  # 9,999 is written 10.0k, not 10.00k
+            if round(scaled, digits) < 1000 or index == len(units) - 1:
+                break
+            index += 1  # 999,999 is written 1.00M, not 1000k
+        text = f"{scaled:,.{digits}f}" if not suffix else f"{scaled:.{digits}f}"
+        return f"{sign}{self.symbol}{text}{suffix}"
 
     def money_full(self, value: float | None) -> str:
         if value is None or (isinstance(value, float) and not math.isfinite(value)):
