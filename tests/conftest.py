@@ -47,3 +47,26 @@ def online_retail(online_retail_csv: Path):
     from clvlens.data import load_online_retail
 
     return load_online_retail(online_retail_csv)
+
+
+@pytest.fixture(scope="session")
+def uci_workspace(tmp_path_factory: pytest.TempPathFactory, online_retail_csv: Path) -> Path:
+    """A full run on the real UCI Online Retail file (GBP, countries), written once per session."""
+    from clvlens.pipeline import RunSettings, run_pipeline
+
+    folder = tmp_path_factory.mktemp("ws-uci")
+    run_pipeline(RunSettings(str(online_retail_csv), folder))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def demo_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A full run on a 2,000-customer demo store (Brazilian states, BRL), written once per session."""
+    from clvlens.data.demo import generate_demo_store, write_flat_log
+    from clvlens.pipeline import RunSettings, run_pipeline
+
+    folder = tmp_path_factory.mktemp("ws-demo")
+    store = generate_demo_store(n_customers=2000, seed=11)
+    log = write_flat_log(store, folder / "demo_transactions.csv")
+    run_pipeline(RunSettings(str(log), folder, "auto", store.truth.time_unit))
+    return folder

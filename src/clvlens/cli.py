@@ -28,8 +28,14 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-errors = Console(stderr=True)
+def _console(stderr: bool = False) -> Console:
+    """A terminal console, or a wide one that never wraps lines when the output is piped or redirected."""
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr) if stream.isatty() else Console(stderr=stderr, width=400, soft_wrap=True)
+
+
+console = _console()
+errors = _console(stderr=True)
 
 FormatOption = Annotated[
     str, typer.Option("--format", "-f", help="auto, olist, online_retail, cdnow, csv, parquet or excel.")
@@ -58,6 +64,12 @@ StepModels = Annotated[str | None, typer.Option("--models", help="Comma-separate
 ModelsOption = Annotated[
     str, typer.Option("--models", help="Comma-separated candidates among bgnbd, mbgnbd, paretonbd.")
 ]
+SkipOption = Annotated[
+    str | None, typer.Option("--skip", help="Stages to leave out, comma-separated: ml, basket, scorecard, report.")
+]
+CurrencyOption = Annotated[
+    str | None, typer.Option("--currency", help="ISO code of the money (BRL, GBP, USD...); default: from the source.")
+]
 MapOption = Annotated[
     list[str] | None, typer.Option("--map", help="Column mapping canonical=source, e.g. --map customer_id=Kunde.")
 ]
@@ -71,8 +83,14 @@ DayFirstOption = Annotated[
 
 
 @contextmanager
-def steps_progress(steps: tuple[str, ...]) -> Iterator[Callable[[str], None]]:
-    """A rich progress bar over named steps; yields the callback the pipeline calls as each step starts."""
+def steps_progress(
+    steps: tuple[str, ...], timings: list[tuple[str, float]] | None = None
+) -> Iterator[Callable[[str], None]]:
+    """A rich progress bar over named steps; yields the callback the pipeline calls as each step starts.
+
+    Each finished step is printed with the time it took: a ticked line above the bar in a terminal, a plain
+    unwrapped line on stderr when piped. `timings` collects (step, seconds).
+    """
     progress = Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
@@ -84,17 +102,32 @@ def steps_progress(steps: tuple[str, ...]) -> Iterator[Callable[[str], None]]:
         disable=not errors.is_terminal,
     )
     task = progress.add_task("starting", total=len(steps))
-    started = False
+    record = timings if timings is not None else []
+    current: list[Any] = []  # [step, start time] of the running step
+
+    def finish() -> None:
+        if not current:
+            return
+        name, began = current
+        seconds = time.perf_counter() - began
+        record.append((name, seconds))
+        done = len(record)
+        if errors.is_terminal:
+            progress.console.print(f"[green]✓[/green] {name:<26} {seconds:7.1f} s", highlight=False)
+        else:
+            errors.print(f"[{done}/{len(steps)}] {name}: {seconds:.1f} s", highlight=False, soft_wrap=True)
+        current.clear()
 
     def advance(step: str) -> None:
-        nonlocal started
-        if started:
+        if current:
+            finish()
             progress.advance(task)
-        started = True
+        current[:] = [step, time.perf_counter()]
         progress.update(task, description=step)
 
     with progress:
         yield advance
+        finish()
         progress.update(task, completed=len(steps))
 
 
@@ -117,11 +150,12 @@ def run(
         str | None,
         typer.Option("--health-window", help="Health = P(a purchase in this window): 13W, 6M...; default the horizon."),
     ] = None,
+    skip: SkipOption = None,
+    currency: CurrencyOption = None,
 ) -> None:
-    """Clean a transaction log, fit the models, build the strategy tables and write the workspace."""
+    """Clean a transaction log, fit the models, build the strategy tables, write the workspace and its report."""
     from clvlens.data.schema import parse_mapping_option
-    from clvlens.pipeline import RunSettings, run_pipeline
-    from clvlens.pipeline.run import STEPS
+    from clvlens.pipeline import RunSettings
 
     settings = RunSettings(
         source,
@@ -134,10 +168,97 @@ def run(
         date_format=date_format,
         dayfirst=dayfirst,
         health_window=health_window,
+        skip=_skip_option(skip),
+        currency=currency,
     )
-    with steps_progress(STEPS) as progress:
+    _run_and_report(settings)
+
+
+def _run_and_report(settings: Any, before: tuple[str, ...] = (), prepare: Callable[[Callable[[str], None]], Any]
+                    | None = None) -> None:
+    """Run the pipeline (after the `before` steps that `prepare` performs), write the report unless skipped,
+    then print the detailed tables, the plain-words summary and the stage timings."""
+    from clvlens.pipeline import run_pipeline
+    from clvlens.pipeline.run import STEPS
+
+    with_report = "report" not in settings.skip
+    timings: list[tuple[str, float]] = []
+    report, note = None, "left out by --skip" if not with_report else None
+    with steps_progress((*before, *STEPS, *(("write report",) if with_report else ())), timings) as progress:
+        if prepare is not None:
+            settings = prepare(progress)
         result = run_pipeline(settings, progress)
+        if with_report:
+            progress("write report")
+            report, note = _write_report(result.workspace.parent)
     print_run(console, result)
+    from clvlens.cli_summary import print_summary, print_timings
+
+    print_summary(console, result.workspace.parent, report, note)
+    print_timings(console, timings)
+
+
+def _write_report(folder: Path) -> tuple[Path | None, str | None]:
+    """The run's report; a failure is reported in one line and does not undo the written workspace."""
+    from clvlens.report import write_report
+
+    try:
+        return write_report(folder), None
+    except ClvlensError as exc:
+        return None, str(exc)
+    except Exception as exc:  # the workspace is written; the report must not turn the run into a failure
+        return None, f"unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+
+
+def _skip_option(skip: str | None) -> frozenset[str]:
+    from clvlens.pipeline.run import SKIPPABLE
+
+    stages = frozenset(part.strip().lower() for part in (skip or "").split(",") if part.strip())
+    unknown = sorted(stages - set(SKIPPABLE))
+    if unknown:
+        raise ClvlensError(f"--skip: unknown stage {', '.join(unknown)} (choose among {', '.join(SKIPPABLE)})")
+    return stages
+
+
+@app.command()
+def report(
+    workspace: Annotated[Path, typer.Argument(help="A workspace folder written by clvlens run.")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="HTML file to write; default DIR/report.html.")]
+    = None,
+    pdf: Annotated[bool, typer.Option("--pdf", help="Also print the report to PDF with headless Chromium.")] = False,
+    currency: CurrencyOption = None,
+) -> None:
+    """Write the executive report (one self-contained HTML file that opens offline), and optionally its PDF."""
+    from clvlens.report import print_pdf, write_report
+
+    timings: list[tuple[str, float]] = []
+    with steps_progress(("write report", *(("print PDF",) if pdf else ())), timings) as progress:
+        progress("write report")
+        html = write_report(workspace, out, currency=currency)
+        if pdf:
+            progress("print PDF")
+            document = print_pdf(html, html.with_suffix(".pdf"))
+    console.print(f"report: [bold]{html}[/bold]", highlight=False, soft_wrap=True)
+    if pdf:
+        console.print(f"PDF:    [bold]{document}[/bold]", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def export(
+    workspace: Annotated[Path, typer.Argument(help="A workspace folder written by clvlens run.")],
+    to: Annotated[str, typer.Option("--to", help="parquet, csv or xlsx.")] = "parquet",
+    dest: Annotated[Path | None, typer.Option("--dest", help="Folder to write; default DIR/export.")] = None,
+    currency: CurrencyOption = None,
+) -> None:
+    """Export the workspace as a BI star schema (facts, dimensions, rules, offers) with a README of its keys."""
+    from clvlens.export import export_workspace
+
+    with steps_progress((f"export {to}",)) as progress:
+        progress(f"export {to}")
+        result = export_workspace(workspace, to, dest, currency=currency)
+    rows = ", ".join(f"{name} {count:,}" for name, count in result.rows.items())
+    console.print(f"export: [bold]{result.folder}[/bold] ({rows}); keys and measures in "
+                  f"{result.folder / 'README.md'}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -324,27 +445,30 @@ def demo(
         bool, typer.Option("--no-dashboard", help="Do not open the dashboard (it does not exist yet).")
     ] = False,
 ) -> None:
-    """Generate the demo store and run the whole pipeline on it."""
+    """Generate the demo store, run the whole pipeline on it and write the report."""
     from clvlens.data.demo import generate_demo_store, write_flat_log
-    from clvlens.pipeline import RunSettings, run_pipeline
+    from clvlens.pipeline import RunSettings
     from clvlens.pipeline.checks import FREE_SPACE_FLOOR, check_output_folder
-    from clvlens.pipeline.run import STEPS
     from clvlens.pipeline.workspace import workspace_lock
 
     if customers < 1:
         raise ClvlensError(f"--customers must be at least 1, got {customers}")
     # the demo log takes about 300 bytes per customer, the workspace a few times that
     check_output_folder(out, FREE_SPACE_FLOOR + 2_000 * customers)
-    started = time.perf_counter()
-    # the lock covers the demo log too, which is written into the same folder before the run starts
-    with workspace_lock(out), steps_progress(("generate demo store", *STEPS)) as progress:
+
+    def prepare(progress: Callable[[str], None]) -> Any:
         progress("generate demo store")
         store = generate_demo_store(n_customers=customers, seed=seed)
         log = write_flat_log(store, Path(out) / "demo_transactions.csv")
-        result = run_pipeline(RunSettings(str(log), out, "auto", store.truth.time_unit), progress)
-    console.print(f"demo store: {customers:,} customers, {len(store.transactions):,} log rows -> {log}")
-    print_run(console, result)
-    console.print(f"[dim]done in {time.perf_counter() - started:.1f} s[/dim]")
+        console.print(f"demo store: {customers:,} customers, {len(store.transactions):,} log rows -> {log}",
+                      highlight=False, soft_wrap=True)
+        return RunSettings(str(log), out, "auto", store.truth.time_unit, currency="BRL")
+
+    # the lock covers the demo log too, which is written into the same folder before the run starts
+    with workspace_lock(out):
+        _run_and_report(RunSettings("", out), ("generate demo store",), prepare)
+    if not no_dashboard:
+        console.print("dashboard: not available yet; open the report instead", highlight=False)
 
 
 @app.callback(invoke_without_command=True)

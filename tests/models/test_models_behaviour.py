@@ -290,7 +290,7 @@ def test_bgbb_donations_matches_fader_hardie_shang_2010():
 
 
 def test_alive_matrix_and_plots(bg_sim):
-    from clvlens.models import plots
+    from clvlens.charts import model_plots as plots
     from clvlens.models.diagnostics import frequency_pmf
 
     am = alive_matrix(bg_sim, 10, 52.0)

@@ -191,8 +191,11 @@ def plot_asset_matrix(table: pl.DataFrame) -> Any:
     import plotly.graph_objects as go
 
     if "value_segment" in table.columns:
+        # a value_segments table names the value `value`; the workspace's customers table names it `clv`
+        value = "value" if "value" in table.columns else "clv"
+        require_columns(table, [value], "asset matrix")
         table = table.group_by(pl.col("value_segment").alias("segment")).agg(
-            pl.len().alias("customers"), pl.col("value").sum().alias("projected_revenue")
+            pl.len().alias("customers"), pl.col(value).sum().alias("projected_revenue")
         )
     require_columns(table, ["segment", "customers", "projected_revenue"], "asset matrix")
     positions = {HIGH_VALUE: (1, 1), GROWTH: (0, 1), AT_RISK: (1, 0), CRITICAL_CHURN: (0, 0)}

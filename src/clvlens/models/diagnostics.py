@@ -1,4 +1,4 @@
-"""Model-checking data as plain numpy/dict structures (drawn by :mod:`clvlens.models.plots`).
+"""Model-checking data as plain numpy/dict structures (drawn by :mod:`clvlens.charts.model_plots`).
 
 The checks follow Fader, Hardie & Lee (2005), figures 1-4: frequency histogram vs model, cumulative and
 incremental tracking of repeat transactions, and conditional expectations vs holdout by calibration frequency.

@@ -37,6 +37,9 @@ from clvlens.summary import customer_attributes, rfm_summary
 from clvlens.summary.rfm import resolve_period
 
 ProgressCallback = Callable[[str], None]
+# stages a user may leave out; "report" is written by the caller after the run (faces sit above the pipeline)
+SKIPPABLE = ("ml", "basket", "scorecard", "report")
+SKIPPED_BY_USER = "left out by --skip"
 STEPS = (
     "load and clean",
     "summarise customers",
@@ -68,6 +71,10 @@ class RunSettings:
     date_format: str | None = None
     dayfirst: bool | None = None
     health_window: str | None = None  # the window of `health` (P(a purchase in it)); None = the horizon
+    # stages to leave out (see SKIPPABLE); each is recorded in run_info as skipped_<stage>
+    skip: frozenset[str] = frozenset()
+    # ISO code of the money in the source (recorded in run_info; faces guess it from the source when absent)
+    currency: str | None = None
 
 
 @dataclass
@@ -93,6 +100,9 @@ def run_pipeline(settings: RunSettings, progress: ProgressCallback | None = None
     (see `pipeline.checks` and `pipeline.workspace`).
     """
     check_run_settings(settings)
+    unknown = sorted(set(settings.skip) - set(SKIPPABLE))
+    if unknown:
+        raise ClvlensError(f"--skip: unknown stage {', '.join(unknown)} (choose among {', '.join(SKIPPABLE)})")
     if settings.health_window is not None:
         parse_horizon(settings.health_window, "D")  # a bad window is a one-line error before any work
     check_output_folder(settings.out, run_space_needed(settings.source))
@@ -117,7 +127,7 @@ def _run_stages(settings: RunSettings, progress: ProgressCallback | None) -> Run
     observed = observed_until(cleaned.transactions, period.observation_end)
     check_holdout(settings.models.holdout, observed, period.observation_end)
     customers = _customer_table(observed, period)
-    skipped: dict[str, str] = {}
+    skipped: dict[str, str] = dict.fromkeys(sorted(settings.skip), SKIPPED_BY_USER)
 
     report(STEPS[2])
     fitted = None
@@ -139,14 +149,15 @@ def _run_stages(settings: RunSettings, progress: ProgressCallback | None) -> Run
     report(STEPS[3])
     ltv = None
     try:
-        ltv, predictions = train_and_predict_ltv(
-            observed, horizon=settings.models.horizon, time_unit=period.time_unit,
-            observation_end=period.observation_end, model=settings.ml_model, season=season,
-        )
-        ltv.notes["run_horizon"] = settings.models.horizon
-        predictions = ml_values(ltv, observed, customers, fitted, observation_end=period.observation_end,
-                                margin=settings.models.margin, seasonal=seasonal, predictions=predictions)
-        customers = customers.join(predictions, on="customer_id", how="left")
+        if "ml" not in settings.skip:
+            ltv, predictions = train_and_predict_ltv(
+                observed, horizon=settings.models.horizon, time_unit=period.time_unit,
+                observation_end=period.observation_end, model=settings.ml_model, season=season,
+            )
+            ltv.notes["run_horizon"] = settings.models.horizon
+            predictions = ml_values(ltv, observed, customers, fitted, observation_end=period.observation_end,
+                                    margin=settings.models.margin, seasonal=seasonal, predictions=predictions)
+            customers = customers.join(predictions, on="customer_id", how="left")
     except ClvlensError as exc:
         skipped["ml"] = str(exc)
 
@@ -164,11 +175,11 @@ def _run_stages(settings: RunSettings, progress: ProgressCallback | None) -> Run
         skipped["strategy"] = "needs the model columns p_alive and clv"
 
     report(STEPS[5])
-    basket = _basket(observed, customers, settings, skipped)
+    basket = None if "basket" in settings.skip else _basket(observed, customers, settings, skipped)
 
     report(STEPS[6])
     card = None
-    if settings.scorecard:
+    if settings.scorecard and "scorecard" not in settings.skip:
         try:
             card = run_scorecard(
                 observed, observation_end=period.observation_end, time_unit=period.time_unit,
@@ -308,6 +319,8 @@ def _run_info(
         info["date_format"] = settings.date_format
     if settings.dayfirst is not None:
         info["dayfirst"] = settings.dayfirst
+    if settings.currency:
+        info["currency"] = settings.currency.strip().upper()
     for stage, reason in skipped.items():
         info[f"skipped_{stage}"] = reason
     return info

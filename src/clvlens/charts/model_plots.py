@@ -1,4 +1,4 @@
-"""Plotly figures for :mod:`clvlens.models.diagnostics` (plotly is imported lazily)."""
+"""Plotly figures for :mod:`clvlens.models.diagnostics` (moved here from models/: models know no screens)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,140 @@
+"""The report opened in a real headless Chromium with outside network blocked: no console errors, every chart
+drawn, the map drawn; screenshots saved under tests/artifacts/ (gitignored). The PDF has the same sections."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from pathlib import Path
+
+import pytest
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+FLAGS = (
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost", "--proxy-server=127.0.0.1:9",
+    "--window-size=1280,1000",
+)
+
+
+def _browser() -> str:
+    from clvlens.report import find_browser
+
+    found = find_browser()
+    if found is None:
+        pytest.skip("chromium is not installed (.ci/run installs Debian's chromium and chromium-driver)")
+    if not CHROMEDRIVER.exists() and shutil.which("chromedriver") is None:
+        pytest.skip("chromedriver is not installed (.ci/run installs Debian's chromium-driver)")
+    pytest.importorskip("selenium", reason="selenium is in the test extra")
+    return found
+
+
+@pytest.fixture
+def driver(tmp_path: Path):
+    binary = _browser()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    options.binary_location = binary
+    for flag in (*FLAGS, f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    executable = str(CHROMEDRIVER) if CHROMEDRIVER.exists() else shutil.which("chromedriver")
+    browser = webdriver.Chrome(service=Service(executable), options=options)
+    browser.set_page_load_timeout(120)
+    yield browser
+    browser.quit()
+
+
+def _open_report(driver, folder: Path) -> dict:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from clvlens.report import write_report
+
+    report = write_report(folder)
+    driver.get(report.as_uri())
+    from selenium.common.exceptions import TimeoutException
+
+    with contextlib.suppress(TimeoutException):  # the assertions below say what is missing
+        WebDriverWait(driver, 60).until(lambda d: d.execute_script(
+            "return document.readyState === 'complete' && [...document.querySelectorAll('.chart')].every("
+            "c => c.querySelector('.js-plotly-plot svg.main-svg'))"))
+    return driver.execute_script("""
+        const charts = [...document.querySelectorAll('.chart')];
+        return {
+          blocks: charts.length,
+          drawn: charts.filter(c => c.querySelector('.js-plotly-plot svg.main-svg')).length,
+          // lines, markers, bars, map shapes or heatmap images: a chart with axes but no marks is not drawn
+          with_marks: charts.filter(c => c.querySelector(
+              '.js-plotly-plot .js-line, .js-plotly-plot .point, .js-plotly-plot .choroplethlocation, '
+              + '.js-plotly-plot .heatmaplayer image')).length,
+          map_paths: document.querySelectorAll('#region-map .choroplethlocation').length,
+          sections: [...document.querySelectorAll('h2')].map(h => h.textContent),
+          kpis: document.querySelectorAll('[data-kpi]').length,
+          insights: document.querySelectorAll('[data-insight]').length,
+        };""")
+
+
+def _screenshots(driver, name: str) -> list[Path]:
+    from selenium.webdriver.common.by import By
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    height = driver.execute_script("return document.body.scrollHeight")
+    driver.set_window_size(1280, min(int(height) + 100, 16000))
+    saved = [ARTIFACTS / f"report-{name}-page.png"]
+    driver.save_screenshot(str(saved[0]))
+    for block in driver.find_elements(By.CSS_SELECTOR, ".chart .js-plotly-plot"):
+        target = ARTIFACTS / f"report-{name}-{block.get_attribute('id')}.png"
+        block.screenshot(str(target))
+        saved.append(target)
+    return saved
+
+
+def _severe(driver) -> list[str]:
+    return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+
+
+@pytest.mark.slow
+def test_uci_report_draws_every_chart_and_the_world_map_offline(driver, uci_workspace: Path) -> None:
+    from clvlens.report import SECTIONS
+
+    seen = _open_report(driver, uci_workspace)
+    assert seen["blocks"] == 13  # every section's charts, none skipped
+    assert seen["drawn"] == seen["blocks"], seen
+    assert seen["with_marks"] == seen["blocks"], seen
+    # grey base of every country but Antarctica plus the countries with revenue
+    assert seen["map_paths"] > 176, seen
+    assert seen["sections"] == [title for _, title in SECTIONS]
+    assert seen["kpis"] == 8 and seen["insights"] >= 6
+    assert _severe(driver) == []
+    shots = _screenshots(driver, "uci")
+    assert all(p.stat().st_size > 5_000 for p in shots)
+
+
+@pytest.mark.slow
+def test_demo_report_draws_the_brazil_map_offline(driver, demo_workspace: Path) -> None:
+    seen = _open_report(driver, demo_workspace)
+    assert seen["drawn"] == seen["blocks"] and seen["with_marks"] == seen["blocks"], seen
+    assert seen["map_paths"] >= 20, seen  # the states with customers (27 in a large enough store)
+    assert _severe(driver) == []
+    _screenshots(driver, "demo")
+
+
+@pytest.mark.slow
+def test_pdf_has_the_report_sections(demo_workspace: Path, tmp_path: Path) -> None:
+    _browser()
+    pypdf = pytest.importorskip("pypdf", reason="pypdf reads the PDF's text")
+    from clvlens.report import SECTIONS, print_pdf, write_report
+
+    pdf = print_pdf(write_report(demo_workspace, tmp_path / "report.html"), tmp_path / "report.pdf")
+    reader = pypdf.PdfReader(str(pdf))
+    text = " ".join(page.extract_text() for page in reader.pages)
+    assert len(reader.pages) >= len(SECTIONS)
+    for _, title in SECTIONS:
+        assert title in text, title
+    ARTIFACTS.mkdir(exist_ok=True)
+    shutil.copyfile(pdf, ARTIFACTS / "report-demo.pdf")
