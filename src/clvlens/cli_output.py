@@ -16,7 +16,8 @@ def print_cleaning(console: Console, report: Any) -> None:
     for column in ("outcome", "rows", "amount", "share"):
         table.add_column(column, justify="left" if column == "outcome" else "right")
     for outcome, rows, amount, share, _ in report.to_frame().iter_rows():
-        table.add_row(outcome, f"{rows:,}", f"{amount:,.2f}", f"{share:.1%}")
+        shown = f"{amount:,.2f}" if amount is not None else "-"  # null: the sum overflowed (implausible amounts)
+        table.add_row(outcome, f"{rows:,}", shown, f"{share:.1%}")
     console.print(table)
 
 
