@@ -4,9 +4,12 @@ train or apply the ML LTV model (`clvlens ml train|predict`) and score every mod
 
 from __future__ import annotations
 
+import functools
 import shutil
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 import polars as pl
 
@@ -31,7 +34,36 @@ from clvlens.pipeline.modeling import (
     score_customers,
 )
 from clvlens.pipeline.run import observed_until
-from clvlens.pipeline.workspace import MODELS_FOLDER, read_table, updating_models, updating_workspace, write_table
+from clvlens.pipeline.workspace import (
+    MODELS_FOLDER,
+    read_table,
+    updating_models,
+    updating_workspace,
+    workspace_lock,
+    workspace_path,
+    write_table,
+)
+
+T = TypeVar("T")
+
+
+def _exclusive(step: Callable[..., T]) -> Callable[..., T]:
+    """Check the workspace can be rewritten, then run the whole step under its writer lock.
+
+    The lock covers the reads too, so that two steps never compute from the same tables and then overwrite each
+    other's changes; a second writer refuses before any work. A folder without a workspace is left to the step,
+    which names what is missing.
+    """
+
+    @functools.wraps(step)
+    def exclusive(folder: str | Path, *args: Any, **kwargs: Any) -> T:
+        if not workspace_path(folder).exists():
+            return step(folder, *args, **kwargs)
+        check_workspace_step(folder)
+        with workspace_lock(folder):
+            return step(folder, *args, **kwargs)
+
+    return exclusive
 
 
 def run_settings(folder: str | Path) -> dict[str, str]:
@@ -39,10 +71,10 @@ def run_settings(folder: str | Path) -> dict[str, str]:
     return dict(read_table(folder, "run_info").iter_rows())
 
 
+@_exclusive
 def fit_workspace(folder: str | Path, settings: ModelSettings) -> FittedModels:
     """Fit and select the models on a workspace's customers; write DIR/models/ and the `model_selection` table."""
     folder = Path(folder)
-    check_workspace_step(folder)
     observed, info, end = observed_transactions(folder)
     check_holdout(settings.holdout, observed, end)
     customers = read_table(folder, "customers")
@@ -55,11 +87,11 @@ def fit_workspace(folder: str | Path, settings: ModelSettings) -> FittedModels:
     return fitted
 
 
+@_exclusive
 def score_workspace(folder: str | Path) -> pl.DataFrame:
     """Score every customer of a workspace with its saved models and store the columns on `customers`."""
     folder = Path(folder)
     fitted = load_models(folder / MODELS_FOLDER)
-    check_workspace_step(folder)
     customers = read_table(folder, "customers")
     if fitted.time_unit != run_settings(folder)["time_unit"]:
         raise ClvlensError(f"{folder}: the saved models use time unit {fitted.time_unit}, the customers another")
@@ -79,9 +111,9 @@ def observed_transactions(folder: str | Path) -> tuple[pl.DataFrame, dict[str, s
     return observed_until(read_table(folder, "transactions"), end), info, end
 
 
+@_exclusive
 def evaluate_workspace(folder: str | Path, holdout: str | None) -> Scorecard:
     """Score every model on a holdout of a workspace's data; store the `scorecard` and `scorecard_gains` tables."""
-    check_workspace_step(folder)
     transactions, info, end = observed_transactions(folder)
     check_holdout(holdout, transactions, end)
     card = run_scorecard(transactions, observation_end=end, time_unit=info["time_unit"], holdout=holdout)
@@ -91,10 +123,10 @@ def evaluate_workspace(folder: str | Path, holdout: str | None) -> Scorecard:
     return card
 
 
+@_exclusive
 def train_workspace_ltv(folder: str | Path, *, model: str, horizon: str) -> pl.DataFrame:
     """Train the ML LTV model on a workspace, save it in DIR/models/ltv_ml and store `ltv_ml` on `customers`."""
     folder = Path(folder)
-    check_workspace_step(folder)
     transactions, info, end = observed_transactions(folder)
     trained, predictions = train_and_predict_ltv(
         transactions, horizon=horizon, time_unit=info["time_unit"], observation_end=end, model=model
@@ -107,10 +139,10 @@ def train_workspace_ltv(folder: str | Path, *, model: str, horizon: str) -> pl.D
     return customers
 
 
+@_exclusive
 def predict_workspace_ltv(folder: str | Path) -> pl.DataFrame:
     """Score a workspace's customers with its saved ML LTV model and store `ltv_ml` on `customers`."""
     folder = Path(folder)
-    check_workspace_step(folder)
     trained = load_workspace_ltv(folder / MODELS_FOLDER)
     transactions, _, end = observed_transactions(folder)
     return _store_ltv(folder, predict_ltv(trained, transactions, as_of=end))
