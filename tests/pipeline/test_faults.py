@@ -386,3 +386,19 @@ def test_a_write_that_fails_at_the_commit_is_one_line_and_changes_nothing(worksp
     assert workspace_path(workspace).read_bytes() == before and run_ids(workspace) == ids
     assert cli("score", str(workspace)).returncode == 0  # the next writer clears the leftovers and succeeds
     assert not [p for p in workspace.iterdir() if ".tmp" in p.name]
+
+
+@pytest.mark.parametrize(("name", "code"), [("TERM", 143), ("INT", 130)])
+def test_a_signal_during_the_commit_waits_for_the_models_swap(
+    workspace: Path, small_log: Path, name: str, code: int
+) -> None:
+    # the signal arrives right after the database rename: it is held until the models folder is swapped too
+    previous = run_ids(workspace)
+    completed = cli("run", str(small_log), "--out", str(workspace),
+                    CLVLENS_FAULT_AT="after-commit", CLVLENS_FAULT_SIGNAL=name)
+    assert_one_line(completed, code, "no partial workspace was written")
+    ids = run_ids(workspace)
+    assert ids["run_id"] != previous["run_id"]  # committed
+    assert models_stamp(workspace / MODELS_FOLDER) == ids["models_id"]  # and the mirror swapped, no restore needed
+    assert stored_model_names(workspace) == mirrored_model_names(workspace)
+    assert not [p for p in workspace.iterdir() if ".tmp" in p.name or ".old" in p.name]

@@ -11,12 +11,13 @@ a refit; `ml predict` with a model trained for another horizon), it refuses in o
 
 from __future__ import annotations
 
+import functools
 import shutil
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 
@@ -55,11 +56,34 @@ from clvlens.pipeline.workspace import (
     read_table,
     synced_models_folder,
     updating_models,
+    workspace_lock,
+    workspace_path,
     write_run_info,
     write_table,
 )
 
 ModelsUpdate = Callable[[Path], None]
+
+T = TypeVar("T")
+
+
+def _exclusive(step: Callable[..., T]) -> Callable[..., T]:
+    """Check the workspace can be rewritten, then run the whole step under its writer lock.
+
+    The lock covers the reads too, so that two steps never compute from the same tables and then overwrite each
+    other's changes; a second writer refuses before any work. A folder without a workspace is left to the step,
+    which names what is missing.
+    """
+
+    @functools.wraps(step)
+    def exclusive(folder: str | Path, *args: Any, **kwargs: Any) -> T:
+        if not workspace_path(folder).exists():
+            return step(folder, *args, **kwargs)
+        check_workspace_step(folder)
+        with workspace_lock(folder):
+            return step(folder, *args, **kwargs)
+
+    return exclusive
 
 
 def run_settings(folder: str | Path) -> dict[str, str]:
@@ -94,12 +118,12 @@ def resolve_settings(folder: str | Path, **given: Any) -> ModelSettings:
     return replace(base, **chosen)
 
 
+@_exclusive
 def fit_workspace(folder: str | Path, settings: ModelSettings | None = None, **given: Any) -> FittedModels:
     """Fit and select the models on a workspace's customers with its settings (or `settings`, or those `given`:
     horizon, discount_rate, margin, holdout, models); write DIR/models/, `model_selection`, and refresh every
     value of the workspace from the new models."""
     folder = Path(folder)
-    check_workspace_step(folder)
     settings = settings if settings is not None else resolve_settings(folder, **given)
     observed, info, end = observed_transactions(folder)
     check_holdout(settings.holdout, observed, end)
@@ -116,13 +140,13 @@ def fit_workspace(folder: str | Path, settings: ModelSettings | None = None, **g
     return fitted
 
 
+@_exclusive
 def score_workspace(folder: str | Path, **given: Any) -> pl.DataFrame:
     """Score every customer of a workspace with its saved models and refresh every value built on the scores.
 
     `given` may change horizon, discount_rate and margin (no refit needed); other candidate models or another
     holdout need `fit` and are refused."""
     folder = Path(folder)
-    check_workspace_step(folder)
     fitted = load_models(folder / MODELS_FOLDER)
     if fitted.time_unit != run_settings(folder)["time_unit"]:
         raise ClvlensError(f"{folder}: the saved models use time unit {fitted.time_unit}, the customers another")
@@ -217,10 +241,10 @@ def observed_transactions(folder: str | Path) -> tuple[pl.DataFrame, dict[str, s
     return observed_until(read_table(folder, "transactions"), end), info, end
 
 
+@_exclusive
 def evaluate_workspace(folder: str | Path, holdout: str | None = None) -> Scorecard:
     """Score every model on a holdout of a workspace's data (the workspace's holdout setting unless given; a
     quarter of the span when it chooses automatically); store `scorecard`, `scorecard_gains` and the holdout."""
-    check_workspace_step(folder)
     transactions, info, end = observed_transactions(folder)
     if holdout is None:
         setting = workspace_settings(folder).holdout
@@ -235,11 +259,11 @@ def evaluate_workspace(folder: str | Path, holdout: str | None = None) -> Scorec
     return card
 
 
+@_exclusive
 def train_workspace_ltv(folder: str | Path, *, model: str, horizon: str | None = None) -> pl.DataFrame:
     """Train the ML LTV model on a workspace (for its horizon unless another is given), save it in
     DIR/models/ltv_ml and refresh every value: a new horizon rescores the BTYD values on it too."""
     folder = Path(folder)
-    check_workspace_step(folder)
     settings = resolve_settings(folder, horizon=horizon)
     transactions, info, end = observed_transactions(folder)
     trained, predictions = train_and_predict_ltv(
@@ -252,11 +276,11 @@ def train_workspace_ltv(folder: str | Path, *, model: str, horizon: str | None =
                           update_models=(lambda staging: save_settings(staging, settings)) if has_btyd else None)
 
 
+@_exclusive
 def predict_workspace_ltv(folder: str | Path) -> pl.DataFrame:
     """Score a workspace's customers with its saved ML LTV model (its calibration, the workspace's margin) and
     store `ltv_ml` on `customers`; a model trained for another horizon than the workspace's is refused."""
     folder = Path(folder)
-    check_workspace_step(folder)
     trained = load_workspace_ltv(folder / MODELS_FOLDER)
     settings = workspace_settings(folder)
     require_same("the workspace's horizon", trained.notes.get("run_horizon", str(trained.horizon)), settings.horizon,

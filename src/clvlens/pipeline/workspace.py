@@ -24,8 +24,9 @@ crash between the rename and the swap, or a folder edited by hand) restores the 
 a private copy when another process holds the lock. An interrupted or killed run leaves the previous workspace as
 it was; its leftovers are removed by the next writer.
 
-CLVLENS_FAULT_AT=<point> (tests only; inert when unset) makes the process SIGKILL itself at that point of a run:
-one of the run's step names or `before-commit`, `after-commit`, `models-swapped-out`.
+CLVLENS_FAULT_AT=<point> (tests only; inert when unset) makes the process SIGKILL itself (or send itself the
+signal CLVLENS_FAULT_SIGNAL names: INT, TERM) at that point of a run: one of the run's step names or
+`before-commit`, `after-commit`, `models-swapped-out`.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ MODELS_STAMP = ".models_id"
 LOCK_FILE = ".clvlens.lock"
 LOCK_WAIT_ENV = "CLVLENS_LOCK_WAIT"
 FAULT_ENV = "CLVLENS_FAULT_AT"
+FAULT_SIGNAL_ENV = "CLVLENS_FAULT_SIGNAL"
 
 _held_locks: dict[tuple[int, Path], int] = {}
 
@@ -71,9 +73,13 @@ def workspace_path(folder: str | Path) -> Path:
 
 
 def fault_point(name: str) -> None:
-    """Kill this process with SIGKILL when CLVLENS_FAULT_AT names this point (a test hook, inert by default)."""
+    """Signal this process when CLVLENS_FAULT_AT names this point (a test hook, inert by default).
+
+    The signal is SIGKILL, or the one named by CLVLENS_FAULT_SIGNAL (INT or TERM).
+    """
     if os.environ.get(FAULT_ENV) == name:
-        os.kill(os.getpid(), signal.SIGKILL)
+        chosen = os.environ.get(FAULT_SIGNAL_ENV, "KILL").upper()
+        os.kill(os.getpid(), {"INT": signal.SIGINT, "TERM": signal.SIGTERM}.get(chosen, signal.SIGKILL))
 
 
 def new_run_id() -> str:
