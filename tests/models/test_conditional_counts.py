@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import special, stats
+from scipy import optimize, special, stats
 
 from clvlens.errors import ClvlensError
 from clvlens.models import BetaGeo, BetaGeoBetaBinom, ModifiedBetaGeo, ParetoNBD
@@ -161,3 +161,66 @@ def test_horizons_as_lengths():
     a = model.conditional_probability_active("13W", X, TX, T)
     b = model.conditional_probability_active(13.0, X, TX, T)
     np.testing.assert_allclose(a, b)
+
+
+#: (x, t_x, T, n, t) -> P(X(t) = n | x, t_x, T) from lifetimes 0.11.3's ParetoNBDFitter (Fader & Hardie's note
+#: 028, eq. 16, an independent closed form), at the FH05 CDNOW parameters
+LIFETIMES_PARETO = {
+    (0, 0.0, 38.0, 0, 39.0): 0.9288656281664711,
+    (1, 10.0, 38.0, 1, 13.0): 0.08784650928945453,
+    (2, 30.5, 39.0, 2, 39.0): 0.151588838781352,
+    (5, 35.0, 39.0, 3, 39.0): 0.13317007507890138,
+    (20, 38.0, 39.0, 5, 13.0): 0.14254156261617223,
+}
+
+
+def test_pareto_pmf_matches_lifetimes_anchor_values():
+    model = ParetoNBD.from_params(CDNOW_PARETO)
+    for (x, tx, T, n, t), expected in LIFETIMES_PARETO.items():
+        ours = model.conditional_probability_of_n_purchases_up_to_time(t, n, [x], [tx], [T])[0]
+        assert ours == pytest.approx(expected, rel=1e-7), (x, tx, T, n, t)
+
+
+def test_pareto_pmf_matches_lifetimes_on_a_grid():
+    """The same against lifetimes itself on a grid of histories (the `bench` extra; skipped without it)."""
+    lifetimes = pytest.importorskip("lifetimes", reason="lifetimes (bench extra) not installed")
+    import pandas as pd
+
+    fitter = lifetimes.ParetoNBDFitter()
+    fitter.params_ = pd.Series(CDNOW_PARETO)
+    model = ParetoNBD.from_params(CDNOW_PARETO)
+    for x, tx, T in ((0, 0.0, 5.0), (3, 4.0, 70.0), (12, 60.0, 70.0), (40, 69.5, 70.0)):
+        for n in (0, 1, 4, 10):
+            for t in (0.5, 26.0, 104.0):
+                theirs = float(fitter.conditional_probability_of_n_purchases_up_to_time(n, t, x, tx, T))
+                ours = float(model.conditional_probability_of_n_purchases_up_to_time(t, n, [x], [tx], [T])[0])
+                assert ours == pytest.approx(theirs, rel=1e-6, abs=1e-12), (x, tx, T, n, t)
+
+
+@pytest.mark.parametrize(
+    ("r", "alpha", "beta", "t", "n"),
+    [(3000.0, 100.0, 110.0, 52.0, 100), (3000.0, 100.0, 110.0, 52.0, 3000), (0.5, 1e-3, 1e3, 1e4, 1),
+     (20.5, 50.0, 52.0, 39.0, 300), (3.5, 40.0, 45.0, 52.0, 0)],
+)
+def test_pareto_integral_holds_for_thousands_of_purchases(r, alpha, beta, t, n):
+    """The Pareto/NBD PMF's integral, in log space, against mpmath with the interval split around the peak."""
+    import mpmath as mp
+
+    from clvlens.models.conditional_counts import _pareto_log_integral
+
+    s = 0.6
+    mp.mp.dps = 30
+
+    def log_f(tau):
+        return n * mp.log(tau) - (r + n) * mp.log(alpha + tau) - (s + 1) * mp.log(beta + tau)
+
+    def slope(tau):
+        return n / tau - (r + n) / (alpha + tau) - (s + 1) / (beta + tau)
+
+    peak = optimize.brentq(slope, 1e-12 * t, t) if n and slope(t) < 0 else t
+    top = log_f(peak) if n else log_f(1e-300)
+    points = sorted({0.0, t, *(min(t, peak * k) for k in (0.25, 0.5, 0.9, 1.0, 1.1, 2.0, 4.0, 10.0))})
+    reference = float(top + mp.log(mp.quad(lambda tau: mp.exp(log_f(tau) - top), points)))
+    ours = _pareto_log_integral(*(np.array([v]) for v in (r, alpha)), s, np.array([beta]), np.array([t]),
+                                np.array([float(n)]))[0]
+    assert ours == pytest.approx(reference, abs=1e-8, rel=1e-11)

@@ -20,8 +20,9 @@ with the updated parameters
 * Pareto/NBD (Schmittlein, Morrison & Colombo 1987; Fader & Hardie 2005 note, eqs. 16 and 18):
   lambda ~ Gamma(r + x, alpha + T), mu ~ Gamma(s, beta + T); P_new is the unconditional Pareto/NBD PMF
   (Fader & Hardie 2006, "Deriving an expression for P(X(t) = x) under the Pareto/NBD model", eq. 8 route), its
-  integral evaluated per customer by Gauss-Legendre quadrature after the substitution tau = m (e^u - 1),
-  m = min(alpha + T, beta + T), which keeps the integrand's poles at distance pi from the real u axis.
+  integral evaluated per customer by Gauss-Legendre quadrature after a logarithmic substitution (see
+  :func:`_pareto_log_integral`; checked against lifetimes' closed form of Fader & Hardie's note 028, eq. 16), and
+  for n = 0 (p_active) in closed form through the likelihood's hypergeometric term.
 * BG/BB (Fader, Hardie & Shang 2010, Marketing Science 29(6), eqs. 5, 7 and 11): given alive through
   opportunity n, p ~ Beta(alpha + x, beta + n - x) and theta ~ Beta(gamma, delta + n); P_new is FHS (2010)
   eq. (7) over the next t opportunities.
@@ -40,6 +41,7 @@ from scipy import special
 from clvlens.models import bgbb as _bgbb
 from clvlens.models import bgnbd as _bgnbd
 from clvlens.models import paretonbd as _pareto
+from clvlens.models._special import log_pareto_integral_term
 
 __all__ = [
     "bgbb_active",
@@ -54,6 +56,8 @@ P = dict[str, Any]
 
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(24)
 _PIECE = 0.5  # longest piece of the u = log(1 + tau/m) axis per quadrature rule
+_SLOPE_PER_PIECE = 8.0  # largest change of the log-integrand across one piece
+_MAX_PIECES = 20_000  # bounds the work per customer (reached only for tens of thousands of purchases)
 _BATCH_VALUES = 2_000_000  # integrand values evaluated at once: bounds the memory of a call
 
 
@@ -92,23 +96,44 @@ def _pareto_log_integral(r: np.ndarray, alpha: np.ndarray, s: float, beta: np.nd
                          n: np.ndarray) -> np.ndarray:
     """log int_0^t tau^n (alpha+tau)^-(r+n) (beta+tau)^-(s+1) d tau, element by element (1-D inputs).
 
-    With tau = m (e^u - 1), m = min(alpha, beta), the integrand in u is analytic within distance pi of the real
-    axis; composite 24-point Gauss-Legendre rules on pieces of at most 0.5 in u are then accurate to rounding.
+    With tau = m (e^u - 1) and m = min(alpha, beta, alpha/(r+n), beta/(s+1)) (no larger than the scale on which
+    the integrand decays, which is alpha/(r+n) for thousands of purchases), the integrand in u is smooth on the
+    unit scale and analytic within distance pi of the real axis; composite 24-point Gauss-Legendre rules on pieces
+    of at most 0.5 in u are then accurate to about 1e-13. For n = 0 the integral has a closed form
+    (:func:`_pareto_log_integral_zero`), used instead.
     """
-    m = np.minimum(alpha, beta)
+    zero = n == 0
+    if zero.all():
+        return _pareto_log_integral_zero(r, alpha, s, beta, t)
+    if zero.any():
+        out = np.empty(t.shape)
+        out[zero] = _pareto_log_integral_zero(r[zero], alpha[zero], s, beta[zero], t[zero])
+        rest = ~zero
+        out[rest] = _pareto_log_integral(r[rest], alpha[rest], s, beta[rest], t[rest], n[rest])
+        return out
+    m = np.minimum(np.minimum(alpha, beta), np.minimum(alpha / (r + n), beta / (s + 1.0)))
     length = np.log1p(t / m)
     out = np.full(t.shape, -np.inf)
     positive = t > 0
     if not positive.any():
         return out
-    pieces = int(np.clip(np.ceil(length[positive].max() / _PIECE), 1, 200))
-    per_row = pieces * _NODES.size
-    batch = max(1, _BATCH_VALUES // per_row)
-    idx_all = np.flatnonzero(positive)
-    offsets = (np.arange(pieces)[:, None] + (_NODES[None, :] + 1.0) / 2.0).ravel() / pieces  # in (0, 1)
-    weights = np.tile(_WEIGHTS / 2.0, pieces) / pieces
-    for start in range(0, idx_all.size, batch):
-        idx = idx_all[start : start + batch]
+    # pieces per row: at most _PIECE long in u, and short enough that the log-integrand, whose slope in u is at
+    # most about 2n + r + s + 2, changes by no more than _SLOPE_PER_PIECE over one piece (rows with thousands of
+    # purchases need many); rows are processed in order of that need, in batches of bounded size
+    slope = 2.0 * n + r + s + 2.0
+    need = np.ceil(length / np.minimum(_PIECE, _SLOPE_PER_PIECE / slope))
+    need = np.clip(np.where(positive, need, 0), 1, _MAX_PIECES).astype(np.int64)
+    order = np.flatnonzero(positive)
+    order = order[np.argsort(need[order], kind="stable")]
+    i = 0
+    while i < order.size:
+        size = max(1, _BATCH_VALUES // (_NODES.size * int(need[order[i]])))
+        idx = order[i : i + size]
+        pieces = int(need[idx].max())
+        idx = idx[: max(1, _BATCH_VALUES // (_NODES.size * pieces))]
+        i += idx.size
+        offsets = (np.arange(pieces)[:, None] + (_NODES[None, :] + 1.0) / 2.0).ravel() / pieces  # in (0, 1)
+        weights = np.tile(_WEIGHTS / 2.0, pieces) / pieces
         L = length[idx][:, None]
         u = L * offsets[None, :]
         mm = m[idx][:, None]
@@ -119,6 +144,18 @@ def _pareto_log_integral(r: np.ndarray, alpha: np.ndarray, s: float, beta: np.nd
                  + np.log(mm) + u)  # d tau = m e^u du
         out[idx] = special.logsumexp(log_f + np.log(weights * L), axis=1)
     return out
+
+
+def _pareto_log_integral_zero(r: np.ndarray, alpha: np.ndarray, s: float, beta: np.ndarray,
+                              t: np.ndarray) -> np.ndarray:
+    """log int_0^t (alpha+tau)^-r (beta+tau)^-(s+1) d tau = log[(term(0) - term(t)) / (r+s)], where term is the
+    transformed Gauss hypergeometric term of the Pareto/NBD likelihood (FH05 eq. 22, whose A_0 is this integral
+    between t_x and T times r+s+x; :func:`clvlens.models._special.log_pareto_integral_term`)."""
+    zeros = np.zeros(t.shape)
+    u0 = log_pareto_integral_term(r, alpha, s, beta, zeros, zeros)
+    ut = log_pareto_integral_term(r, alpha, s, beta, zeros, t)
+    with np.errstate(divide="ignore"):  # t = 0: an empty integral, log 0 = -inf
+        return u0 + np.log(-np.expm1(np.minimum(ut - u0, 0.0))) - np.log(r + s)
 
 
 def _pareto_new_pmf(r: np.ndarray, alpha: np.ndarray, s: float, beta: np.ndarray, t: np.ndarray,
