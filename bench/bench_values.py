@@ -3,6 +3,7 @@ before and after calibration against the BTYD total, the last window's revenue a
 revenue actually taken in the window.
 
     python bench/bench_values.py [--cases cdnow_full,cdnow_split,uci_split,uci_full,demo]
+    python bench/bench_values.py --selection-cost     # seconds of the models step: BIC alone vs the time split
 
 Each case is one `run_pipeline` (no scorecard) on real or demo data; the table gives, over each case's horizon:
 BTYD = sum of expected purchases x expected spend (undiscounted, revenue), ML raw = the ML forecast before the
@@ -80,10 +81,35 @@ def run_case(name: str, folder: Path) -> dict[str, object]:
     return row
 
 
+def selection_cost() -> None:
+    """Seconds of fit_models on all of CDNOW and UCI with holdout="bic" and with the default time split."""
+    from clvlens.pipeline.modeling import fit_models
+    from clvlens.pipeline.run import build_customer_table, observed_until
+
+    print("| data | customers | criterion | chosen | seconds |\n|---|---|---|---|---|")
+    for name in ("cdnow_full", "uci_full"):
+        source, fmt, _, _ = CASES[name]
+        transactions = load_source(str(source), format=fmt).transactions
+        last = transactions["timestamp"].max()
+        end = datetime(last.year, last.month, last.day)
+        customers = build_customer_table(transactions, "W", end)
+        observed = observed_until(transactions, end)
+        for holdout in ("bic", "auto"):
+            started = time.perf_counter()
+            fitted = fit_models(observed, customers, time_unit="W", observation_end=end,
+                                settings=ModelSettings(holdout=holdout))
+            print(f"| {name} | {customers.height:,} | {holdout} | {fitted.selection.chosen} | "
+                  f"{time.perf_counter() - started:.1f} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cases", default="cdnow_full,cdnow_split,uci_split,uci_full,demo")
+    parser.add_argument("--selection-cost", action="store_true")
     args = parser.parse_args()
+    if args.selection_cost:
+        selection_cost()
+        return
     columns = ["case", "end", "horizon", "chosen", "bic_choice", "btyd", "ml_window", "ml_raw", "ml", "calibration",
                "last", "actual", "seconds"]
     print("| " + " | ".join(columns) + " |")

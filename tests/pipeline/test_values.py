@@ -101,7 +101,7 @@ def margin_workspace(tmp_path_factory: pytest.TempPathFactory, cdnow_sample: Pat
 
 def test_margin_and_horizon_are_applied_and_stated_everywhere(margin_workspace: Path) -> None:
     info = _info(margin_workspace)
-    assert info["value_basis"] == "clv: 6M, discounted at 10%/yr, margin 0.3"
+    assert info["value_basis"] == "clv: 6M, discounted at 10%/yr, margin 0.3; expected_purchases: 6M"
     assert info["ltv_ml_basis"].startswith("ltv_ml: 6M, undiscounted, margin 0.3")
     assert info["horizon"] == "6M" and info["margin"] == "0.3"
     customers = read_table(margin_workspace, "customers")
@@ -160,6 +160,12 @@ def test_steps_carry_the_settings_over_and_refresh_what_depends_on_them(margin_w
     assert shorter["clv"].sum() < after["clv"].sum()
     assert _kpi(margin_workspace, "projected_revenue") == pytest.approx(shorter["clv"].sum())
     assert predict_workspace_ltv(margin_workspace).sort("customer_id")["ltv_ml"].equals(shorter["ltv_ml"])
+    # retraining without a horizon keeps the workspace's (3M), and the margin carries over to ltv_ml
+    train_workspace_ltv(margin_workspace, model="two_part")
+    info = _info(margin_workspace)
+    assert info["horizon"] == "3M" and info["ltv_ml_basis"].startswith("ltv_ml: 3M, undiscounted, margin 0.6")
+    np.testing.assert_allclose(read_table(margin_workspace, "customers").sort("customer_id")["clv"],
+                               shorter["clv"], rtol=1e-9)
 
     with pytest.raises(ClvlensError, match="--models bgnbd differs from the saved models"):
         score_workspace(margin_workspace, models="bgnbd")

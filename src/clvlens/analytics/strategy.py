@@ -63,18 +63,20 @@ class StrategyTables:
         """(label, formatted value) pairs for the CLI summary."""
         k = self.kpi
         basis = self.basis
+        gap = "Growth opportunity gap"
         if basis is None:
             projected, at_risk = "Projected revenue (CLV)", "Revenue at risk (per year)"
         else:
             discount = "" if basis.discount_rate is None else ", discounted"
             projected = f"Projected {basis.noun} over {basis.horizon} (CLV{discount})"
             at_risk = f"{basis.noun.capitalize()} at risk over {basis.horizon}"
+            gap = f"Growth opportunity gap ({basis.noun} over {basis.horizon})"
         lines = [
             ("Customers", f"{k('customers'):,.0f}"),
             ("Historical revenue", f"{k('historical_revenue'):,.0f}"),
             (projected, f"{k('projected_revenue'):,.0f}"),
             (at_risk, f"{k('revenue_at_risk'):,.0f}"),
-            ("Growth opportunity gap", f"{k('opportunity_gap'):,.0f}"),
+            (gap, f"{k('opportunity_gap'):,.0f}"),
             ("Top 10% of customers hold", f"{k('top_10pct_share'):.0%} of projected value"),
             ("Gini of projected value", f"{k('gini'):.2f}"),
             ("One-time buyers", f"{k('one_time_buyer_share'):.0%}"),

@@ -107,7 +107,8 @@ def value_info(settings: ModelSettings, fitted: FittedModels | None) -> dict[str
         "margin": settings.margin,
         "holdout": settings.holdout or "auto",
         "models": ",".join(settings.models),
-        "value_basis": "clv: " + value_basis(settings.horizon, settings.discount_rate, settings.margin),
+        "value_basis": "clv: " + value_basis(settings.horizon, settings.discount_rate, settings.margin)
+        + f"; expected_purchases: {settings.horizon}",
     }
     if fitted is not None:
         info["model"] = fitted.selection.chosen
