@@ -173,7 +173,9 @@ def _model(ws: Workspace, fmt: Formatter) -> Insight | None:
     info = ws.run_info
     if info.model is None:
         return None
-    text = f"Model: {info.model} was chosen by {(info.model_criterion or 'its criterion').replace('_', ' ')}."
+    criterion = {"bic": "BIC (fit penalised for size)", "holdout_mae": "its error on a holdout"}.get(
+        info.model_criterion or "", (info.model_criterion or "its criterion").replace("_", " "))
+    text = f"Model: {info.model} was chosen by {criterion}."
     numbers: dict[str, float] = {}
     card = ws.scorecard()
     if card is not None and "mae_value" in card.columns:
