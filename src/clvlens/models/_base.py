@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Self
 
@@ -17,7 +18,7 @@ import numpy as np
 from scipy import stats
 
 from clvlens.errors import ClvlensError
-from clvlens.models._engine import FitResult, maximise
+from clvlens.models._engine import _LOG_BOUND, FitResult, maximise
 
 __all__ = ["BaseModel", "FitResult", "as_float_array", "dedup_rows", "extract_columns", "frequency_index"]
 
@@ -26,6 +27,10 @@ _TIME_UNITS = ("D", "W", "M")
 
 #: fits on more rows than this group identical histories only when a sample shows enough of them
 _GROUP_ROWS_UP_TO = 200_000
+
+#: interval draws: proposals of the asymptotic normal are tried up to this many times the number asked for
+_DRAW_ROUNDS = 20
+_DRAW_SECONDS = 10.0  # and for at most this long (each likelihood check is one pass over the data)
 
 
 def as_float_array(name: str, values: Any) -> np.ndarray:
@@ -289,6 +294,7 @@ class BaseModel:
         params, result = maximise(self, data, n_customers=int(cols[0].shape[0]))
         self.params_ = dict(zip(self._param_names, map(float, params), strict=True))
         self.fit_result_ = result
+        self._fit_data = data  # for the plausible region of interval draws; not saved with the model
         self.data_hash_ = data_hash(uniq, counts)
         self.n_customers_ = int(cols[0].shape[0])
         return self
@@ -327,7 +333,16 @@ class BaseModel:
         return pd.DataFrame(rows).set_index("parameter")
 
     def sample_params(self, n_draws: int, seed: int | None = 0) -> np.ndarray:
-        """Draw parameter vectors from the asymptotic normal of the log-parameters, shape (n_draws, k)."""
+        """Draw parameter vectors from the asymptotic normal of the log-parameters, shape (m, k), m <= n_draws.
+
+        Draws are kept only inside a plausible region: the optimiser's box of log-parameters and, while the
+        fitted data are at hand, the likelihood-ratio region ``2 (LL_hat - LL(theta)) <= chi2_k(0.999)``.
+        Where a parameter is weakly identified the normal approximation reaches values the data rule out (b of
+        1e13 where the fit says 250, say); they are rejected and replaced by further draws, up to
+        ``_DRAW_ROUNDS`` times as many proposals as asked for. What happened is in ``draw_report_``
+        (requested, accepted, proposed, outside_box, outside_likelihood_region). Fewer than a tenth of the
+        draws accepted (at least 10) raises one line: no interval can be given.
+        """
         self._check_fitted()
         if getattr(self, "fit_result_", None) is None:
             raise ClvlensError(
@@ -341,7 +356,44 @@ class BaseModel:
             )
         rng = np.random.default_rng(seed)
         mean = np.log(self._pvec())
-        return np.exp(rng.multivariate_normal(mean, np.asarray(cov), size=n_draws, method="eigh"))
+        bound = getattr(self, "_log_bound", _LOG_BOUND)
+        data = getattr(self, "_fit_data", None)
+        limit = float(stats.chi2.ppf(0.999, mean.size))
+        ll_hat = None if data is None else self._total_loglik(np.exp(mean), data)
+        kept: list[np.ndarray] = []
+        report: dict[str, Any] = {"requested": int(n_draws), "accepted": 0, "proposed": 0, "outside_box": 0,
+                  "outside_likelihood_region": 0}
+        deadline = time.monotonic() + _DRAW_SECONDS
+        for _ in range(_DRAW_ROUNDS):
+            if time.monotonic() > deadline:
+                report["stopped"] = f"sampling budget of {_DRAW_SECONDS:g} s reached"
+                break
+            phi = rng.multivariate_normal(mean, np.asarray(cov), size=n_draws, method="eigh")
+            report["proposed"] += n_draws
+            inside = np.all(np.isfinite(phi) & (np.abs(phi) <= bound), axis=1)
+            report["outside_box"] += int(np.count_nonzero(~inside))
+            for row in phi[inside]:
+                if ll_hat is not None and 2.0 * (ll_hat - self._total_loglik(np.exp(row), data)) > limit:
+                    report["outside_likelihood_region"] += 1
+                    continue
+                kept.append(row)
+                if len(kept) == n_draws:
+                    break
+            if len(kept) == n_draws:
+                break
+        report["accepted"] = len(kept)
+        self.draw_report_ = report
+        if len(kept) < max(10, n_draws // 10):
+            raise ClvlensError(
+                f"{type(self).__name__}: only {len(kept)} of {report['proposed']} parameter draws lie in the "
+                "plausible region (weakly identified parameters); intervals cannot be drawn"
+            )
+        return np.exp(np.array(kept))
+
+    def _total_loglik(self, theta: np.ndarray, data: dict[str, Any]) -> float:
+        with np.errstate(all="ignore"):
+            value = float(np.sum(data["w"] * self._loglik(theta, data)))
+        return value if math.isfinite(value) else -math.inf
 
     def _with_params(self, pvec: np.ndarray) -> dict[str, np.ndarray]:
         """Parameter dict of column vectors (for broadcasting draws against customers)."""

@@ -250,7 +250,7 @@ def _run_info(
         info["spend_model"] = fitted.spend_note
         draws = settings.models.interval_draws
         method = interval_method("auto", customers.height, draws)
-        info["clv_interval"] = (
+        info["clv_interval"] = fitted.interval_note or (
             f"{settings.models.interval_level:.0%} from {draws} parametric-bootstrap draws"
             + (" (linearised)" if method == "linear" else "")
         )
