@@ -203,6 +203,8 @@ class BaseModel:
     _analytic_gradient: ClassVar[bool] = False
     #: True when ``_loglik_hessian`` (total log-likelihood, gradient and Hessian) is implemented
     _analytic_hessian: ClassVar[bool] = False
+    #: parameters whose move "up" or "down" leads toward a model without dropout (identification diagnostics)
+    _no_dropout: ClassVar[dict[str, str]] = {}
 
     def __init__(self, time_unit: str = "W", penalizer_coef: float = 0.0) -> None:
         self.time_unit = time_unit
@@ -325,7 +327,9 @@ class BaseModel:
                 lo, hi = est * math.exp(-half), est * math.exp(half)
             else:
                 lo = hi = float("nan")
-            rows.append({"parameter": k, "estimate": est, "std_error": se, "lower": lo, "upper": hi})
+            weak = {} if result is None else getattr(result, "weakly_identified", {}) or {}
+            rows.append({"parameter": k, "estimate": est, "std_error": se, "lower": lo, "upper": hi,
+                         "identification": weak.get(k, "ok" if result is not None else "not fitted")})
         try:
             import pandas as pd
         except ImportError:  # pragma: no cover

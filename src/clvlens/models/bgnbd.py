@@ -185,6 +185,7 @@ class BetaGeo(BaseModel):
     gradient and Hessian analytic.
     """
 
+    _no_dropout: ClassVar[dict[str, str]] = {"a": "down", "b": "up"}
     _param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "a", "b")
     _column_names: ClassVar[tuple[str, ...]] = ("frequency", "recency", "T")
     _shift: ClassVar[int] = 0

@@ -173,6 +173,17 @@ def _clv_interval(
     return lower, upper
 
 
+def identification_note(fitted: FittedModels) -> str:
+    """One line for run_info: the chosen model's weakly identified parameters and why, or that all are."""
+    result = getattr(fitted.transaction_model, "fit_result_", None)
+    if result is None:
+        return "unknown: the model was not fitted here"
+    weak = getattr(result, "weakly_identified", {}) or {}
+    if not weak:
+        return "all parameters identified"
+    return "weakly identified: " + "; ".join(f"{k} ({v})" for k, v in weak.items())
+
+
 def save_models(fitted: FittedModels, folder: Path) -> list[Path]:
     """Write the transaction model, the spend model and the selection record as JSON files in `folder`."""
     folder.mkdir(parents=True, exist_ok=True)

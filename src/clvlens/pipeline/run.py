@@ -21,7 +21,14 @@ from clvlens.data import CleanedData, CleaningRules, load_source
 from clvlens.errors import ClvlensError
 from clvlens.models import interval_method
 from clvlens.pipeline.learning import run_scorecard, save_ltv, train_and_predict_ltv
-from clvlens.pipeline.modeling import FittedModels, ModelSettings, fit_models, save_models, score_customers
+from clvlens.pipeline.modeling import (
+    FittedModels,
+    ModelSettings,
+    fit_models,
+    identification_note,
+    save_models,
+    score_customers,
+)
 from clvlens.pipeline.workspace import workspace_path, write_run_info, write_table, writing_workspace
 from clvlens.summary import customer_attributes, rfm_summary
 from clvlens.summary.rfm import resolve_period
@@ -247,6 +254,7 @@ def _run_info(
     if fitted is not None:
         info["model"] = fitted.selection.chosen
         info["model_criterion"] = fitted.selection.criterion
+        info["identification"] = identification_note(fitted)
         info["spend_model"] = fitted.spend_note
         draws = settings.models.interval_draws
         method = interval_method("auto", customers.height, draws)
