@@ -70,7 +70,8 @@ def print_top_customers(console: Console, customers: pl.DataFrame, horizon: str)
         cells = []
         for column in columns:
             if column == "clv_interval":
-                cells.append(f"{row['clv_lower']:,.0f} - {row['clv_upper']:,.0f}")
+                absent = row["clv_lower"] is None or row["clv_upper"] is None  # no interval could be given
+                cells.append("n/a" if absent else f"{row['clv_lower']:,.0f} - {row['clv_upper']:,.0f}")
             elif column in {"p_alive"}:
                 cells.append(f"{row[column]:.2f}")
             elif column in {"recency", "T", "expected_purchases"}:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Self
 
@@ -17,7 +18,7 @@ import numpy as np
 from scipy import stats
 
 from clvlens.errors import ClvlensError
-from clvlens.models._engine import FitResult, maximise
+from clvlens.models._engine import _LOG_BOUND, FitResult, maximise
 from clvlens.timeunits import parse_time_unit
 
 __all__ = ["BaseModel", "FitResult", "as_float_array", "dedup_rows", "extract_columns", "frequency_index"]
@@ -25,6 +26,10 @@ __all__ = ["BaseModel", "FitResult", "as_float_array", "dedup_rows", "extract_co
 
 #: fits on more rows than this group identical histories only when a sample shows enough of them
 _GROUP_ROWS_UP_TO = 200_000
+
+#: interval draws: proposals of the asymptotic normal are tried up to this many times the number asked for
+_DRAW_ROUNDS = 20
+_DRAW_SECONDS = 10.0  # and for at most this long (each likelihood check is one pass over the data)
 
 
 def as_float_array(name: str, values: Any) -> np.ndarray:
@@ -209,6 +214,8 @@ class BaseModel:
     _analytic_gradient: ClassVar[bool] = False
     #: True when ``_loglik_hessian`` (total log-likelihood, gradient and Hessian) is implemented
     _analytic_hessian: ClassVar[bool] = False
+    #: parameters whose move "up" or "down" leads toward a model without dropout (identification diagnostics)
+    _no_dropout: ClassVar[dict[str, str]] = {}
 
     def __init__(self, time_unit: str = "W", penalizer_coef: float = 0.0, penalizer: str = "log") -> None:
         self.time_unit = time_unit
@@ -314,6 +321,7 @@ class BaseModel:
         # fractional weights enter the hash as a column, so that different weights never share a hash
         self.data_hash_ = data_hash(uniq, counts) if whole else data_hash([*uniq, counts], np.ones(counts.size))
         self.n_customers_ = n_customers
+        self._fit_data = data  # for the plausible region of interval draws; not saved with the model
         return self
 
     def log_likelihood(self, *args: Any) -> float:
@@ -342,7 +350,9 @@ class BaseModel:
                 lo, hi = est * math.exp(-half), est * math.exp(half)
             else:
                 lo = hi = float("nan")
-            rows.append({"parameter": k, "estimate": est, "std_error": se, "lower": lo, "upper": hi})
+            weak = {} if result is None else getattr(result, "weakly_identified", {}) or {}
+            rows.append({"parameter": k, "estimate": est, "std_error": se, "lower": lo, "upper": hi,
+                         "identification": weak.get(k, "ok" if result is not None else "not fitted")})
         try:
             import pandas as pd
         except ImportError:  # pragma: no cover
@@ -350,7 +360,16 @@ class BaseModel:
         return pd.DataFrame(rows).set_index("parameter")
 
     def sample_params(self, n_draws: int, seed: int | None = 0) -> np.ndarray:
-        """Draw parameter vectors from the asymptotic normal of the log-parameters, shape (n_draws, k)."""
+        """Draw parameter vectors from the asymptotic normal of the log-parameters, shape (m, k), m <= n_draws.
+
+        Draws are kept only inside a plausible region: the optimiser's box of log-parameters and, while the
+        fitted data are at hand, the likelihood-ratio region ``2 (LL_hat - LL(theta)) <= chi2_k(0.999)``.
+        Where a parameter is weakly identified the normal approximation reaches values the data rule out (b of
+        1e13 where the fit says 250, say); they are rejected and replaced by further draws, up to
+        ``_DRAW_ROUNDS`` times as many proposals as asked for. What happened is in ``draw_report_``
+        (requested, accepted, proposed, outside_box, outside_likelihood_region). Fewer than a tenth of the
+        draws accepted (at least 10) raises one line: no interval can be given.
+        """
         self._check_fitted()
         if getattr(self, "fit_result_", None) is None:
             raise ClvlensError(
@@ -364,7 +383,44 @@ class BaseModel:
             )
         rng = np.random.default_rng(seed)
         mean = np.log(self._pvec())
-        return np.exp(rng.multivariate_normal(mean, np.asarray(cov), size=n_draws, method="eigh"))
+        bound = getattr(self, "_log_bound", _LOG_BOUND)
+        data = getattr(self, "_fit_data", None)
+        limit = float(stats.chi2.ppf(0.999, mean.size))
+        ll_hat = None if data is None else self._total_loglik(np.exp(mean), data)
+        kept: list[np.ndarray] = []
+        report: dict[str, Any] = {"requested": int(n_draws), "accepted": 0, "proposed": 0, "outside_box": 0,
+                  "outside_likelihood_region": 0}
+        deadline = time.monotonic() + _DRAW_SECONDS
+        for _ in range(_DRAW_ROUNDS):
+            if time.monotonic() > deadline:
+                report["stopped"] = f"sampling budget of {_DRAW_SECONDS:g} s reached"
+                break
+            phi = rng.multivariate_normal(mean, np.asarray(cov), size=n_draws, method="eigh")
+            report["proposed"] += n_draws
+            inside = np.all(np.isfinite(phi) & (np.abs(phi) <= bound), axis=1)
+            report["outside_box"] += int(np.count_nonzero(~inside))
+            for row in phi[inside]:
+                if ll_hat is not None and 2.0 * (ll_hat - self._total_loglik(np.exp(row), data)) > limit:
+                    report["outside_likelihood_region"] += 1
+                    continue
+                kept.append(row)
+                if len(kept) == n_draws:
+                    break
+            if len(kept) == n_draws:
+                break
+        report["accepted"] = len(kept)
+        self.draw_report_ = report
+        if len(kept) < max(10, n_draws // 10):
+            raise ClvlensError(
+                f"{type(self).__name__}: only {len(kept)} of {report['proposed']} parameter draws lie in the "
+                "plausible region (weakly identified parameters); intervals cannot be drawn"
+            )
+        return np.exp(np.array(kept))
+
+    def _total_loglik(self, theta: np.ndarray, data: dict[str, Any]) -> float:
+        with np.errstate(all="ignore"):
+            value = float(np.sum(data["w"] * self._loglik(theta, data)))
+        return value if math.isfinite(value) else -math.inf
 
     def _with_params(self, pvec: np.ndarray) -> dict[str, np.ndarray]:
         """Parameter dict of column vectors (for broadcasting draws against customers)."""

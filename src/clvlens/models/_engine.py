@@ -28,11 +28,13 @@ from clvlens.errors import ClvlensError
 if TYPE_CHECKING:
     from clvlens.models._base import BaseModel
 
-__all__ = ["FitResult", "maximise"]
+__all__ = ["FitResult", "identification", "maximise"]
 
 _LOG_BOUND = 18.0  # log-parameters are boxed in [-18, 18] (about 1.5e-8 .. 6.6e7)
 _LOG_DRIFT = 9.0  # beyond about 1e-4 .. 8e3 an unconverged fit may be drifting to an edge: fewer retries
 _LOG_EDGE = 14.0  # a fitted parameter outside [8e-7, 1.2e6] is treated as having run off to 0 or infinity
+_WEAK_LOG_SD = 1.0  # sd(log theta) above this (a 95% interval wider than a factor 50 each way): weakly identified
+_ILL_CONDITIONED = 1e10  # Hessian condition number beyond which its inverse is not to be trusted
 
 
 @dataclass
@@ -56,6 +58,10 @@ class FitResult:
     penalizer_coef: float
     attempts: list[str] = field(default_factory=list)
     penalizer: str = "log"
+    #: parameters the data barely identify, each with the reason (see :func:`identification`)
+    weakly_identified: dict[str, str] = field(default_factory=dict)
+    #: condition number of the log-parameter Hessian (None when it is not finite)
+    hessian_condition: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -358,6 +364,7 @@ def _maximise(model: BaseModel, data: dict[str, Any], n_customers: int) -> tuple
         except np.linalg.LinAlgError:
             pass
     k = len(names)
+    weak, condition = identification(model, theta, H, cov_log, ses)
     result = FitResult(
         converged=True,
         message="converged",
@@ -376,5 +383,53 @@ def _maximise(model: BaseModel, data: dict[str, Any], n_customers: int) -> tuple
         penalizer_coef=pen,
         attempts=attempts,
         penalizer=str(getattr(model, "penalizer", "log")),
+        weakly_identified=weak,
+        hessian_condition=condition,
     )
     return theta, result
+
+
+def identification(
+    model: BaseModel, theta: np.ndarray, H: np.ndarray, cov_log: np.ndarray | None,
+    ses: dict[str, float | None],
+) -> tuple[dict[str, str], float | None]:
+    """Which parameters the data barely identify, and why; and the Hessian's condition number.
+
+    A parameter is flagged when its standard error is missing or not finite (singular Hessian), when the
+    standard deviation of its logarithm exceeds ``_WEAK_LOG_SD`` (relative standard error above about 100%),
+    when it dominates the weakest direction of an ill-conditioned Hessian, or when its estimate sits beyond
+    ``_LOG_DRIFT`` on the log scale (near 0 or infinity). A flagged parameter that has moved toward its model's
+    no-dropout limit (``model._no_dropout``: BG/NBD ``b`` up or ``a`` down, say) is named as a likelihood ridge
+    toward no dropout: the data say customers hardly leave but not how slowly.
+    """
+    names = model._param_names
+    weak: dict[str, str] = {}
+    condition: float | None = None
+    try:
+        eig, vec = np.linalg.eigh(0.5 * (H + H.T))
+        if np.all(np.isfinite(eig)) and eig[-1] > 0:
+            condition = float(abs(eig[-1]) / max(abs(eig[0]), 1e-300))
+    except (np.linalg.LinAlgError, ValueError):
+        eig = vec = None
+    phi = np.log(theta)
+    for i, name in enumerate(names):
+        se = ses.get(name)
+        reason = None
+        if cov_log is None:
+            reason = "covariance singular (Hessian not invertible)"
+        elif se is None or not math.isfinite(se):
+            reason = "standard error not finite"
+        elif math.sqrt(max(cov_log[i][i], 0.0)) > _WEAK_LOG_SD:
+            reason = f"relative standard error {se / theta[i]:.0%}"
+        elif condition is not None and condition > _ILL_CONDITIONED and vec is not None and abs(vec[i, 0]) > 0.5:
+            reason = f"Hessian ill-conditioned (condition number {condition:.1e})"
+        if abs(phi[i]) > _LOG_DRIFT:
+            edge = f"estimate {theta[i]:.3g} drifting to {'infinity' if phi[i] > 0 else '0'}"
+            reason = edge if reason is None else f"{reason}; {edge}"
+        if reason is None:
+            continue
+        toward = getattr(model, "_no_dropout", {}).get(name)
+        if (toward == "up" and theta[i] > 100.0) or (toward == "down" and theta[i] < 0.05):
+            reason += f"; likelihood ridge toward no dropout ({name} -> {'infinity' if toward == 'up' else '0'})"
+        weak[name] = reason
+    return weak, condition

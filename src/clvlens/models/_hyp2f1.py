@@ -10,6 +10,7 @@ arithmetic.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -17,9 +18,13 @@ from scipy import special
 
 from clvlens.errors import ClvlensError
 
-__all__ = ["hyp2f1_fallback", "hyp2f1_one_continued_fraction", "log_hyp2f1_one"]
+__all__ = ["SLOW_PATH", "hyp2f1_fallback", "hyp2f1_one_continued_fraction", "log_hyp2f1_one"]
 
 _MAX_SLOW_EVALUATIONS = 500
+_MAX_TERMS = 20_000  # mpmath series terms per value (its own default is 6,000 per attempt, retried upwards)
+SLOW_PATH_BUDGET_SECONDS = 5.0
+#: process-wide counters of the arbitrary-precision path: calls, values evaluated, budgets exhausted
+SLOW_PATH: dict[str, int] = {"calls": 0, "evaluations": 0, "exhausted": 0}
 _TINY = 1e-17  # a term below this share of the sum no longer changes it
 
 
@@ -209,7 +214,13 @@ def hyp2f1_one_continued_fraction(
 
 
 def hyp2f1_fallback(f: np.ndarray, A: Any, B: Any, C: Any, z: Any) -> np.ndarray:
-    """Re-evaluate with mpmath the (rare) elements scipy's hyp2f1 returns as non-finite."""
+    """Re-evaluate with mpmath the (rare) elements scipy's hyp2f1 returns as non-finite, within a budget.
+
+    Arbitrary precision costs a millisecond a value at ordinary parameters and minutes at extreme ones, so
+    it is bounded three ways: at most ``_MAX_SLOW_EVALUATIONS`` elements per call, ``_MAX_TERMS`` series terms
+    per element and ``SLOW_PATH_BUDGET_SECONDS`` per call. When the budget runs out the call raises a one-line
+    ClvlensError (callers degrade with that reason) and ``SLOW_PATH["exhausted"]`` counts it.
+    """
     f, A, B, C, z = np.broadcast_arrays(f, A, B, C, z)
     out = np.array(f, dtype=float)
     bad = ~np.isfinite(out)
@@ -217,17 +228,29 @@ def hyp2f1_fallback(f: np.ndarray, A: Any, B: Any, C: Any, z: Any) -> np.ndarray
         import mpmath
     except ImportError:  # pragma: no cover
         raise ClvlensError("params: too extreme for scipy's hyp2f1; refit with penalizer_coef > 0") from None
-    if np.count_nonzero(bad) > _MAX_SLOW_EVALUATIONS:
-        # arbitrary precision costs about a millisecond a value: past a few hundred the parameters themselves
-        # are the problem, so say so instead of grinding
+    count = int(np.count_nonzero(bad))
+    if count == 0:
+        return out
+    SLOW_PATH["calls"] += 1
+    if count > _MAX_SLOW_EVALUATIONS:
+        SLOW_PATH["exhausted"] += 1
         raise ClvlensError(
-            f"params: {np.count_nonzero(bad)} hypergeometric values overflow at these parameters; "
-            "refit with penalizer_coef > 0 (e.g. 0.01)"
+            f"params: {count} hypergeometric values overflow at these parameters (the arbitrary-precision "
+            f"budget is {_MAX_SLOW_EVALUATIONS}); refit with penalizer_coef > 0 (e.g. 0.01)"
         )
+    deadline = time.monotonic() + SLOW_PATH_BUDGET_SECONDS
     for i in zip(*np.nonzero(bad), strict=True):
+        if time.monotonic() > deadline:
+            SLOW_PATH["exhausted"] += 1
+            raise ClvlensError(
+                f"params: arbitrary-precision hypergeometric values took over {SLOW_PATH_BUDGET_SECONDS:g} s "
+                "at these parameters; refit with penalizer_coef > 0 (e.g. 0.01)"
+            )
+        SLOW_PATH["evaluations"] += 1
         try:
-            out[i] = float(mpmath.hyp2f1(float(A[i]), float(B[i]), float(C[i]), float(z[i])))
+            out[i] = float(mpmath.hyp2f1(float(A[i]), float(B[i]), float(C[i]), float(z[i]), maxterms=_MAX_TERMS))
         except (mpmath.libmp.NoConvergence, ValueError, ZeroDivisionError):
+            SLOW_PATH["exhausted"] += 1
             raise ClvlensError(
                 "params: the hypergeometric function does not converge at these parameters; "
                 "refit with penalizer_coef > 0 (e.g. 0.01)"

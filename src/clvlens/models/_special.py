@@ -6,11 +6,14 @@ frequencies of 10,000+ and long histories give finite values.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from scipy import special
 
 from clvlens.models._hyp2f1 import log_hyp2f1_one
 
-__all__ = ["log_pareto_integral_term", "softplus_and_sigmoid"]
+__all__ = ["beta_mixture_mean", "log_pareto_integral_term", "softplus_and_sigmoid"]
 
 
 def softplus_and_sigmoid(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -58,3 +61,69 @@ def log_pareto_integral_term(
     bb = np.where(a_ge, r + x, s + 1.0)
     h = log_hyp2f1_one(bb, c, z, exact=exact)
     return np.where(a_ge, -(r + x) * la - s * lb, -(r + x - 1.0) * la - (s + 1.0) * lb) + h
+
+
+_DROP = 46.0  # log-integrand drop at the ends of the quadrature range: e^-46 ~ 1e-20 of the peak
+_NODES_PER_SD = 2.5  # trapezoid nodes per standard deviation of the integrand in logit space
+_MAX_NODES = 320
+_CELLS = 2_000_000  # element x node cells per block (a few 16 MB temporaries)
+
+
+def beta_mixture_mean(A: Any, B: Any, u: Any, k: Any, kind: str) -> np.ndarray:
+    """``E[h(p)]`` for ``p ~ Beta(A, B)`` with ``h(p) = (1 - (1+pu)^-k) / p`` (``kind="purchases"``) or
+    ``h(p) = (1+pu)^-k`` (``kind="survival"``), by the trapezoid rule in ``y = logit(p)``.
+
+    These are the Gauss functions of the BG/NBD and MBG/NBD predictions written as Euler integrals
+    (DLMF 15.6.1): given alive at ``T``, ``lambda ~ Gamma(r+x, alpha+T)`` and ``p ~ Beta(a, b+x+k)``, so
+    ``E[(1 - exp(-lambda p t)) / p] = E_p[h(p)]`` with ``u = t/(alpha+T)`` and ``k = r+x`` is the expected
+    number of purchases in ``(T, T+t]`` of a customer alive at ``T`` (FHL 2005 eq. 10 divided by P(alive)),
+    and ``E[exp(-lambda p t)]`` the chance that such a customer is still alive at ``T+t``. The integrand is
+    bounded and smooth for every ``A, B > 0``, so where the closed forms' hypergeometric functions overflow
+    (``b`` or ``a`` in the thousands to 1e13, as on a likelihood ridge toward no dropout) this stays accurate.
+
+    Method: in ``y`` the Beta density ``p^A (1-p)^B / B(A, B)`` is log-concave and decays exponentially at
+    both ends, and the integrand is analytic in a strip around the real axis, where the trapezoid rule
+    converges geometrically in the step (Trefethen & Weideman 2014, SIAM Review 56(3), sec. 5). The range is
+    cut where the density has fallen by ``e^-46`` from its mode and the step is a third of its width there.
+    For ``A < 1`` the density's left tail decays only like ``p^A``, so ``h(0)`` is split off exactly and
+    ``h(p) - h(0) = O(p)`` is integrated; otherwise the weights are normalised by their own sum, which cancels
+    the rounding of ``A log p + B log(1-p)`` at large ``A`` and ``B``. Accuracy against mpmath is tested on a
+    grid (``tests/models/test_beta_mixture.py``).
+    """
+    if kind not in ("purchases", "survival"):
+        raise ValueError(kind)
+    A, B, u, k = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (A, B, u, k)))
+    shape = A.shape
+    A, B, u, k = (v.reshape(-1) for v in (A, B, u, k))
+    out = np.empty(A.size)
+    if A.size == 0:
+        return out.reshape(shape)
+    split = A < 1.0
+    peak = np.where(split, A + 1.0, A)
+    mode = np.log(peak) - np.log(B)
+    sd = np.sqrt((peak + B) / (peak * B))
+    reach = np.sqrt(2.0 * _DROP) * sd
+    lo = mode - reach - _DROP / peak
+    hi = mode + reach + _DROP / B
+    nodes = int(min(_MAX_NODES, max(24, np.ceil(np.max((hi - lo) / sd) * _NODES_PER_SD) + 1)))
+    grid = np.linspace(0.0, 1.0, nodes)
+    block = max(1, _CELLS // nodes)
+    for s in range(0, A.size, block):
+        sl = slice(s, s + block)
+        a_, b_, u_, k_, lo_, width = (v[sl, None] for v in (A, B, u, k, lo, hi - lo))
+        cut = split[sl]
+        y = lo_ + width * grid
+        log_p = -np.logaddexp(0.0, -y)
+        log_w = a_ * log_p - b_ * np.logaddexp(0.0, y)
+        p = np.exp(log_p)
+        log_decay = -k_ * np.log1p(p * u_)  # log (1+pu)^-k
+        h = -np.expm1(log_decay) / p if kind == "purchases" else np.exp(log_decay)
+        h0 = (k_ * u_)[:, 0] if kind == "purchases" else np.ones(a_.shape[0])
+        shift = np.where(cut, special.betaln(a_[:, 0], b_[:, 0]) - np.log(width[:, 0] / (nodes - 1)),
+                         log_w.max(axis=1))
+        w = np.exp(log_w - shift[:, None])
+        w[:, [0, -1]] *= 0.5
+        h[cut] -= h0[cut, None]
+        body = np.einsum("ij,ij->i", w, h)
+        out[sl] = np.where(cut, h0 + body, body / w.sum(axis=1))
+    return out.reshape(shape)

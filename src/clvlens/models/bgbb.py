@@ -123,6 +123,7 @@ class BetaGeoBetaBinom(BaseModel):
     ``time_unit`` records the length of one opportunity. Gradients are finite differences.
     """
 
+    _no_dropout: ClassVar[dict[str, str]] = {"gamma": "down", "delta": "up"}
     _param_names: ClassVar[tuple[str, ...]] = ("alpha", "beta", "gamma", "delta")
     _column_names: ClassVar[tuple[str, ...]] = ("frequency", "recency", "T")
 

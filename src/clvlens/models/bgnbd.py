@@ -19,8 +19,7 @@ from scipy import special
 from clvlens.errors import ClvlensError
 from clvlens.models._base import BaseModel, start_scales, validate_finite_nonneg, validate_integer
 from clvlens.models._bgnbd_likelihood import log_likelihood_derivatives, prepare_rows, row_log_likelihood
-from clvlens.models._hyp2f1 import hyp2f1_fallback
-from clvlens.models._special import softplus_and_sigmoid
+from clvlens.models._special import beta_mixture_mean, softplus_and_sigmoid
 from clvlens.models.clv import parse_horizon
 
 __all__ = ["BetaGeo"]
@@ -33,6 +32,15 @@ def _away_from_zero(v: Any) -> Any:
     a + b = 1 for a customer with no repeat purchase): the result is the value at a parameter 1e-7 away."""
     v = np.asarray(v, dtype=float)
     return np.where(np.abs(v) < 1e-7, np.where(v < 0, -1e-7, 1e-7), v)
+
+
+#: beyond this ``a`` or ``b + x`` the closed forms' Gauss functions overflow or lose accuracy in scipy, and
+#: :func:`~clvlens.models._special.beta_mixture_mean` evaluates the same expectations by quadrature
+_LARGE = 1e3
+
+
+def _closed_form_regime(a: np.ndarray, b: np.ndarray, x: np.ndarray, shift: int) -> np.ndarray:
+    return (a < _LARGE) & (b + x + shift < _LARGE)
 
 
 def conditional_expected(
@@ -50,36 +58,56 @@ def conditional_expected(
       near 1 even when a and b run to thousands (dropout with no heterogeneity); used while |z/(z-1)| <= 0.9;
     * otherwise Euler's transformation gives ``(1-z)^(a-1-r-x) 2F1(a+b+k-1-r, a-1; a+b+x+k-1; z)``, which
       has small numerator parameters even for x in the thousands.
+
+    Where ``a`` or ``b + x`` reach ``_LARGE`` (a likelihood ridge toward no dropout, or a bootstrap draw along
+    it), or a closed form leaves its bracket ``[1 - (1+u)^-(r+x), (r+x) u]`` (``u = t/(alpha+T)``: the
+    expected purchases of a customer alive at T lie between those at p = 1 and p = 0), the expectation
+    over ``p`` is computed by :func:`~clvlens.models._special.beta_mixture_mean` instead.
     """
     r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
     am1 = _away_from_zero(np.asarray(a, dtype=float) - 1.0)
     a = am1 + 1.0
-    shape = np.broadcast_shapes(*(np.shape(v) for v in (r, alpha, a, b, x, T, t)))
-    values = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (r, alpha, a, b, am1, x, T, t)))
-    # at least 1-d: the branches below assign through boolean masks
-    r, alpha, a, b, am1, x, T, t = (np.atleast_1d(v) for v in values)
-    c = _away_from_zero(a + b + x + shift - 1.0)
-    z = t / (alpha + T + t)
-    w = z / (z - 1.0)
-    bracket = np.empty(z.shape)
-    pfaff = np.abs(w) <= 0.9
-    if pfaff.any():
+    shape = np.broadcast_shapes(*(np.shape(v) for v in (r, alpha, a, b, x, tx, T, t)))
+    values = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (r, alpha, a, b, am1, x, tx, T, t)))
+    # flat: the branches below assign through masks and flat indices
+    r, alpha, a, b, am1, x, tx, T, t = (v.reshape(-1) for v in values)
+    u = t / (alpha + T)
+    given_alive = np.full(u.shape, np.nan)
+    closed = _closed_form_regime(a, b, x, shift)
+    if closed.any():
+        rc, ac, bc, am1c, xc, uc = (v[closed] for v in (r, a, b, am1, x, u))
+        c = _away_from_zero(ac + bc + xc + shift - 1.0)
+        z = uc / (1.0 + uc)
+        w = -uc
+        bracket = np.full(z.shape, np.nan)
+        pfaff = np.abs(w) <= 0.9
         with np.errstate(all="ignore"):
-            g = special.hyp2f1((r + x)[pfaff], am1[pfaff], c[pfaff], w[pfaff])
-        bracket[pfaff] = 1.0 - g
-        pfaff[pfaff] = np.isfinite(g)
-    euler = ~pfaff
-    if euler.any():
-        A, B, C, Z = (a + b + shift - 1.0 - r)[euler], am1[euler], c[euler], z[euler]
-        with np.errstate(all="ignore"):
-            f = special.hyp2f1(A, B, C, Z)
-        if not np.all(np.isfinite(f)):
-            f = hyp2f1_fallback(f, A, B, C, Z)
-        u = B * np.log1p(-Z)
-        bracket[euler] = -np.expm1(u) + np.exp(u) * (1.0 - f)
+            if pfaff.any():
+                g = special.hyp2f1((rc + xc)[pfaff], am1c[pfaff], c[pfaff], w[pfaff])
+                bracket[pfaff] = 1.0 - g
+            euler = ~pfaff
+            if euler.any():
+                A, B, C, Z = (ac + bc + shift - 1.0 - rc)[euler], am1c[euler], c[euler], z[euler]
+                f = special.hyp2f1(A, B, C, Z)
+                lu = B * np.log1p(-Z)
+                bracket[euler] = -np.expm1(lu) + np.exp(lu) * (1.0 - f)
+            value = c / am1c * bracket
+            k = rc + xc
+            top = k * uc
+            bottom = -np.expm1(-k * np.log1p(uc))
+        ok = np.isfinite(value) & (value <= top * (1 + 1e-9) + 1e-300) & (value >= bottom * (1 - 1e-9))
+        given_alive[np.flatnonzero(closed)[ok]] = value[ok]
+        closed[np.flatnonzero(closed)[~ok]] = False
+    rest = ~closed
+    if rest.any():
+        given_alive[rest] = beta_mixture_mean(
+            a[rest], (b + x + shift)[rest], u[rest], (r + x)[rest], "purchases"
+        )
     if alive is None:
-        alive = prob_alive(p, x, tx, T, shift)
-    return np.maximum(c / am1 * bracket * alive, 0.0).reshape(shape)
+        alive = prob_alive({"r": r, "alpha": alpha, "a": a, "b": b}, x, tx, T, shift)
+    else:
+        alive = np.broadcast_to(alive, shape).reshape(-1)
+    return np.maximum(given_alive * alive, 0.0).reshape(shape)
 
 
 def prob_alive(p: P, x: Any, tx: Any, T: Any, shift: int) -> np.ndarray:
@@ -104,16 +132,30 @@ def prob_alive_at(p: P, t: Any, x: Any, tx: Any, T: Any, shift: int) -> np.ndarr
     It is evaluated after Pfaff's transformation (DLMF 15.8.1) on its second parameter,
     ``(1+u)^-a 2F1(a, a+b+k-r; a+b+x+k; u/(1+u))`` with ``u = t/(alpha+T)``: small numerator parameters and an
     argument in [0, 1), where scipy's direct evaluation at large x and long t returns values far above 1.
+    Where ``a`` or ``b + x`` reach ``_LARGE``, or that value leaves its bracket ``[(1+u)^-(r+x), 1]``, the
+    expectation is computed by :func:`~clvlens.models._special.beta_mixture_mean`.
     """
     r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
-    u = np.asarray(t, dtype=float) / (alpha + T)
-    A, B, C, Z = a, a + b + shift - r, a + b + x + shift, u / (1.0 + u)
-    with np.errstate(all="ignore"):
-        f = special.hyp2f1(A, B, C, Z)
-    if not np.all(np.isfinite(f)):
-        f = hyp2f1_fallback(f, A, B, C, Z)
-    survival = np.exp(-a * np.log1p(u)) * f
-    return np.clip(prob_alive(p, x, tx, T, shift) * survival, 0.0, 1.0)
+    shape = np.broadcast_shapes(*(np.shape(v) for v in (r, alpha, a, b, x, tx, T, t)))
+    values = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (r, alpha, a, b, x, tx, T, t)))
+    r, alpha, a, b, x, tx, T, t = (v.reshape(-1) for v in values)
+    u = t / (alpha + T)
+    survival = np.full(u.shape, np.nan)
+    closed = _closed_form_regime(a, b, x, shift)
+    if closed.any():
+        rc, ac, bc, xc, uc = (v[closed] for v in (r, a, b, x, u))
+        with np.errstate(all="ignore"):
+            f = special.hyp2f1(ac, ac + bc + shift - rc, ac + bc + xc + shift, uc / (1.0 + uc))
+            value = np.exp(-ac * np.log1p(uc)) * f
+            bottom = np.exp(-(rc + xc) * np.log1p(uc))
+        ok = np.isfinite(value) & (value <= 1.0 + 1e-9) & (value >= bottom * (1 - 1e-9))
+        survival[np.flatnonzero(closed)[ok]] = value[ok]
+        closed[np.flatnonzero(closed)[~ok]] = False
+    rest = ~closed
+    if rest.any():
+        survival[rest] = beta_mixture_mean(a[rest], (b + x + shift)[rest], u[rest], (r + x)[rest], "survival")
+    alive = prob_alive({"r": r, "alpha": alpha, "a": a, "b": b}, x, tx, T, shift)
+    return np.clip(alive * survival, 0.0, 1.0).reshape(shape)
 
 
 def prob_n_purchases(p: P, t: Any, n: Any, shift: int) -> np.ndarray:
@@ -144,6 +186,7 @@ class BetaGeo(BaseModel):
     gradient and Hessian analytic.
     """
 
+    _no_dropout: ClassVar[dict[str, str]] = {"a": "down", "b": "up"}
     _param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "a", "b")
     _column_names: ClassVar[tuple[str, ...]] = ("frequency", "recency", "T")
     _shift: ClassVar[int] = 0

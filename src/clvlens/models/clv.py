@@ -12,6 +12,7 @@ or exp(-delta t) with delta = ln(1 + d) at the midpoint of fine sub-steps ("cont
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,8 @@ __all__ = ["customer_lifetime_value", "customer_lifetime_value_interval", "inter
 
 #: beyond this many customer-draws ``method="auto"`` linearises the bootstrap
 _LINEAR_ABOVE = 5_000_000
+#: fewer usable bootstrap draws than this give no interval
+_MIN_DRAWS = 20
 
 DAYS_PER_UNIT = dict(BASE_DAYS)
 _PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([HDWMQY])\s*$", re.IGNORECASE)
@@ -151,15 +154,22 @@ def customer_lifetime_value_interval(
     monetary_value: Any = None, horizon: str | float = "12M", period: str | float = "1M",
     discount_rate: float = 0.1, margin: float = 1.0, discounting: str = "period",
     level: float = 0.9, n_draws: int = 200, seed: int | None = 0, method: str = "auto",
+    time_budget: float | None = 60.0, report: dict[str, Any] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(lower, upper) CLV bounds from a parametric bootstrap of both models' parameters (seeded).
 
-    The draws come from the asymptotic normal of each model's log-parameters. ``method="bootstrap"`` evaluates
-    the CLV at every draw; ``"linear"`` evaluates it at the estimate and at one step along each log-parameter,
-    and applies the same draws to that first-order expansion: one evaluation per parameter instead of one per
-    draw, and the same bounds up to terms in the square of the draws' spread, which shrinks as the data grow.
-    ``"auto"`` (the default) takes ``"linear"`` beyond five million customer-draws (50,000 customers at 100
-    draws), where the full bootstrap would take minutes.
+    The draws come from the asymptotic normal of each model's log-parameters, kept inside the plausible region
+    (:meth:`~clvlens.models._base.BaseModel.sample_params`). ``method="bootstrap"`` evaluates the CLV at every
+    draw; ``"linear"`` evaluates it at the estimate and at one step along each log-parameter, and applies the
+    same draws to that first-order expansion: one evaluation per parameter instead of one per draw, and the
+    same bounds up to terms in the square of the draws' spread, which shrinks as the data grow. ``"auto"``
+    (the default) takes ``"linear"`` beyond five million customer-draws (50,000 customers at 100 draws), where
+    the full bootstrap would take minutes.
+
+    Bounded: the bootstrap stops after ``time_budget`` seconds (None: no limit) and uses the draws done so far
+    (at least ``_MIN_DRAWS``, else one-line error); a draw whose evaluation fails is skipped. ``report``, if
+    given, is filled with ``draws_requested``, ``draws_used``, ``draws_outside_region``, ``draws_failed``,
+    ``method`` and ``stopped`` (why fewer draws were used, or None). The lower bound is never below 0.
     """
     if not 0 < level < 1:
         raise ClvlensError(f"level: {level} must lie strictly between 0 and 1, e.g. 0.9")
@@ -169,17 +179,44 @@ def customer_lifetime_value_interval(
     draws = model.sample_params(n_draws, seed)
     sseed = None if seed is None else seed + 1
     sdraws = spend.sample_params(n_draws, sseed) if hasattr(spend, "sample_params") else None
+    m = draws.shape[0] if sdraws is None else min(draws.shape[0], sdraws.shape[0])
+    draws = draws[:m]
+    sdraws = None if sdraws is None else sdraws[:m]
     quantiles = [(1 - level) / 2, (1 + level) / 2]
     n = cols[0].shape[0]
+    info: dict[str, Any] = report if report is not None else {}
+    info.update(draws_requested=int(n_draws), draws_outside_region=int(n_draws - m), draws_failed=0,
+                stopped=None)
     if interval_method(method, n, n_draws) == "linear":
+        info.update(method="linear", draws_used=m)
         return _linear_interval(model, spend, cols, mv, ends, factors, margin, draws, sdraws, quantiles)
-    vals = np.empty((n_draws, n))
-    for i in range(n_draws):
+    info["method"] = "bootstrap"
+    vals = np.full((m, n), np.nan)
+    done = 0
+    deadline = None if time_budget is None else time.monotonic() + time_budget
+    for i in range(m):
+        if deadline is not None and time.monotonic() > deadline:
+            info["stopped"] = f"time budget of {time_budget:g} s reached after {i} draws"
+            break
         p = dict(zip(model._param_names, draws[i], strict=True))
         ps = None if sdraws is None else dict(zip(spend._param_names, sdraws[i], strict=True))
-        vals[i] = _clv_core(model, p, cols, _spend(spend, cols[0], mv, ps), ends, factors, margin)
-    q = np.nanquantile(vals, quantiles, axis=0)
-    return q[0], q[1]
+        try:
+            with np.errstate(all="ignore"):
+                row = _clv_core(model, p, cols, _spend(spend, cols[0], mv, ps), ends, factors, margin)
+        except ClvlensError:
+            info["draws_failed"] += 1
+            continue
+        if not np.all(np.isfinite(row)):
+            info["draws_failed"] += 1
+            continue
+        vals[done] = row
+        done += 1
+    info["draws_used"] = done
+    if done < _MIN_DRAWS:
+        why = info["stopped"] or f"{info['draws_failed']} draws could not be evaluated"
+        raise ClvlensError(f"CLV interval: only {done} usable parameter draws ({why}); no interval can be given")
+    q = np.quantile(vals[:done], quantiles, axis=0)
+    return np.maximum(q[0], 0.0), np.maximum(q[1], 0.0)
 
 
 def interval_method(method: str, n_customers: int, n_draws: int) -> str:

@@ -134,6 +134,7 @@ class ParetoNBD(BetaGeo):
     #: parameters boxed in [1e-5, 1e5]: beyond it the likelihood is flat along s/beta (no dropout heterogeneity)
     #: and each evaluation of its hypergeometric terms grows slow as z -> 1; a fit there is reported as degenerate
     _log_bound: ClassVar[float] = 11.5
+    _no_dropout: ClassVar[dict[str, str]] = {"s": "down", "beta": "up"}
     _param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "s", "beta")
     _subsample_above: ClassVar[int] = 20_000
     _analytic_gradient: ClassVar[bool] = False

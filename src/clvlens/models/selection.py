@@ -18,6 +18,9 @@ from clvlens.models.bgnbd import BetaGeo
 from clvlens.models.mbgnbd import ModifiedBetaGeo
 from clvlens.models.paretonbd import ParetoNBD
 
+#: fewer customers with a repeat purchase than this leave nothing for a transaction model to fit
+_MIN_REPEATERS = 10
+
 TRANSACTION_MODELS: dict[str, type[BaseModel]] = {
     "bgnbd": BetaGeo,
     "mbgnbd": ModifiedBetaGeo,
@@ -36,15 +39,24 @@ class Candidate:
     bic: float = float("nan")
     holdout_mae: float | None = None
     holdout_predicted: float | None = None
+    #: why the candidate may not be chosen although it was fitted (a degenerate fit), else None
+    refused: str | None = None
+
+    @property
+    def weakly_identified(self) -> dict[str, str]:
+        result = getattr(self.model, "fit_result_", None)
+        return dict(getattr(result, "weakly_identified", {}) or {})
 
     def as_row(self) -> dict[str, Any]:
+        weak = self.weakly_identified
         return {
             "model": self.name,
             "log_likelihood": self.log_likelihood,
             "bic": self.bic,
             "holdout_mae": self.holdout_mae,
             "holdout_predicted": self.holdout_predicted,
-            "error": self.error,
+            "weakly_identified": "; ".join(f"{k}: {v}" for k, v in weak.items()) or None,
+            "error": self.error if self.refused is None else f"refused: {self.refused}",
         }
 
 
@@ -88,8 +100,29 @@ def fit_candidates(
             candidates.append(Candidate(name, None, error=str(exc)))
             continue
         result = model.fit_result_
-        candidates.append(Candidate(name, model, log_likelihood=result.log_likelihood, bic=result.bic))
+        candidate = Candidate(name, model, log_likelihood=result.log_likelihood, bic=result.bic)
+        candidate.refused = degenerate_fit(model, frequency)
+        candidates.append(candidate)
     return candidates
+
+
+def degenerate_fit(model: BaseModel, frequency: np.ndarray) -> str | None:
+    """Why a converged fit says nothing about repeat buying, or None.
+
+    With fewer than ``_MIN_REPEATERS`` customers who bought twice there is no repeat behaviour to fit (the
+    estimates are whatever the optimiser stopped at); and a fit in which every parameter is weakly identified
+    identifies nothing. Such a candidate stays in the table with the reason but is never chosen.
+    """
+    repeaters = int(np.count_nonzero(np.asarray(frequency) > 0))
+    if repeaters < _MIN_REPEATERS:
+        return f"only {repeaters} customers bought more than once (at least {_MIN_REPEATERS} needed)"
+    weak = model.fit_result_.weakly_identified  # type: ignore[attr-defined]
+    if len(weak) == len(model._param_names):
+        return "no parameter is identified (" + "; ".join(f"{k}: {v}" for k, v in weak.items()) + ")"
+    params = model.params_  # type: ignore[attr-defined]
+    if not all(np.isfinite(v) and v > 0 for v in params.values()):
+        return "non-finite parameters"
+    return None
 
 
 def select_model(
@@ -102,9 +135,9 @@ def select_model(
     `holdout` is (frequency, recency, T, holdout purchases, holdout length) for the calibration summary, and the
     candidates must have been fitted on that same calibration summary.
     """
-    fitted = [c for c in candidates if c.model is not None]
+    fitted = [c for c in candidates if c.model is not None and c.refused is None]
     if not fitted:
-        reasons = "; ".join(f"{c.name}: {c.error}" for c in candidates)
+        reasons = "; ".join(f"{c.name}: {c.error or 'refused: ' + str(c.refused)}" for c in candidates)
         raise ClvlensError(f"no transaction model could be fitted ({reasons})")
     actual_total = None
     if holdout is not None:
@@ -119,5 +152,5 @@ def select_model(
     else:
         criterion = "bic"
         fitted.sort(key=lambda c: c.bic)
-    ordered = fitted + [c for c in candidates if c.model is None]
+    ordered = fitted + [c for c in candidates if c.model is None or c.refused is not None]
     return ModelSelection(fitted[0].name, criterion, ordered, actual_total)

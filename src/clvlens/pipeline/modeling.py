@@ -95,6 +95,8 @@ class FittedModels:
     settings: ModelSettings
     time_unit: str
     criterion_note: str = ""
+    #: how the CLV interval was obtained, or why there is none (set by `score_customers`; run_info clv_interval)
+    interval_note: str | None = None
 
 
 def default_holdout_days(span_days: float, horizon_days: float) -> int:
@@ -218,13 +220,7 @@ def score_customers(customers: pl.DataFrame, fitted: FittedModels) -> pl.DataFra
         "margin": settings.margin,
     }
     clv = customer_lifetime_value(model, spend, x, tx, T, **common)
-    try:
-        lower, upper = customer_lifetime_value_interval(
-            model, spend, x, tx, T, **common, level=settings.interval_level, n_draws=settings.interval_draws
-        )
-    except ClvlensError:
-        # a singular Hessian gives no covariance to draw from: the interval collapses to the point estimate
-        lower, upper = clv.copy(), clv.copy()
+    lower, upper = _clv_interval(model, spend, x, tx, T, common, fitted)
     return pl.DataFrame(
         {
             "customer_id": customers["customer_id"],
@@ -232,10 +228,58 @@ def score_customers(customers: pl.DataFrame, fitted: FittedModels) -> pl.DataFra
             "expected_purchases": model.conditional_expected_number_of_purchases_up_to_time(horizon, x, tx, T),
             "expected_spend": expected_spend,
             "clv": clv,
-            "clv_lower": np.minimum(lower, clv),
-            "clv_upper": np.maximum(upper, clv),
+            "clv_lower": pl.Series(np.maximum(np.minimum(lower, clv), 0.0), dtype=pl.Float64).fill_nan(None),
+            "clv_upper": pl.Series(np.maximum(upper, clv), dtype=pl.Float64).fill_nan(None),
         }
     )
+
+
+#: seconds the CLV interval's bootstrap may take in a run before it uses the draws done so far
+INTERVAL_SECONDS = 30.0
+
+
+def _clv_interval(
+    model: BaseModel, spend: Any, x: np.ndarray, tx: np.ndarray, T: np.ndarray, common: dict[str, Any],
+    fitted: FittedModels,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The CLV interval and, in `fitted.interval_note`, how it was drawn; NaN bounds (null in the table) and
+    the reason when no interval can be given. Never the point estimate in disguise."""
+    settings = fitted.settings
+    report: dict[str, Any] = {}
+    try:
+        lower, upper = customer_lifetime_value_interval(
+            model, spend, x, tx, T, **common, level=settings.interval_level, n_draws=settings.interval_draws,
+            time_budget=INTERVAL_SECONDS, report=report,
+        )
+    except ClvlensError as exc:
+        fitted.interval_note = f"not available: {exc}"
+        return np.full(x.shape, np.nan), np.full(x.shape, np.nan)
+    used, asked = report.get("draws_used", 0), report.get("draws_requested", settings.interval_draws)
+    note = f"{settings.interval_level:.0%} from {used} parametric-bootstrap draws"
+    if report.get("method") == "linear":
+        note += " (linearised)"
+    dropped = []
+    if report.get("draws_outside_region"):
+        dropped.append(f"{report['draws_outside_region']} outside the plausible parameter region")
+    if report.get("draws_failed"):
+        dropped.append(f"{report['draws_failed']} not computable")
+    if report.get("stopped"):
+        dropped.append(str(report["stopped"]))
+    if used < asked or dropped:
+        note += f" of {asked} asked for ({'; '.join(dropped) or 'fewer draws'})"
+    fitted.interval_note = note
+    return lower, upper
+
+
+def identification_note(fitted: FittedModels) -> str:
+    """One line for run_info: the chosen model's weakly identified parameters and why, or that all are."""
+    result = getattr(fitted.transaction_model, "fit_result_", None)
+    if result is None:
+        return "unknown: the model was not fitted here"
+    weak = getattr(result, "weakly_identified", {}) or {}
+    if not weak:
+        return "all parameters identified"
+    return "weakly identified: " + "; ".join(f"{k} ({v})" for k, v in weak.items())
 
 
 def save_models(fitted: FittedModels, folder: Path) -> list[Path]:

@@ -23,7 +23,7 @@ from clvlens.models import interval_method, parse_horizon
 from clvlens.pipeline.checks import check_holdout, check_output_folder, check_run_settings, run_space_needed
 from clvlens.pipeline.health import add_health, health_info, save_activity
 from clvlens.pipeline.learning import run_scorecard, save_ltv, train_and_predict_ltv
-from clvlens.pipeline.modeling import FittedModels, ModelSettings, fit_models, save_models
+from clvlens.pipeline.modeling import FittedModels, ModelSettings, fit_models, identification_note, save_models
 from clvlens.pipeline.refresh import btyd_values, estimate, ltv_basis, ml_values, value_info, value_strategy
 from clvlens.pipeline.workspace import (
     fault_point,
@@ -309,9 +309,10 @@ def _run_info(
         **value_info(settings.models, fitted),
     }
     if fitted is not None:
+        info["identification"] = identification_note(fitted)
         draws = settings.models.interval_draws
         method = interval_method("auto", customers.height, draws)
-        info["clv_interval"] = (
+        info["clv_interval"] = fitted.interval_note or (
             f"{settings.models.interval_level:.0%} from {draws} parametric-bootstrap draws"
             + (" (linearised)" if method == "linear" else "")
         )
