@@ -266,3 +266,14 @@ def test_last_line_without_break_is_judged_on_evidence(tmp_path: Path) -> None:
     ids = "".join(f"o{i},c{i % 5},2024-01-05,5.00,i{i % 13}\n" for i in range(30))
     path.write_text(header.replace("country", "item_id") + ids + "o99,c1,2024-01-06,5.00,i1")  # i1 begins i10
     assert load_transactions(path).transactions.height == 31
+
+
+def test_quoted_field_of_half_a_megabyte_is_a_field_not_a_fault(tmp_path: Path) -> None:
+    path = tmp_path / "big.csv"
+    big = "x" * 500_000
+    rows = f'o8,"{big}\n{big}",2024-01-05,3.00\n' + 'o9,"c\n2",2024-01-05,3.00\n' + "o10,c1,2024-01-05,3,x\n"
+    path.write_text(HEADER + _rows(5) + rows)
+    result = load_transactions(path)
+    _accounting(result)
+    assert result.transactions["customer_id"].to_list()[-2:] == [f"{big}\n{big}", "c\n2"]
+    assert result.quarantine["detail"].to_list() == ["line 11: 5 fields where the header has 4"]

@@ -290,6 +290,8 @@ def read_records(
 ) -> pl.DataFrame:
     """Read record by record; malformed records become null rows carrying a `_malformed` note."""
     width = len(names)
+    # the csv module refuses quoted fields over 128 KB by default; ours is the configured limit (process-wide)
+    csv.field_size_limit(max(csv.field_size_limit(), limits.max_field_bytes + 1))
     frames: list[pl.DataFrame] = []
     rows: list[list[str | None]] = []
     notes: list[str | None] = []
