@@ -47,6 +47,7 @@ from clvlens.analytics.evaluation import (
     plot_gains,
     scorecard,
 )
+from clvlens.analytics.health import HEALTH_SCORES, HealthResult, health_scores, heuristic_score
 from clvlens.analytics.kpis import (
     DEFINITIONS,
     gini,
@@ -74,11 +75,13 @@ __all__ = [
     "BRAZIL_STATES",
     "CATCH_ALL",
     "DEFINITIONS",
+    "HEALTH_SCORES",
     "RFM_PLAYBOOK",
     "RFM_RULES",
     "VALUE_PLAYBOOK",
     "VALUE_SEGMENTS",
     "BasketTables",
+    "HealthResult",
     "RfmRule",
     "Scorecard",
     "StrategyTables",
@@ -95,6 +98,8 @@ __all__ = [
     "decile_table",
     "gain_curve",
     "gini",
+    "health_scores",
+    "heuristic_score",
     "interpurchase_distribution",
     "interpurchase_intervals",
     "kpi_table",

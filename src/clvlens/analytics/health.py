@@ -171,8 +171,8 @@ def _validate(
         predicted = activity.predict(transactions, cal_end)
         aligned = summary.select("customer_id").join(predicted, on="customer_id", how="left")
         scores["p_active_ml"] = aligned.get_column("p_active_ml").fill_null(activity.base_rate).to_numpy()
-    except ClvlensError as exc:
-        notes.append(f"p_active_ml: not validated ({exc})")
+    except Exception as exc:  # the learned score is optional: any failure is recorded, the others still compete
+        notes.append(f"p_active_ml: not validated ({_reason(exc)})")
     heuristic_map = _heuristic_map(transactions, cal_end, days, time_unit)
     raw = heuristic_score(x, tx, T)
     scores["heuristic"] = _logistic(raw, heuristic_map["coefficients"]) if heuristic_map else raw
@@ -196,6 +196,11 @@ def _heuristic_map(transactions: pl.DataFrame, as_of: datetime, days: int, time_
     if summary.height < 2 or bought.all() or not bought.any():
         return None
     return {"coefficients": logistic_fit(heuristic_score(*_columns(summary)), bought), "fitted_at": str(start.date())}
+
+
+def _reason(exc: Exception) -> str:
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    return message if isinstance(exc, ClvlensError) else f"{type(exc).__name__}: {message}"
 
 
 def _choose(figures: dict[str, dict[str, float]]) -> str:
@@ -256,8 +261,8 @@ def health_scores(
         predicted = activity.predict(transactions, observation_end)
         aligned = customers.select("customer_id").join(predicted, on="customer_id", how="left")
         ml_values = _to_window(aligned.get_column("p_active_ml").fill_null(activity.base_rate).to_numpy(), exponent)
-    except ClvlensError as exc:
-        notes.append(f"p_active_ml: not trained ({exc})")
+    except Exception as exc:  # as above: recorded, and health falls back to a validated score that exists
+        notes.append(f"p_active_ml: not trained ({_reason(exc)})")
     heuristic_map = _heuristic_map(transactions, observation_end, learn_days, time_unit)
     heuristic = _to_window(_logistic(raw, heuristic_map["coefficients"]), exponent) if heuristic_map else None
     final = {"p_active": p_active, "p_alive": p_alive, "p_active_ml": ml_values, "heuristic": heuristic}
