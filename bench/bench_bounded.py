@@ -40,7 +40,7 @@ def write_simulated_log(path: Path, seed: int, n: int = 4_300) -> int:
         times = [0.0, *np.sort(rng.uniform(0.0, tx, int(x) - 1)), tx] if x > 0 else [0.0]
         days = sorted({round((first + t) * 7) for t in times})
         for day in days:
-            when = end - timedelta(days=int(round(WEEKS * 7)) - day)
+            when = end - timedelta(days=round(WEEKS * 7) - day)
             rows.append(f"C{i:05d},{when.isoformat()},{rng.gamma(2.0, 12.0):.2f}")
     path.write_text("customer_id,date,amount\n" + "\n".join(rows) + "\n")
     return len(rows)
@@ -63,7 +63,7 @@ def run_case(source: str, extra: list[str]) -> dict[str, object]:
                 con = duckdb.connect(str(Path(out) / "clvlens.duckdb"), read_only=True)
                 rows = con.execute("select key, value from run_info").fetchall()
                 info = dict(rows)
-            except Exception as exc:  # noqa: BLE001 - a bench reports what it could not read
+            except Exception as exc:
                 info = {"error": str(exc)}
     return {"seconds": seconds, "exit": done.returncode, "stderr": done.stderr.strip()[-300:], **info}
 
