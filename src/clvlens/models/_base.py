@@ -28,7 +28,8 @@ __all__ = ["BaseModel", "FitResult", "as_float_array", "dedup_rows", "extract_co
 _GROUP_ROWS_UP_TO = 200_000
 
 #: interval draws: proposals of the asymptotic normal are tried up to this many times the number asked for
-_DRAW_ROUNDS = 20
+#: (proposals are cheap; only those inside the box cost a likelihood evaluation)
+_DRAW_ROUNDS = 200
 _DRAW_SECONDS = 10.0  # and for at most this long (each likelihood check is one pass over the data)
 
 

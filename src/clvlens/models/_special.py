@@ -98,32 +98,47 @@ def beta_mixture_mean(A: Any, B: Any, u: Any, k: Any, kind: str) -> np.ndarray:
     out = np.empty(A.size)
     if A.size == 0:
         return out.reshape(shape)
-    split = A < 1.0
-    peak = np.where(split, A + 1.0, A)
-    mode = np.log(peak) - np.log(B)
-    sd = np.sqrt((peak + B) / (peak * B))
+    # the nodes and weights depend on (A, B) alone: one row per distinct pair (a draw has one A and a B per
+    # frequency), gathered for the elements, so each element costs two transcendental functions per node
+    pairs, inverse = np.unique(np.stack([A, B]), axis=1, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    pA, pB = pairs
+    split = pA < 1.0
+    peak = np.where(split, pA + 1.0, pA)
+    mode = np.log(peak) - np.log(pB)
+    sd = np.sqrt((peak + pB) / (peak * pB))
     reach = np.sqrt(2.0 * _DROP) * sd
     lo = mode - reach - _DROP / peak
-    hi = mode + reach + _DROP / B
+    hi = mode + reach + _DROP / pB
     nodes = int(min(_MAX_NODES, max(24, np.ceil(np.max((hi - lo) / sd) * _NODES_PER_SD) + 1)))
-    grid = np.linspace(0.0, 1.0, nodes)
+    y = lo[:, None] + (hi - lo)[:, None] * np.linspace(0.0, 1.0, nodes)
+    log_p = -np.logaddexp(0.0, -y)
+    log_w = pA[:, None] * log_p - pB[:, None] * np.logaddexp(0.0, y)
+    step = (hi - lo) / (nodes - 1)
+    shift = np.where(split, special.betaln(pA, pB) - np.log(step), log_w.max(axis=1))
+    weights = np.exp(log_w - shift[:, None])
+    weights[:, [0, -1]] *= 0.5
+    # split pairs: absolute weights (the density times the step); the others: weights normalised to sum 1
+    weights[~split] /= weights[~split].sum(axis=1)[:, None]
+    nodes_p = np.exp(log_p)
     block = max(1, _CELLS // nodes)
     for s in range(0, A.size, block):
         sl = slice(s, s + block)
-        a_, b_, u_, k_, lo_, width = (v[sl, None] for v in (A, B, u, k, lo, hi - lo))
-        cut = split[sl]
-        y = lo_ + width * grid
-        log_p = -np.logaddexp(0.0, -y)
-        log_w = a_ * log_p - b_ * np.logaddexp(0.0, y)
-        p = np.exp(log_p)
-        log_decay = -k_ * np.log1p(p * u_)  # log (1+pu)^-k
-        h = -np.expm1(log_decay) / p if kind == "purchases" else np.exp(log_decay)
-        h0 = (k_ * u_)[:, 0] if kind == "purchases" else np.ones(a_.shape[0])
-        shift = np.where(cut, special.betaln(a_[:, 0], b_[:, 0]) - np.log(width[:, 0] / (nodes - 1)),
-                         log_w.max(axis=1))
-        w = np.exp(log_w - shift[:, None])
-        w[:, [0, -1]] *= 0.5
+        which = inverse[sl]
+        p = nodes_p[which]
+        u_, k_ = u[sl, None], k[sl]
+        h = np.log1p(p * u_)
+        h *= -k_[:, None]
+        if kind == "purchases":
+            np.expm1(h, out=h)
+            np.negative(h, out=h)
+            h /= p
+            h0 = k_ * u_[:, 0]
+        else:
+            np.exp(h, out=h)
+            h0 = np.ones(k_.shape)
+        cut = split[which]
         h[cut] -= h0[cut, None]
-        body = np.einsum("ij,ij->i", w, h)
-        out[sl] = np.where(cut, h0 + body, body / w.sum(axis=1))
+        body = np.einsum("ij,ij->i", weights[which], h)
+        out[sl] = np.where(cut, h0 + body, body)
     return out.reshape(shape)

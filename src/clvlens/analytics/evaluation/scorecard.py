@@ -186,7 +186,11 @@ def _table(rows: list[dict[str, Any]]) -> pl.DataFrame:
     schema: dict[str, Any] = {"model": pl.String, "family": pl.String, "customers": pl.Int64}
     schema.update(dict.fromkeys(METRIC_COLUMNS, pl.Float64))
     schema.update({"fit_seconds": pl.Float64, "note": pl.String, "error": pl.String})
-    return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
+    if not rows:
+        return pl.DataFrame(schema=schema)
+    table = pl.DataFrame(rows, schema=schema, orient="row")
+    # a metric that could not be computed (a model that failed, or no purchases to rank) is missing, not NaN
+    return table.with_columns(pl.col(pl.Float64).fill_nan(None))
 
 
 def _gains(name: str, predicted: np.ndarray, actual: np.ndarray) -> pl.DataFrame:
