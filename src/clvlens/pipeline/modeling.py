@@ -162,6 +162,9 @@ def _select_on_holdout(
 ) -> tuple[ModelSelection, str]:
     """Rank the full-data fits by the holdout error of the same models fitted on the calibration period."""
     calibration_end = observation_end - timedelta(days=days)
+    first = transactions["timestamp"].min()
+    if first is None or calibration_end < first:  # type: ignore[operator]
+        raise ClvlensError(f"holdout {days} days leaves no customers before {calibration_end.date()}")
     calibration = rfm_summary(
         transactions, time_unit=time_unit, observation_end=observation_end, calibration_end=calibration_end
     )

@@ -25,6 +25,7 @@ from clvlens.analytics.evaluation import Scorecard
 from clvlens.errors import ClvlensError
 from clvlens.ml import TrainedLTV, predict_ltv
 from clvlens.pipeline.checks import check_holdout, check_workspace_step
+from clvlens.pipeline.health import ACTIVITY_FOLDER, HealthResult, add_health, health_info, save_activity
 from clvlens.pipeline.learning import (
     LTV_FOLDER,
     load_workspace_ltv,
@@ -219,6 +220,18 @@ def refresh_values(
 
             update_models = store_ltv
     tables = dict(extra or {})
+    if fitted is not None and "health" in customers.columns:
+        # health is P(a purchase in its window) under the current model: a refit or a new horizon changes it
+        window = info.get("health_window") or settings.horizon
+        skipped: dict[str, str] = {}
+        customers, health = add_health(observed, customers, fitted.transaction_model, window=window,
+                                       time_unit=info["time_unit"], observation_end=end, skipped=skipped)
+        info.update(health_info(health, window))
+        info.pop("skipped_health", None)
+        info.update({f"skipped_{stage}": reason for stage, reason in skipped.items()})
+        if health is not None:
+            tables["health_validation"] = health.validation
+            update_models = _also_saving_activity(update_models, health)
     if "clv" in customers.columns:
         strategy, customers = value_strategy(observed, customers, settings)
         tables.update(_strategy_tables(strategy))
@@ -232,6 +245,18 @@ def refresh_values(
             write_table(connection, name, table)
         write_run_info(connection, info)
     return customers
+
+
+def _also_saving_activity(update_models: ModelsUpdate | None, health: HealthResult) -> ModelsUpdate:
+    """`update_models` followed by saving the refreshed activity classifier in place of the previous one."""
+
+    def update(staging: Path) -> None:
+        if update_models is not None:
+            update_models(staging)
+        shutil.rmtree(staging / ACTIVITY_FOLDER, ignore_errors=True)
+        save_activity(health, staging)
+
+    return update
 
 
 def observed_transactions(folder: str | Path) -> tuple[pl.DataFrame, dict[str, str], datetime]:
