@@ -6,7 +6,8 @@ Cases: transaction logs written from `clvlens.models.simulate.simulate_bgnbd` at
 retail log (about 4,300 customers, BG/NBD r = 0.88, alpha = 10.3, a = 0.33, b = 250, 53 weeks), where the dropout
 process is barely identified and the CLV interval's bootstrap used to draw b up to 1e13 and hang in arbitrary
 precision; and a real retail log when it is present. Prints, per case, the wall time of the whole run, the chosen
-model, its identification line and the run_info `clv_interval` line, as a Markdown table.
+model, its identification line and the run_info `clv_interval` line, as a Markdown table, with the CPU time
+of the run (user + system) next to its wall time, since the machine may be shared.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -46,12 +48,17 @@ def write_simulated_log(path: Path, seed: int, n: int = 4_300) -> int:
     return len(rows)
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_case(source: str, extra: list[str]) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as out:
         command = [sys.executable, "-m", "clvlens", "run", source, "--out", out, *extra]
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), _children_cpu()
         done = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy(), timeout=1_800)
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, _children_cpu() - cpu
         info: dict[str, object] = {}
         run_info = Path(out) / "run_info.json"
         if run_info.exists():
@@ -65,7 +72,7 @@ def run_case(source: str, extra: list[str]) -> dict[str, object]:
                 info = dict(rows)
             except Exception as exc:
                 info = {"error": str(exc)}
-    return {"seconds": seconds, "exit": done.returncode, "stderr": done.stderr.strip()[-300:], **info}
+    return {"seconds": seconds, "cpu": cpu, "exit": done.returncode, "stderr": done.stderr.strip()[-300:], **info}
 
 
 def main() -> None:
@@ -81,11 +88,12 @@ def main() -> None:
             cases.append((f"simulated issue-9 log, seed {seed} ({rows:,} rows)", str(path), []))
         if Path(args.retail).exists():
             cases.append((f"{Path(args.retail).name}", args.retail, []))
-        print("| case | exit | wall s | model | identification | clv_interval |")
-        print("|---|---:|---:|---|---|---|")
+        print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        print("| case | exit | wall s | CPU s | model | identification | clv_interval |")
+        print("|---|---:|---:|---:|---|---|---|")
         for name, source, extra in cases:
             r = run_case(source, extra)
-            print(f"| {name} | {r['exit']} | {r['seconds']:.1f} | {r.get('model', '-')} | "
+            print(f"| {name} | {r['exit']} | {r['seconds']:.1f} | {r['cpu']:.1f} | {r.get('model', '-')} | "
                   f"{r.get('identification', '-')} | {r.get('clv_interval', r.get('skipped_models', '-'))} |",
                   flush=True)
             if r["exit"] != 0:

@@ -16,7 +16,7 @@ import pytest
 from clvlens.errors import ClvlensError
 from clvlens.models import BetaGeo, ModifiedBetaGeo, _hyp2f1, customer_lifetime_value, customer_lifetime_value_interval
 from clvlens.models._special import beta_mixture_mean
-from clvlens.models.bgnbd import conditional_expected, prob_alive_at
+from clvlens.models.bgnbd import conditional_expected, prob_alive, prob_alive_at
 from clvlens.models.selection import fit_candidates, select_model
 from clvlens.models.simulate import simulate_bgnbd
 
@@ -60,12 +60,17 @@ def test_predictions_continuous_across_the_quadrature_threshold(shift):
     x = rng.integers(0, 60, 200).astype(float)
     T = rng.uniform(1, 53, 200)
     tx = np.where(x > 0, T * rng.uniform(0.1, 1.0, 200), 0.0)
-    below = {"r": 0.9, "alpha": 10.0, "a": 0.33, "b": 999.0 - 61.0}
-    closed = conditional_expected(below, 52.0, x, tx, T, shift)
+    below = {"r": 0.9, "alpha": 10.0, "a": 0.33, "b": 999.0}
+    closed = conditional_expected(below, 52.0, x, tx, T, shift)  # b < 1e3: the closed forms
     quad = beta_mixture_mean(0.33, below["b"] + x + shift, 52.0 / (10.0 + T), 0.9 + x, "purchases")
-    alive = conditional_expected(below, 52.0, x, tx, T, shift) / quad
-    assert np.all(np.isfinite(alive))
-    np.testing.assert_allclose(closed, quad * alive, rtol=1e-9)
+    np.testing.assert_allclose(closed, quad * prob_alive(below, x, tx, T, shift), rtol=1e-8)
+    above = {**below, "b": 1001.0}  # the quadrature
+    ratio = conditional_expected(above, 52.0, x, tx, T, shift) / closed
+    assert np.all(np.abs(ratio - 1.0) < 0.01)  # b moved by 0.2%: the predictions barely move
+    u = 26.0 / (10.0 + T)
+    quad_survival = beta_mixture_mean(0.33, below["b"] + x + shift, u, 0.9 + x, "survival")
+    np.testing.assert_allclose(prob_alive_at(below, 26.0, x, tx, T, shift),
+                               quad_survival * prob_alive(below, x, tx, T, shift), rtol=1e-8, atol=1e-15)
     survival = prob_alive_at(below, 26.0, x, tx, T, shift)
     assert np.all((survival >= 0) & (survival <= 1))
 

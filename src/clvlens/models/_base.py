@@ -412,9 +412,10 @@ class BaseModel:
         report["accepted"] = len(kept)
         self.draw_report_ = report
         if len(kept) < max(10, n_draws // 10):
+            why = report.get("stopped") or "weakly identified parameters"
             raise ClvlensError(
                 f"{type(self).__name__}: only {len(kept)} of {report['proposed']} parameter draws lie in the "
-                "plausible region (weakly identified parameters); intervals cannot be drawn"
+                f"plausible region ({why}); intervals cannot be drawn"
             )
         return np.exp(np.array(kept))
 

@@ -34,13 +34,14 @@ def _away_from_zero(v: Any) -> Any:
     return np.where(np.abs(v) < 1e-7, np.where(v < 0, -1e-7, 1e-7), v)
 
 
-#: beyond this ``a`` or ``b + x`` the closed forms' Gauss functions overflow or lose accuracy in scipy, and
-#: :func:`~clvlens.models._special.beta_mixture_mean` evaluates the same expectations by quadrature
+#: beyond this ``a`` or ``b`` the closed forms' Gauss functions overflow or lose accuracy in scipy, and
+#: :func:`~clvlens.models._special.beta_mixture_mean` evaluates the same expectations by quadrature (large
+#: frequencies alone are served by the closed forms, whose bracket check catches any failure)
 _LARGE = 1e3
 
 
 def _closed_form_regime(a: np.ndarray, b: np.ndarray, x: np.ndarray, shift: int) -> np.ndarray:
-    return (a < _LARGE) & (b + x + shift < _LARGE)
+    return (a < _LARGE) & (b < _LARGE)
 
 
 def conditional_expected(
@@ -59,7 +60,7 @@ def conditional_expected(
     * otherwise Euler's transformation gives ``(1-z)^(a-1-r-x) 2F1(a+b+k-1-r, a-1; a+b+x+k-1; z)``, which
       has small numerator parameters even for x in the thousands.
 
-    Where ``a`` or ``b + x`` reach ``_LARGE`` (a likelihood ridge toward no dropout, or a bootstrap draw along
+    Where ``a`` or ``b`` reach ``_LARGE`` (a likelihood ridge toward no dropout, or a bootstrap draw along
     it), or a closed form leaves its bracket ``[1 - (1+u)^-(r+x), (r+x) u]`` (``u = t/(alpha+T)``: the
     expected purchases of a customer alive at T lie between those at p = 1 and p = 0), the expectation
     over ``p`` is computed by :func:`~clvlens.models._special.beta_mixture_mean` instead.
@@ -132,7 +133,7 @@ def prob_alive_at(p: P, t: Any, x: Any, tx: Any, T: Any, shift: int) -> np.ndarr
     It is evaluated after Pfaff's transformation (DLMF 15.8.1) on its second parameter,
     ``(1+u)^-a 2F1(a, a+b+k-r; a+b+x+k; u/(1+u))`` with ``u = t/(alpha+T)``: small numerator parameters and an
     argument in [0, 1), where scipy's direct evaluation at large x and long t returns values far above 1.
-    Where ``a`` or ``b + x`` reach ``_LARGE``, or that value leaves its bracket ``[(1+u)^-(r+x), 1]``, the
+    Where ``a`` or ``b`` reach ``_LARGE``, or that value leaves its bracket ``[(1+u)^-(r+x), 1]``, the
     expectation is computed by :func:`~clvlens.models._special.beta_mixture_mean`.
     """
     r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]

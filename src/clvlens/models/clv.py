@@ -168,8 +168,10 @@ def customer_lifetime_value_interval(
 
     Bounded: the bootstrap stops after ``time_budget`` seconds (None: no limit) and uses the draws done so far
     (at least ``_MIN_DRAWS``, else one-line error); a draw whose evaluation fails is skipped. ``report``, if
-    given, is filled with ``draws_requested``, ``draws_used``, ``draws_outside_region``, ``draws_failed``,
-    ``method`` and ``stopped`` (why fewer draws were used, or None). The lower bound is never below 0.
+    given, is filled with ``draws_requested``, ``draws_used``, ``draws_outside_region`` (asked for but not
+    found inside the plausible region), ``proposals`` and ``proposals_refused`` (of the transaction model's
+    sampler), ``draws_failed``, ``method`` and ``stopped`` (why fewer draws were used, or None).
+    The lower bound is never below 0.
     """
     if not 0 < level < 1:
         raise ClvlensError(f"level: {level} must lie strictly between 0 and 1, e.g. 0.9")
@@ -185,8 +187,10 @@ def customer_lifetime_value_interval(
     quantiles = [(1 - level) / 2, (1 + level) / 2]
     n = cols[0].shape[0]
     info: dict[str, Any] = report if report is not None else {}
+    drawn = getattr(model, "draw_report_", {})
     info.update(draws_requested=int(n_draws), draws_outside_region=int(n_draws - m), draws_failed=0,
-                stopped=None)
+                stopped=None, proposals=int(drawn.get("proposed", m)),
+                proposals_refused=int(drawn.get("outside_box", 0) + drawn.get("outside_likelihood_region", 0)))
     if interval_method(method, n, n_draws) == "linear":
         info.update(method="linear", draws_used=m)
         return _linear_interval(model, spend, cols, mv, ends, factors, margin, draws, sdraws, quantiles)

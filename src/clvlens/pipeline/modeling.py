@@ -270,6 +270,9 @@ def _clv_interval(
         dropped.append(str(report["stopped"]))
     if used < asked or dropped:
         note += f" of {asked} asked for ({'; '.join(dropped) or 'fewer draws'})"
+    if report.get("proposals_refused"):
+        note += (f"; drawn inside the plausible parameter region ({report['proposals_refused']:,} of "
+                 f"{report['proposals']:,} proposals refused as outside it)")
     fitted.interval_note = note
     return lower, upper
 
