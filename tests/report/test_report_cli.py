@@ -28,7 +28,8 @@ def cdnow_run(tmp_path_factory: pytest.TempPathFactory, cdnow_sample: Path) -> t
 def test_run_prints_stage_times_records_skips_and_writes_the_report(cdnow_run) -> None:
     out, completed = cdnow_run
     assert completed.returncode == 0, completed.stderr
-    stages = [line for line in completed.stderr.splitlines() if line.startswith("[")]
+    assert completed.stderr == ""
+    stages = [line for line in completed.stdout.splitlines() if line.startswith("[")]
     assert stages[0].startswith("[1/9] load and clean: ") and stages[-1].startswith("[9/9] write report: ")
     assert all(line.endswith(" s") for line in stages)
     info = dict(duckdb.connect(str(out / "clvlens.duckdb"), read_only=True).execute(
