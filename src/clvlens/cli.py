@@ -89,8 +89,7 @@ def steps_progress(
     """A rich progress bar over named steps; yields the callback the pipeline calls as each step starts.
 
     Each finished step is printed with the time it took: a ticked line above the bar in a terminal, a plain
-    unwrapped line on stdout when piped (stderr then carries nothing but a failure's one line, so that scripts can
-    tell the two apart). `timings` collects (step, seconds).
+    unwrapped line on stdout when piped. `timings` collects (step, seconds).
     """
     progress = Progress(
         SpinnerColumn(),
@@ -115,7 +114,7 @@ def steps_progress(
         done = len(record)
         if errors.is_terminal:
             progress.console.print(f"[green]✓[/green] {name:<26} {seconds:7.1f} s", highlight=False)
-        else:
+        else:  # on stdout, with the run's other output: stderr stays the one line of an error
             console.print(f"[{done}/{len(steps)}] {name}: {seconds:.1f} s", highlight=False, soft_wrap=True)
         current.clear()
 
