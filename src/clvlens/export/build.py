@@ -63,13 +63,12 @@ def export_workspace(folder: str | Path, to: str = "parquet", dest: str | Path |
 def _write(workspace: Workspace, names: list[str], to: str, staging: Path) -> dict[str, int]:
     rows: dict[str, int] = {}
     if to == "xlsx":
-        from openpyxl import Workbook
+        from clvlens.export._xlsx import XlsxWriter
 
-        workbook = Workbook(write_only=True)
-        for name in names:
-            relation = workspace.star(name)
-            rows[name] = write_sheet(workbook, name, relation, _count(relation))
-        workbook.save(staging / WORKBOOK)
+        with XlsxWriter(staging / WORKBOOK) as workbook:
+            for name in names:
+                relation = workspace.star(name)
+                rows[name] = write_sheet(workbook, name, relation, _count(relation))
         return rows
     for name in names:
         relation = workspace.star(name)

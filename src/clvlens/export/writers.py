@@ -7,7 +7,6 @@ dates and booleans are written as they are (only text columns are touched).
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -51,26 +50,17 @@ def write_csv(relation: Any, path: Path) -> int:
 
 
 def write_sheet(workbook: Any, name: str, relation: Any, rows_expected: int) -> int:
-    """Append one sheet; refuses (one line) a table longer than Excel's row limit."""
+    """Append one sheet to an `XlsxWriter`; refuses (one line) a table longer than Excel's row limit."""
     if rows_expected + 1 > XLSX_MAX_ROWS:
         raise ClvlensError(
             f"export --to xlsx: {name} has {rows_expected:,} rows, more than an Excel sheet holds "
             f"({XLSX_MAX_ROWS - 1:,} below the header); export to parquet or csv instead"
         )
-    sheet = workbook.create_sheet(title=name[:31])
     reader = relation.to_arrow_reader(BATCH_ROWS)
-    sheet.append(list(reader.schema.names))
-    rows = 0
-    for batch in reader:
-        for row in neutralise(batch).to_pylist():
-            sheet.append([_excel_value(v) for v in row.values()])
-        rows += batch.num_rows
-    return rows
+    batches = (_rows(neutralise(batch)) for batch in reader)
+    return int(workbook.sheet(name, list(reader.schema.names), batches))
 
 
-def _excel_value(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if hasattr(value, "tzinfo") and getattr(value, "tzinfo", None) is not None:
-        return value.replace(tzinfo=None)
-    return value
+def _rows(batch: pa.RecordBatch) -> Any:
+    columns = [column.to_pylist() for column in batch.columns]
+    return zip(*columns, strict=True)
