@@ -25,6 +25,7 @@ from clvlens.pipeline.learning import run_scorecard, save_ltv, train_and_predict
 from clvlens.pipeline.modeling import FittedModels, ModelSettings, fit_models, save_models, score_customers
 from clvlens.pipeline.workspace import (
     fault_point,
+    remove_unused_folder,
     workspace_lock,
     workspace_path,
     write_run_info,
@@ -88,9 +89,15 @@ def run_pipeline(settings: RunSettings, progress: ProgressCallback | None = None
     (see `pipeline.checks` and `pipeline.workspace`).
     """
     check_run_settings(settings)
-    check_output_folder(settings.out, run_space_needed(settings.source))
-    with workspace_lock(settings.out):
-        return _run_stages(settings, progress)
+    created = not Path(settings.out).exists()
+    try:
+        check_output_folder(settings.out, run_space_needed(settings.source))
+        with workspace_lock(settings.out):
+            return _run_stages(settings, progress)
+    except BaseException:
+        if created:
+            remove_unused_folder(settings.out)
+        raise
 
 
 def _run_stages(settings: RunSettings, progress: ProgressCallback | None) -> RunResult:
