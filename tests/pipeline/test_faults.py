@@ -140,7 +140,15 @@ def test_invalid_run_options_fail_before_any_work(tmp_path: Path, option: list[s
 def test_holdout_longer_than_the_data_fails_the_run(tmp_path: Path, small_log: Path) -> None:
     completed = cli("run", str(small_log), "--out", str(tmp_path / "ws"), "--holdout", "500W")
     assert_one_line(completed, 2, "holdout 500W", "not shorter than the data")
-    assert not workspace_path(tmp_path / "ws").exists()
+    assert not (tmp_path / "ws").exists()  # the folder the failed run created is removed again
+
+
+def test_a_failed_run_keeps_an_existing_folder(tmp_path: Path) -> None:
+    out = tmp_path / "mine"
+    out.mkdir()
+    completed = cli("run", str(tmp_path / "absent.csv"), "--out", str(out))
+    assert completed.returncode == 2 and "Traceback" not in completed.stderr
+    assert out.is_dir()
 
 
 @pytest.mark.parametrize(

@@ -27,6 +27,7 @@ from clvlens.pipeline.modeling import FittedModels, ModelSettings, fit_models, i
 from clvlens.pipeline.refresh import btyd_values, estimate, ltv_basis, ml_values, value_info, value_strategy
 from clvlens.pipeline.workspace import (
     fault_point,
+    remove_unused_folder,
     workspace_lock,
     workspace_path,
     write_run_info,
@@ -105,9 +106,15 @@ def run_pipeline(settings: RunSettings, progress: ProgressCallback | None = None
         raise ClvlensError(f"--skip: unknown stage {', '.join(unknown)} (choose among {', '.join(SKIPPABLE)})")
     if settings.health_window is not None:
         parse_horizon(settings.health_window, "D")  # a bad window is a one-line error before any work
-    check_output_folder(settings.out, run_space_needed(settings.source))
-    with workspace_lock(settings.out):
-        return _run_stages(settings, progress)
+    created = not Path(settings.out).exists()
+    try:
+        check_output_folder(settings.out, run_space_needed(settings.source))
+        with workspace_lock(settings.out):
+            return _run_stages(settings, progress)
+    except BaseException:
+        if created:
+            remove_unused_folder(settings.out)
+        raise
 
 
 def _run_stages(settings: RunSettings, progress: ProgressCallback | None) -> RunResult:

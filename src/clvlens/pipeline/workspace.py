@@ -122,6 +122,15 @@ def workspace_lock(folder: str | Path, wait: float | None = None) -> Iterator[No
         os.close(descriptor)
 
 
+def remove_unused_folder(folder: str | Path) -> None:
+    """Remove a folder a failed run created, when it holds nothing but the lock file (else leave it)."""
+    folder = Path(folder)
+    with contextlib.suppress(OSError):
+        if {child.name for child in folder.iterdir()} <= {LOCK_FILE}:
+            (folder / LOCK_FILE).unlink(missing_ok=True)
+            folder.rmdir()
+
+
 def _lock_wait() -> float:
     value = os.environ.get(LOCK_WAIT_ENV, "0")
     try:
