@@ -397,10 +397,12 @@ class BaseModel:
                 report["stopped"] = f"sampling budget of {_DRAW_SECONDS:g} s reached"
                 break
             phi = rng.multivariate_normal(mean, np.asarray(cov), size=n_draws, method="eigh")
-            report["proposed"] += n_draws
             inside = np.all(np.isfinite(phi) & (np.abs(phi) <= bound), axis=1)
-            report["outside_box"] += int(np.count_nonzero(~inside))
-            for row in phi[inside]:
+            for row, ok in zip(phi, inside, strict=True):
+                report["proposed"] += 1
+                if not ok:
+                    report["outside_box"] += 1
+                    continue
                 if ll_hat is not None and 2.0 * (ll_hat - self._total_loglik(np.exp(row), data)) > limit:
                     report["outside_likelihood_region"] += 1
                     continue
