@@ -15,7 +15,7 @@ from clvlens.charts import Formatter, formatter_for
 from clvlens.errors import ClvlensError
 from clvlens.workspace import Workspace
 from clvlens.workspace.safe_csv import safe_csv_bytes
-from clvlens.workspace.views import FILTER_COLUMNS, filter_choices, filter_where
+from clvlens.workspace.views import FILTER_COLUMNS, filter_choices, filter_where, workspace_version
 
 WORKSPACE_ENV = "CLVLENS_WORKSPACE"
 # plotly fetches a base topojson for geo maps; static/world_110m.json is an empty one served by Streamlit
@@ -24,11 +24,13 @@ MAX_TABLE_ROWS = 5000
 
 
 def initial_folder() -> str | None:
-    """The workspace folder given on the command line (`streamlit run app.py -- DIR`) or in CLVLENS_WORKSPACE."""
-    arguments = [a for a in sys.argv[1:] if not a.startswith("-")]
-    if arguments and Path(arguments[-1]).is_dir():
-        return arguments[-1]
-    return os.environ.get(WORKSPACE_ENV)
+    """The workspace folder in CLVLENS_WORKSPACE (set by `clvlens dashboard`), else the one given on the command
+    line (`streamlit run app.py -- DIR`)."""
+    if os.environ.get(WORKSPACE_ENV):
+        return os.environ[WORKSPACE_ENV]
+    if Path(sys.argv[0]).name == "app.py" and len(sys.argv) > 1:
+        return sys.argv[1]
+    return None
 
 
 def current_folder() -> str | None:
@@ -49,9 +51,8 @@ def workspace() -> Workspace | None:
         st.info("No workspace yet: upload a file on the **Upload and run** page, or start with "
                 "`clvlens dashboard DIR`.")
         return None
-    path = Path(folder) / "workspace.duckdb"
     try:
-        return _open(str(Path(folder).resolve()), path.stat().st_mtime if path.exists() else 0.0)
+        return workspace_by_path(folder)
     except (ClvlensError, OSError) as exc:
         st.error(str(exc))
         return None
@@ -82,8 +83,7 @@ def _choices(folder: str, created: str | None) -> dict[str, list[str]]:
 
 
 def workspace_by_path(folder: str) -> Workspace:
-    path = Path(folder) / "workspace.duckdb"
-    return _open(str(Path(folder).resolve()), path.stat().st_mtime if path.exists() else 0.0)
+    return _open(str(Path(folder).resolve()), workspace_version(folder))
 
 
 def table(frame: pl.DataFrame | None, name: str, *, caption: str | None = None, total: int | None = None,

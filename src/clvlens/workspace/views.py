@@ -8,6 +8,7 @@ Everything is aggregated, paged or sampled in DuckDB; no function returns more r
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -226,3 +227,12 @@ def cohort_cliff_rows(ws: Workspace, cohorts: Sequence[str] | None = None) -> pl
         return ws.cohort_cliffs()
     return ws._frame("SELECT * FROM cohort_cliffs WHERE CAST(cohort AS VARCHAR) IN (SELECT unnest(?)) "
                      "ORDER BY cohort", [list(cohorts)])
+
+
+def workspace_version(folder: str | Path) -> float:
+    """When the workspace file in `folder` was last written (0 when there is none): a cache key that changes
+    when a run rewrites the workspace."""
+    from clvlens.pipeline.workspace import workspace_path
+
+    path = workspace_path(folder)
+    return path.stat().st_mtime if path.is_file() else 0.0
