@@ -25,6 +25,7 @@ def streamlit_command(folder: Path, *, port: int = 8501, host: str = "127.0.0.1"
         "--server.headless", "true", "--server.address", host, "--server.port", str(int(port)),
         "--server.enableStaticServing", "true", "--server.maxUploadSize", str(MAX_UPLOAD_MB),
         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+        "--client.toolbarMode", "viewer",
         "--", str(folder),
     ]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from clvlens.dashboard import common, pages_analysis, pages_customer, pages_value, upload
+from clvlens.dashboard.navigation import PAGE_NAMES, SLUGS
 
 PAGES = {
     "Overview": pages_value.overview,
@@ -23,7 +24,7 @@ PAGES = {
     "Data quality": pages_customer.quality,
     "Upload and run": None,
 }
-SLUGS = {name: name.lower().replace(" and ", "-").replace(" ", "-") for name in PAGES}
+assert tuple(PAGES) == PAGE_NAMES
 
 
 def main() -> None:

@@ -105,6 +105,7 @@ def run_pipeline(settings: RunSettings, progress: ProgressCallback | None = None
         customers = customers.join(score_customers(customers, fitted), on="customer_id", how="left")
     except ClvlensError as exc:
         skipped["models"] = str(exc)
+        fitted = None  # fitted but not scorable: later stages must not expect the model columns
 
     report(STEPS[3])
     ltv = None
