@@ -195,3 +195,29 @@ def test_upload_flow_runs_and_the_dashboard_shows_the_new_workspace(server: str,
     assert seen["exceptions"] == []
     sidebar = driver.find_element(By.CSS_SELECTOR, '[data-testid="stSidebar"]').text
     assert str(tmp_path / "uploads") in sidebar
+
+
+@pytest.mark.slow
+def test_box_selection_in_the_asset_matrix_lists_the_customers(server: str, driver) -> None:
+    import re
+
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(f"{server}/?page=asset-matrix")
+    _wait_page(driver, "Asset matrix", 1)
+    area = driver.find_element(By.CSS_SELECTOR, '[data-testid="stPlotlyChart"] .nsewdrag')
+    width, height = area.size["width"], area.size["height"]
+    # drag a box over the upper right of the plot (valuable, healthy customers); offsets are from the centre
+    ActionChains(driver).move_to_element_with_offset(area, int(width * 0.05), int(-height * 0.45)).click_and_hold() \
+        .move_by_offset(int(width * 0.4), int(height * 0.4)).pause(0.3).release().perform()
+    WebDriverWait(driver, 60, poll_frequency=0.5).until(
+        lambda d: "customers selected in the chart" in d.find_element(By.CSS_SELECTOR, '[data-testid="stMain"]').text)
+    seen = _wait_page(driver, "Asset matrix", 1)
+    _shot(driver, "asset-matrix-selection")
+    assert seen["exceptions"] == []
+    text = driver.find_element(By.CSS_SELECTOR, '[data-testid="stMain"]').text
+    selected = int(re.search(r"([\d,]+) customers selected in the chart", text).group(1).replace(",", ""))
+    assert 0 < selected < 1500
+    assert seen["tables"] >= 1 and seen["downloads"] >= 1

@@ -55,6 +55,7 @@ def matrix(ws: Workspace, where: dict[str, list[str]]) -> None:
                "below; the dashed lines are the cuts between the four value segments.")
     points = asset_points(ws, where, MATRIX_POINTS)
     figure = asset_matrix(points, fmt(ws), health_label="health" if ws.health_column == "health" else "P(alive)")
+    figure.update_layout(dragmode="select")  # dragging selects customers; zoom stays in the mode bar
     event = chart(figure, "asset_matrix", on_select="rerun", selection_mode=("points", "box", "lasso"))
     if points is None or points.is_empty():
         return
