@@ -14,6 +14,7 @@ from clvlens.workspace.views import asset_points, filtered_totals, totals_by
 from clvlens.workspace.whatif import what_if
 
 MATRIX_POINTS = 5000
+WHAT_IF_CUSTOMERS = 50_000  # rescored per slider move; larger workspaces are sampled and the sums scaled
 
 
 def overview(ws: Workspace, where: dict[str, list[str]]) -> None:
@@ -132,7 +133,8 @@ def whatif(ws: Workspace, where: dict[str, list[str]]) -> None:
                          key="whatif_rate")
     margin = right.slider("Margin (share of revenue that is profit)", 0.05, 1.0, float(info.margin or 1.0), 0.05,
                           key="whatif_margin")
-    result = what_if(ws, horizon=f"{months}M", discount_rate=rate, margin=margin, where=where or None)
+    result = _what_if(str(ws.folder), ws.run_info.created_at, f"{months}M", rate, margin,
+                      tuple((k, tuple(v)) for k, v in sorted(where.items())))
     if result is None:
         st.warning("This workspace has no saved models to rescore (the model stage was skipped).")
         return
@@ -146,7 +148,19 @@ def whatif(ws: Workspace, where: dict[str, list[str]]) -> None:
         ("Change", change or "n/a", "what-if against the saved projection"),
         ("Customers rescored", f.count(result.scored), f"of {f.count(result.customers)} matching the filters"),
     ])
+    if result.scored < result.customers:
+        st.caption(f"rescored on a reproducible sample of {f.count(result.scored)} of {f.count(result.customers)} "
+                   "customers; both totals are the sample's sums scaled to every customer")
     table(result.by_segment, "what_if_by_segment")
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _what_if(folder: str, created: str | None, horizon: str, rate: float, margin: float,
+             where: tuple[tuple[str, tuple[str, ...]], ...]) -> Any:  # the run's time keys the cache
+    from clvlens.dashboard.common import workspace_by_path
+
+    return what_if(workspace_by_path(folder), horizon=horizon, discount_rate=rate, margin=margin,
+                   where={k: list(v) for k, v in where} or None, max_customers=WHAT_IF_CUSTOMERS)
 
 
 def _months(horizon: str) -> int:
