@@ -235,3 +235,18 @@ def test_uci_workspace_pages(app_for, uci_workspace: Path) -> None:
     assert figure["data"][0]["type"] == "choropleth"
     app.multiselect(key="filter_region").set_value(["France", "Germany"]).run()
     assert sorted(app.dataframe[0].value["region"].tolist()) == ["France", "Germany"]
+
+
+def test_without_a_workspace_the_pages_point_to_the_upload(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    app_file = Path(__file__).resolve().parents[2] / "src" / "clvlens" / "dashboard" / "app.py"
+    monkeypatch.delenv("CLVLENS_WORKSPACE", raising=False)
+    app = AppTest.from_file(str(app_file), default_timeout=60).run()
+    assert not app.exception
+    assert any("Upload and run" in i.value for i in app.info)
+    _open(app, "Upload and run")
+    assert len(app.file_uploader) == 1
+    monkeypatch.setenv("CLVLENS_WORKSPACE", str(tmp_path))  # a folder with no workspace: one line, no traceback
+    app = AppTest.from_file(str(app_file), default_timeout=60).run()
+    assert not app.exception and any("no workspace here" in e.value for e in app.error)
