@@ -52,37 +52,42 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture
-def server(dashboard_demo: Path, tmp_path: Path):
-    """`clvlens dashboard DEMO --port P` on loopback; yields the base URL; stopped (by its pid) afterwards."""
+@contextlib.contextmanager
+def _serving(folder: Path, tmp_path: Path):
+    """`clvlens dashboard FOLDER --port P` on loopback; yields the base URL; stopped (by its pid) afterwards."""
     _browser_binary()
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
            "CLVLENS_UPLOAD_DIR": str(tmp_path / "uploads")}
-    log = (tmp_path / "server.log").open("wb")
-    process = subprocess.Popen([sys.executable, "-m", "clvlens", "dashboard", str(dashboard_demo), "--port",
-                                str(port)], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    log_path = tmp_path / f"server-{port}.log"
+    log = log_path.open("wb")
+    process = subprocess.Popen([sys.executable, "-m", "clvlens", "dashboard", str(folder), "--port", str(port)],
+                               env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError):
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
-                break
-        if process.poll() is not None:
-            break
-        time.sleep(0.5)
-    else:
-        process.kill()
-        pytest.fail("the dashboard server did not answer within 90 s: " + (tmp_path / "server.log").read_text())
-    if process.poll() is not None:
-        pytest.fail("the dashboard server exited: " + (tmp_path / "server.log").read_text()[-2000:])
-    yield url
-    os.killpg(process.pid, 15)  # the CLI and the streamlit server it started
     try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, 9)
-    log.close()
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and process.poll() is None:
+            with contextlib.suppress(OSError):
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
+                    break
+            time.sleep(0.5)
+        else:
+            pytest.fail("the dashboard server did not answer within 90 s: " + log_path.read_text()[-2000:])
+        yield url
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, 15)  # the CLI and the streamlit server it started
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+        log.close()
+
+
+@pytest.fixture
+def server(dashboard_demo: Path, tmp_path: Path):
+    with _serving(dashboard_demo, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
@@ -221,3 +226,13 @@ def test_box_selection_in_the_asset_matrix_lists_the_customers(server: str, driv
     selected = int(re.search(r"([\d,]+) customers selected in the chart", text).group(1).replace(",", ""))
     assert 0 < selected < 1500
     assert seen["tables"] >= 1 and seen["downloads"] >= 1
+
+
+@pytest.mark.slow
+def test_uci_world_map_draws_offline(uci_workspace: Path, driver, tmp_path: Path) -> None:
+    with _serving(uci_workspace, tmp_path) as url:
+        driver.get(f"{url}/?page=regions")
+        seen = _wait_page(driver, "Regions", 1)
+        _shot(driver, "uci-regions")
+    assert seen["exceptions"] == [] and seen["drawn"] >= 1, seen
+    assert seen["map_paths"] > 176, seen  # the grey base of every country but Antarctica, plus the UCI countries
