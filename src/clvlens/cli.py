@@ -392,6 +392,9 @@ def _serve_dashboard(workspace: Path, port: int, host: str) -> None:
     console.print(f"dashboard: [bold]http://{host}:{port}[/bold] (Ctrl-C to stop)", highlight=False, soft_wrap=True)
     try:
         code = server.wait()
+    except KeyboardInterrupt:  # Ctrl-C is how a served dashboard is meant to end
+        code = 0
+        console.print("dashboard: stopped", highlight=False)
     finally:
         if server.poll() is None:
             server.terminate()
