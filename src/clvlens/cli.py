@@ -431,8 +431,14 @@ def demo(
         return RunSettings(str(log), out, "auto", store.truth.time_unit, currency="BRL")
 
     _run_and_report(RunSettings("", out), ("generate demo store",), prepare)
-    if not no_dashboard:
-        _serve_dashboard(out, port, "127.0.0.1")
+    if no_dashboard:
+        return
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        # not run by a person at a terminal (a script, CI, a pipe): serving until Ctrl-C would never end
+        console.print(f"dashboard: not started (no terminal); open it with: clvlens dashboard {out}",
+                      highlight=False, soft_wrap=True)
+        return
+    _serve_dashboard(out, port, "127.0.0.1")
 
 
 @app.callback(invoke_without_command=True)

@@ -177,11 +177,12 @@ def test_upload_flow_runs_and_the_dashboard_shows_the_new_workspace(server: str,
     driver.get(f"{server}/?page=upload-run")
     _wait_page(driver, "Upload and run", 0)
     driver.find_element(By.CSS_SELECTOR, 'input[type="file"]').send_keys(str(small))
-    WebDriverWait(driver, 60, poll_frequency=0.5).until(
-        lambda d: any("Run the analysis" in b.text for b in d.find_elements(By.TAG_NAME, "button")))
+    # read and click through the DOM in one script each time: Streamlit re-renders elements while it runs
+    find_run = "return [...document.querySelectorAll('button')].find(b => b.textContent.includes('Run the analysis'))"
+    WebDriverWait(driver, 60, poll_frequency=0.5).until(lambda d: d.execute_script(find_run))
+    _wait_page(driver, "Upload and run", 0)
     _shot(driver, "upload-mapping")
-    button = next(b for b in driver.find_elements(By.TAG_NAME, "button") if "Run the analysis" in b.text)
-    button.click()
+    driver.execute_script(find_run.replace("return ", "") + ".click()")
     WebDriverWait(driver, 300, poll_frequency=1).until(lambda d: d.find_elements(
         By.CSS_SELECTOR, '[data-testid="stAlertContentSuccess"], [data-testid="stAlertContentError"], '
                          '[data-testid="stException"]'))
@@ -192,9 +193,8 @@ def test_upload_flow_runs_and_the_dashboard_shows_the_new_workspace(server: str,
     success = driver.find_element(By.CSS_SELECTOR, '[data-testid="stAlertContentSuccess"]').text
     assert "Workspace written to" in success and str(tmp_path / "uploads") in success
     # the same session now shows the uploaded workspace: pick Overview in the sidebar
-    label = next(e for e in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stSidebar"] label')
-                 if e.text.strip() == "Overview")
-    label.click()
+    driver.execute_script("[...document.querySelectorAll('[data-testid=\"stSidebar\"] label')]"
+                          ".find(e => e.textContent.trim() === 'Overview').click()")
     seen = _wait_page(driver, "Overview", 1)
     _shot(driver, "upload-overview")
     assert seen["exceptions"] == []
