@@ -435,6 +435,37 @@ def _model_settings(horizon: str, discount_rate: float, margin: float, holdout: 
 
 
 @app.command()
+def dashboard(
+    workspace: Annotated[Path, typer.Argument(help="A workspace folder written by clvlens run.")],
+    port: Annotated[int, typer.Option("--port", help="Port to serve on.")] = 8501,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on (loopback by default).")] = "127.0.0.1",
+) -> None:
+    """Serve the interactive dashboard of a workspace (Streamlit) until Ctrl-C."""
+    _serve_dashboard(workspace, port, host)
+
+
+def _serve_dashboard(workspace: Path, port: int, host: str) -> None:
+    from clvlens.dashboard import launch
+
+    server = launch(workspace, port=port, host=host)
+    console.print(f"dashboard: [bold]http://{host}:{port}[/bold] (Ctrl-C to stop)", highlight=False, soft_wrap=True)
+    try:
+        code = server.wait()
+    except KeyboardInterrupt:  # Ctrl-C is how a served dashboard is meant to end
+        code = 0
+        console.print("dashboard: stopped", highlight=False)
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except Exception:  # still running after 10 s: stop it for good
+                server.kill()
+    if code:
+        raise ClvlensError(f"the dashboard server stopped with exit code {code}")
+
+
+@app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the demo data and workspace.")] = Path(
         "clvlens-demo"
@@ -442,10 +473,11 @@ def demo(
     customers: Annotated[int, typer.Option(help="Number of demo customers.")] = 5000,
     seed: Annotated[int, typer.Option(help="Random seed of the demo store.")] = 7,
     no_dashboard: Annotated[
-        bool, typer.Option("--no-dashboard", help="Do not open the dashboard (it does not exist yet).")
+        bool, typer.Option("--no-dashboard", help="Stop after the run instead of opening the dashboard.")
     ] = False,
+    port: Annotated[int, typer.Option("--port", help="Port of the dashboard.")] = 8501,
 ) -> None:
-    """Generate the demo store, run the whole pipeline on it and write the report."""
+    """Generate the demo store, run the whole pipeline on it, write the report and open the dashboard."""
     from clvlens.data.demo import generate_demo_store, write_flat_log
     from clvlens.pipeline import RunSettings
     from clvlens.pipeline.checks import FREE_SPACE_FLOOR, check_output_folder
@@ -467,8 +499,14 @@ def demo(
     # the lock covers the demo log too, which is written into the same folder before the run starts
     with workspace_lock(out):
         _run_and_report(RunSettings("", out), ("generate demo store",), prepare)
-    if not no_dashboard:
-        console.print("dashboard: not available yet; open the report instead", highlight=False)
+    if no_dashboard:
+        return
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        # not run by a person at a terminal (a script, CI, a pipe): serving until Ctrl-C would never end
+        console.print(f"dashboard: not started (no terminal); open it with: clvlens dashboard {out}",
+                      highlight=False, soft_wrap=True)
+        return
+    _serve_dashboard(out, port, "127.0.0.1")
 
 
 @app.callback(invoke_without_command=True)

@@ -45,6 +45,7 @@ def print_summary(console: Console, folder: Path, report: Path | None, report_no
     console.print(f"  export:  {folder / 'export'}  (after clvlens export)", highlight=False, soft_wrap=True)
     console.print("[bold]Next[/bold]")
     for command, why in (
+        (f"clvlens dashboard {folder}", "the interactive dashboard in your browser (localhost)"),
         (f"clvlens export {folder} --to xlsx", "star schema for Power BI, Tableau or Excel (also parquet, csv)"),
         (f"clvlens report {folder} --pdf", "the report as PDF"),
         (f"clvlens evaluate {folder}", "score every model on a holdout"),

@@ -152,6 +152,7 @@ def _run_stages(settings: RunSettings, progress: ProgressCallback | None) -> Run
         customers = customers.join(scores, on="customer_id", how="left")
     except ClvlensError as exc:
         skipped["models"] = str(exc)
+        fitted = None  # fitted but not scorable: later stages must not expect the model columns
 
     report(STEPS[3])
     ltv = None

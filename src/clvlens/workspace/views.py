@@ -1,0 +1,238 @@
+"""Filtered views of a workspace for interactive faces (the dashboard): the global filters' choices, customer
+totals and per-group totals under a filter, a sampled asset matrix, one customer's record and history, and rules
+filtered by their measures.
+
+Everything is aggregated, paged or sampled in DuckDB; no function returns more rows than its bound.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+
+from clvlens.errors import ClvlensError
+
+if TYPE_CHECKING:
+    from clvlens.workspace.core import Workspace
+
+# the customer columns a global filter may restrict, with their labels
+FILTER_COLUMNS: dict[str, str] = {
+    "region": "Region",
+    "value_segment": "Value segment",
+    "rfm_segment": "RFM segment",
+    "cohort": "Cohort (first month)",
+}
+MAX_CHOICES = 500
+MAX_HISTORY_ORDERS = 500
+MAX_RULES = 5000
+
+
+def filter_choices(ws: Workspace) -> dict[str, list[str]]:
+    """For each filterable column the workspace has, its values (most customers first; cohorts in time order),
+    at most MAX_CHOICES of them."""
+    columns = ws.columns("customers")
+    found: dict[str, list[str]] = {}
+    for column in FILTER_COLUMNS:
+        if column not in columns:
+            continue
+        order = f'"{column}"' if column == "cohort" else f'count(*) DESC, "{column}"'
+        rows = ws._query(
+            f'SELECT CAST("{column}" AS VARCHAR) FROM customers WHERE "{column}" IS NOT NULL '
+            f'GROUP BY "{column}" ORDER BY {order} LIMIT {MAX_CHOICES}'
+        ).fetchall()
+        found[column] = [r[0] for r in rows]
+    return found
+
+
+def filter_where(selected: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    """The `where` mapping for `Workspace.customers` from the chosen values (an empty choice means no filter)."""
+    return {column: list(values) for column, values in selected.items() if column in FILTER_COLUMNS and values}
+
+
+def _clause(ws: Workspace, where: Mapping[str, Any] | None) -> tuple[str, list[Any]]:
+    from clvlens.workspace.core import _where_clause
+
+    ws._check_columns(list(where or {}), ws.columns("customers"))
+    return _where_clause(where)
+
+
+def filtered_totals(ws: Workspace, where: Mapping[str, Any] | None = None) -> dict[str, float | None]:
+    """customers, historical revenue, projected value (sum of CLV and of its bounds), mean health and the share of
+    one-time buyers among the customers that match `where` (None where the run has no such column)."""
+    columns = ws.columns("customers")
+    health = ws.health_column
+    parts = {
+        "customers": "count(*)",
+        "historical_revenue": "sum(total_value)",
+        "projected_revenue": "sum(clv)" if "clv" in columns else "NULL",
+        "projected_lower": "sum(clv_lower)" if "clv_lower" in columns else "NULL",
+        "projected_upper": "sum(clv_upper)" if "clv_upper" in columns else "NULL",
+        "mean_health": f'avg("{health}")' if health else "NULL",
+        "one_time_buyer_share": "avg(CASE WHEN frequency = 0 THEN 1.0 ELSE 0.0 END)",
+    }
+    clause, params = _clause(ws, where)
+    row = ws._query(f"SELECT {', '.join(parts.values())} FROM customers{clause}", params).fetchone()
+    values = dict(zip(parts, row or (None,) * len(parts), strict=True))
+    return {k: (None if v is None else float(v)) for k, v in values.items()}
+
+
+def totals_by(ws: Workspace, column: str, where: Mapping[str, Any] | None = None, limit: int = 500) -> pl.DataFrame:
+    """Per value of `column`: customers, historical revenue, projected value and mean health, under `where`
+    (largest projected value first, at most `limit` groups)."""
+    columns = ws.columns("customers")
+    ws._check_columns([column], columns)
+    value = "sum(clv)" if "clv" in columns else "sum(total_value)"
+    health = f'avg("{ws.health_column}")' if ws.health_column else "NULL"
+    clause, params = _clause(ws, where)
+    return ws._frame(
+        f'SELECT CAST("{column}" AS VARCHAR) AS "{column}", count(*) AS customers, '
+        f"sum(total_value) AS historical_revenue, {value} AS projected_clv, {health} AS mean_health "
+        f'FROM customers{clause} GROUP BY 1 ORDER BY projected_clv DESC NULLS LAST, 1 LIMIT {int(limit)}',
+        params,
+    )
+
+
+def asset_points(ws: Workspace, where: Mapping[str, Any] | None = None, max_points: int = 5000,
+                 seed: int = 0) -> pl.DataFrame | None:
+    """customer_id, value, health and value_segment of at most `max_points` customers matching `where`
+    (a reproducible reservoir sample when more match); None when the run has no health, CLV or value segments."""
+    health, columns = ws.health_column, ws.columns("customers")
+    if health is None or "value_segment" not in columns or "clv" not in columns:
+        return None
+    clause, params = _clause(ws, where)
+    extra = "WHERE" if not clause else "AND"
+    sql = (f'SELECT customer_id, clv AS value, "{health}" AS health, value_segment FROM customers{clause} '
+           f"{extra} clv IS NOT NULL AND value_segment IS NOT NULL")
+    sql = f"SELECT * FROM ({sql}) USING SAMPLE reservoir({int(max_points)} ROWS) REPEATABLE ({int(seed)})"
+    return ws._frame(sql, params)
+
+
+def customer_record(ws: Workspace, customer_id: str) -> dict[str, Any] | None:
+    """Every column of one customer, or None when there is no such customer."""
+    rows = ws.customers(where={"customer_id": customer_id}, limit=1)
+    return None if rows.is_empty() else rows.row(0, named=True)
+
+
+def customer_orders(ws: Workspace, customer_id: str, limit: int = MAX_HISTORY_ORDERS) -> pl.DataFrame | None:
+    """One customer's orders (first `limit` in time order): order id, time, amount, lines and items."""
+    if not ws.has("transactions"):
+        return None
+    return ws._frame(
+        "SELECT order_id, min(timestamp) AS timestamp, sum(amount) AS amount, count(*) AS lines, "
+        "string_agg(DISTINCT CAST(item_name AS VARCHAR), ', ') AS items FROM transactions WHERE customer_id = ? "
+        f"GROUP BY order_id ORDER BY timestamp, order_id LIMIT {int(limit)}",
+        [customer_id],
+    )
+
+
+def alive_history(ws: Workspace, customer_id: str, points: int = 60) -> pl.DataFrame | None:
+    """P(alive) of one customer at `points` dates from the first purchase to the observation end, from the saved
+    transaction model and the customer's purchase days up to each date (the RFM definitions of
+    :mod:`clvlens.summary.rfm`: purchases on one day are one transaction); None without a model or transactions."""
+    from clvlens.models.persistence import load_model
+    from clvlens.pipeline.workspace import MODELS_FOLDER
+    from clvlens.summary.rfm import UNIT_DAYS
+
+    chosen, end = ws.run_info.model, ws.run_info.observation_end
+    path = ws.folder / MODELS_FOLDER / f"{chosen}.json"
+    if not chosen or end is None or not path.is_file() or not ws.has("transactions"):
+        return None
+    try:
+        model = load_model(path)
+    except ClvlensError:
+        return None
+    days = [r[0] for r in ws._query(
+        "SELECT DISTINCT CAST(timestamp AS DATE) AS day FROM transactions WHERE customer_id = ? AND "
+        "CAST(timestamp AS DATE) <= ? ORDER BY day LIMIT 100000", [customer_id, end]).fetchall()]
+    if not days:
+        return None
+    unit = UNIT_DAYS.get(ws.run_info.time_unit, 7.0)
+    offsets = np.array([(d - days[0]).days for d in days], dtype=float)
+    span = float((end - days[0]).days)
+    times = np.unique(np.concatenate([np.linspace(0.0, span, max(2, points)), offsets]))
+    seen = np.searchsorted(offsets, times, side="right")  # purchase days on or before each time
+    x = (seen - 1).astype(float)
+    tx = offsets[seen - 1] / unit
+    ages = times / unit
+    p_alive = model.conditional_probability_alive(x, tx, ages)
+    dates = [days[0] + np.timedelta64(int(t), "D").item() for t in times]
+    return pl.DataFrame({"date": dates, "p_alive": np.asarray(p_alive, dtype=float), "purchases": seen})
+
+
+def rules(ws: Workspace, *, min_support: float = 0.0, min_confidence: float = 0.0, min_lift: float = 0.0,
+          item: str | None = None, limit: int = 200) -> tuple[pl.DataFrame | None, int]:
+    """Rules meeting the thresholds (and naming `item` in either side, case-insensitive), highest lift first, at
+    most `limit` of them, and how many match in all."""
+    if not ws.has("rules"):
+        return None, 0
+    conditions = ["support >= ?", "confidence >= ?", "lift >= ?"]
+    params: list[Any] = [float(min_support), float(min_confidence), float(min_lift)]
+    if item:
+        conditions.append("(CAST(rule AS VARCHAR) ILIKE ? OR CAST(antecedent_names AS VARCHAR) ILIKE ? "
+                          "OR CAST(consequent_names AS VARCHAR) ILIKE ?)")
+        params += [f"%{item}%"] * 3
+    clause = " WHERE " + " AND ".join(conditions)
+    total = int(ws._scalar(f"SELECT count(*) FROM rules{clause}", params) or 0)
+    frame = ws._frame(f"SELECT * FROM rules{clause} ORDER BY lift DESC, confidence DESC "
+                      f"LIMIT {min(int(limit), MAX_RULES)}", params)
+    return frame, total
+
+
+def rule_ranges(ws: Workspace) -> dict[str, tuple[float, float]]:
+    """(min, max) of support, confidence and lift over the rules ({} without rules)."""
+    if not ws.has("rules"):
+        return {}
+    row = ws._query("SELECT min(support), max(support), min(confidence), max(confidence), min(lift), max(lift) "
+                    "FROM rules").fetchone()
+    if row is None or row[0] is None:
+        return {}
+    return {"support": (row[0], row[1]), "confidence": (row[2], row[3]), "lift": (row[4], row[5])}
+
+
+def offer_customers(ws: Workspace, limit: int = 200) -> list[str]:
+    """Customers with next-best offers, highest top score first (for a lookup list)."""
+    if not ws.has("next_best_offer"):
+        return []
+    return [r[0] for r in ws._query(
+        f"SELECT customer_id FROM next_best_offer GROUP BY customer_id ORDER BY max(score) DESC, customer_id "
+        f"LIMIT {int(limit)}").fetchall()]
+
+
+def top_customers(ws: Workspace, where: Mapping[str, Any] | None = None, limit: int = 200) -> list[str]:
+    """The most valuable customers matching `where` (for a customer picker)."""
+    order = ws.value_column
+    rows = ws.customers(columns=["customer_id"], where=where, order_by=order, limit=limit)
+    return rows.get_column("customer_id").cast(pl.String).to_list()
+
+
+def cohort_rows(ws: Workspace, cohorts: Sequence[str] | None = None) -> pl.DataFrame | None:
+    """The cohort table (every cohort, or the chosen ones) in cohort and period order."""
+    if not ws.has("cohorts"):
+        return None
+    if not cohorts:
+        return ws.cohorts()
+    return ws._frame("SELECT * FROM cohorts WHERE CAST(cohort AS VARCHAR) IN (SELECT unnest(?)) "
+                     "ORDER BY cohort, period", [list(cohorts)])
+
+
+def cohort_cliff_rows(ws: Workspace, cohorts: Sequence[str] | None = None) -> pl.DataFrame | None:
+    """The month-2 cliff per cohort (every cohort, or the chosen ones)."""
+    if not ws.has("cohort_cliffs"):
+        return None
+    if not cohorts:
+        return ws.cohort_cliffs()
+    return ws._frame("SELECT * FROM cohort_cliffs WHERE CAST(cohort AS VARCHAR) IN (SELECT unnest(?)) "
+                     "ORDER BY cohort", [list(cohorts)])
+
+
+def workspace_version(folder: str | Path) -> float:
+    """When the workspace file in `folder` was last written (0 when there is none): a cache key that changes
+    when a run rewrites the workspace."""
+    from clvlens.pipeline.workspace import workspace_path
+
+    path = workspace_path(folder)
+    return path.stat().st_mtime if path.is_file() else 0.0
