@@ -200,10 +200,12 @@ def _run_and_report(settings: Any, before: tuple[str, ...] = (), prepare: Callab
 
 def _write_report(folder: Path) -> tuple[Path | None, str | None]:
     """The run's report; a failure is reported in one line and does not undo the written workspace."""
+    from clvlens.pipeline.workspace import workspace_lock
     from clvlens.report import write_report
 
     try:
-        return write_report(folder), None
+        with workspace_lock(folder):  # another run may have taken the folder since ours was written
+            return write_report(folder), None
     except ClvlensError as exc:
         return None, str(exc)
     except Exception as exc:  # the workspace is written; the report must not turn the run into a failure

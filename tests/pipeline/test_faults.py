@@ -274,7 +274,7 @@ def test_two_concurrent_runs_into_one_folder(tmp_path: Path, small_log: Path) ->
     ids = run_ids(out)
     assert ids["run_id"] == ids["models_id"] == models_stamp(out / MODELS_FOLDER)
     assert stored_model_names(out) == mirrored_model_names(out)
-    assert sorted(p.name for p in out.iterdir()) == [LOCK_FILE, "clvlens.duckdb", "models"]
+    assert sorted(p.name for p in out.iterdir()) == [LOCK_FILE, "clvlens.duckdb", "models", "report.html"]
 
 
 def test_two_concurrent_runs_both_finish_with_a_lock_wait(tmp_path: Path, small_log: Path) -> None:
@@ -286,7 +286,7 @@ def test_two_concurrent_runs_both_finish_with_a_lock_wait(tmp_path: Path, small_
     assert [code for code, _ in outcomes] == [0, 0], outcomes
     ids = run_ids(out)
     assert ids["run_id"] == ids["models_id"] == models_stamp(out / MODELS_FOLDER)
-    assert sorted(p.name for p in out.iterdir()) == [LOCK_FILE, "clvlens.duckdb", "models"]
+    assert sorted(p.name for p in out.iterdir()) == [LOCK_FILE, "clvlens.duckdb", "models", "report.html"]
 
 
 # --- the database and the models as one unit ------------------------------------------------------------------------

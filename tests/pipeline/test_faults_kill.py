@@ -101,4 +101,4 @@ def test_sigkill_at_eleven_moments_never_damages_the_workspace(tmp_path: Path, l
     last = _check_consistent(out)
     assert last["info"]["run_id"] != previous["info"]["run_id"]  # type: ignore[index]
     # the leftovers of every killed run are gone
-    assert sorted(p.name for p in out.iterdir()) == [LOCK_FILE, "clvlens.duckdb", "models"]
+    assert sorted(p.name for p in out.iterdir()) == [LOCK_FILE, "clvlens.duckdb", "models", "report.html"]

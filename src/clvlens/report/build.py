@@ -60,7 +60,7 @@ def write_report(folder: str | Path, out: str | Path | None = None, *, currency:
     with Workspace.open(folder, currency=currency) as workspace:
         text = build_report(workspace)
     target = Path(out) if out is not None else Path(folder) / REPORT_FILE
-    temporary = target.with_name(target.name + ".tmp")
+    temporary = target.with_name(f"{target.name}.{os.getpid()}.tmp")  # unique: never another writer's file
     temporary.write_text(text, encoding="utf-8")
     os.replace(temporary, target)
     return target
