@@ -87,7 +87,8 @@ def test_missing_optional_tables_are_none(demo_workspace: Path, tmp_path: Path) 
     folder.mkdir()
     shutil.copyfile(demo_workspace / "clvlens.duckdb", folder / "clvlens.duckdb")
     with duckdb.connect(str(folder / "clvlens.duckdb")) as connection:
-        for table in ("rules", "bundles", "next_best_offer", "scorecard", "scorecard_gains", "regions"):
+        optional = ("rules", "bundles", "next_best_offer", "scorecard", "scorecard_gains", "regions")
+        for table in (*optional, "health_validation"):
             connection.execute(f"DROP TABLE {table}")
     with Workspace.open(folder) as ws:
         assert ws.rules() is None and ws.bundles() is None and ws.next_best_offer() is None

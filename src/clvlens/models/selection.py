@@ -101,28 +101,52 @@ def fit_candidates(
             continue
         result = model.fit_result_
         candidate = Candidate(name, model, log_likelihood=result.log_likelihood, bic=result.bic)
-        candidate.refused = degenerate_fit(model, frequency)
+        candidate.refused = degenerate_fit(model, frequency, recency, T)
         candidates.append(candidate)
     return candidates
 
 
-def degenerate_fit(model: BaseModel, frequency: np.ndarray) -> str | None:
+def degenerate_fit(model: BaseModel, frequency: np.ndarray, recency: np.ndarray, T: np.ndarray) -> str | None:
     """Why a converged fit says nothing about repeat buying, or None.
 
     With fewer than ``_MIN_REPEATERS`` customers who bought twice there is no repeat behaviour to fit (the
-    estimates are whatever the optimiser stopped at); and a fit in which every parameter is weakly identified
-    identifies nothing. Such a candidate stays in the table with the reason but is never chosen.
+    estimates are whatever the optimiser stopped at); a fit with a non-finite likelihood or parameters is no fit.
+    A fit in which every parameter is weakly identified is refused only when it also gives no usable prediction:
+    a likelihood ridge (BG/NBD or MBG/NBD with ``a -> 0``, the no-dropout limit) leaves the covariance singular,
+    so every parameter is flagged, yet the ridge's purchase predictions are finite and can be scored on a
+    holdout; such a fit stays a candidate, flagged in its ``weakly_identified`` column. A refused candidate
+    stays in the table with the reason but is never chosen.
     """
     repeaters = int(np.count_nonzero(np.asarray(frequency) > 0))
     if repeaters < _MIN_REPEATERS:
         return f"only {repeaters} customers bought more than once (at least {_MIN_REPEATERS} needed)"
-    weak = model.fit_result_.weakly_identified  # type: ignore[attr-defined]
-    if len(weak) == len(model._param_names):
-        return "no parameter is identified (" + "; ".join(f"{k}: {v}" for k, v in weak.items()) + ")"
     params = model.params_  # type: ignore[attr-defined]
     if not all(np.isfinite(v) and v > 0 for v in params.values()):
         return "non-finite parameters"
+    if not np.isfinite(model.fit_result_.log_likelihood):  # type: ignore[attr-defined]
+        return "non-finite log-likelihood"
+    weak = model.fit_result_.weakly_identified  # type: ignore[attr-defined]
+    if len(weak) == len(model._param_names) and not _predicts(model, frequency, recency, T):
+        return ("no parameter is identified and the fit predicts no finite purchases ("
+                + "; ".join(f"{k}: {v}" for k, v in weak.items()) + ")")
     return None
+
+
+def _predicts(model: BaseModel, frequency: np.ndarray, recency: np.ndarray, T: np.ndarray) -> bool:
+    """Whether the fit's expected purchases over the observed span are finite, non-negative and not all zero."""
+    x, tx, age = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
+    span = float(np.max(age)) if age.size else 0.0
+    if not span > 0:
+        return False
+    with np.errstate(all="ignore"):
+        try:
+            predicted = np.asarray(
+                model.conditional_expected_number_of_purchases_up_to_time(span, x, tx, age),  # type: ignore[attr-defined]
+                dtype=float,
+            )
+        except (ClvlensError, ArithmeticError, ValueError):
+            return False
+    return bool(predicted.size and np.all(np.isfinite(predicted)) and np.all(predicted >= 0) and predicted.sum() > 0)
 
 
 def select_model(
