@@ -75,6 +75,9 @@ def test_what_if_on_a_sample_scales_to_every_customer(dashboard_demo: Path) -> N
         longer = what_if(ws, horizon="24M", discount_rate=info.discount_rate, margin=info.margin)
         assert longer.what_if_total > longer.saved_total
         assert longer.by_segment["what_if_clv"].sum() == pytest.approx(longer.what_if_total, rel=1e-9)
+        seasonal = float(info.raw.get("seasonal_factor", "1"))
+        assert sampled.seasonal_factor == seasonal  # the run's factor, reproduced at its own horizon
+        assert longer.seasonal_factor == 1.0 and ("seasonality not applied" in longer.note or seasonal == 1.0)
         from clvlens.errors import ClvlensError
 
         with pytest.raises(ClvlensError, match="margin"):

@@ -12,13 +12,15 @@ import pytest
 
 from clvlens.errors import ClvlensError
 from clvlens.export import export_workspace, neutralise
+from clvlens.export.readme import measure_basis
 from clvlens.export.writers import XLSX_MAX_ROWS, write_sheet
 from clvlens.workspace import Workspace
 
 STAR = ("fact_order_lines", "fact_customer_scores", "dim_customer", "dim_product", "dim_date", "dim_segment",
         "dim_region", "rules", "next_best_offer")
 REVENUE_AT_RISK = """
-    SELECT sum((1 - least(greatest(health, 0), 1)) * total_value / greatest(tenure_years, 1))
+    SELECT least(sum((1 - least(greatest(health, 0), 1)) * total_value / greatest(tenure_years, 1)) * ? * ?,
+                 greatest((SELECT sum(clv) FROM fact_customer_scores), 0))
     FROM fact_customer_scores WHERE value_segment_key IN ('value:At-Risk', 'value:Critical Churn')"""
 OPPORTUNITY_GAP = """
     WITH m AS (SELECT median(clv) AS m FROM fact_customer_scores WHERE value_segment_key = 'value:High-Value')
@@ -49,7 +51,9 @@ def _check_totals(connection: duckdb.DuckDBPyConnection, workspace: Path) -> Non
             "LEFT JOIN dim_segment r ON r.segment_key = s.rfm_segment_key").fetchone()
         assert scores[0] == scores[2] == scores[3] == kpi("customers")
         assert scores[1] == pytest.approx(kpi("projected_revenue"), rel=1e-9)
-        at_risk = connection.execute(REVENUE_AT_RISK).fetchone()[0] or 0.0
+        basis = measure_basis(ws.run_info)  # the margin and horizon years the README's measure writes out
+        at_risk = connection.execute(REVENUE_AT_RISK, [float(basis["margin"]), float(basis["years"])]).fetchone()[0]
+        at_risk = at_risk or 0.0
         assert at_risk == pytest.approx(kpi("revenue_at_risk"), rel=1e-9, abs=1e-6)
         assert connection.execute(OPPORTUNITY_GAP).fetchone()[0] == pytest.approx(kpi("opportunity_gap"), rel=1e-9)
         orphans = connection.execute(
@@ -79,6 +83,8 @@ def test_csv_export_reproduces_demo_totals(demo_workspace: Path, tmp_path: Path)
     export_workspace(demo_workspace, "csv", tmp_path / "bi")
     with Workspace.open(demo_workspace) as ws:
         assert (ws.kpi("revenue_at_risk") or 0) > 0  # the measure is checked on a non-trivial value
+        basis = measure_basis(ws.run_info)
+    assert f"* {basis['margin']} * {basis['years']}" in (tmp_path / "bi" / "README.md").read_text()
     _check_totals(_load(tmp_path / "bi", "csv"), demo_workspace)
 
 

@@ -151,6 +151,8 @@ def whatif(ws: Workspace, where: dict[str, list[str]]) -> None:
     if result.scored < result.customers:
         st.caption(f"rescored on a reproducible sample of {f.count(result.scored)} of {f.count(result.customers)} "
                    "customers; both totals are the sample's sums scaled to every customer")
+    if result.note:
+        st.caption(result.note)
     table(result.by_segment, "what_if_by_segment")
 
 

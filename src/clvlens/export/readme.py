@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from clvlens.models import parse_horizon
+
 TABLE_NOTES: dict[str, tuple[str, str]] = {
     "fact_order_lines": ("line_key", "one row per clean transaction line (returns and bad rows are in the workspace "
                          "quarantine, not here); `amount` is the line's revenue"),
@@ -40,10 +42,12 @@ MEASURES: tuple[tuple[str, str, str], ...] = (
     ("Orders", "DISTINCTCOUNT(fact_order_lines[order_id])", ""),
     ("Average Order Value", "DIVIDE([Revenue], [Orders])", ""),
     ("Projected Revenue", "SUM(fact_customer_scores[clv])", "sum of CLV over the horizon (see below)"),
-    ("Revenue at Risk", "SUMX(FILTER(fact_customer_scores, fact_customer_scores[value_segment_key] IN "
+    ("Revenue at Risk", "MIN(SUMX(FILTER(fact_customer_scores, fact_customer_scores[value_segment_key] IN "
      "{\"value:At-Risk\", \"value:Critical Churn\"}), (1 - fact_customer_scores[health]) * "
-     "fact_customer_scores[total_value] / MAX(fact_customer_scores[tenure_years], 1))",
-     "yearly revenue of unhealthy customers expected to be lost (health clipped to 0-1)"),
+     "fact_customer_scores[total_value] / MAX(fact_customer_scores[tenure_years], 1)) * {margin} * {years}, "
+     "MAX([Projected Revenue], 0))",
+     "yearly revenue of unhealthy customers expected to be lost (health clipped to 0-1), x margin {margin} x the "
+     "{horizon} horizon in years ({years}), capped at the projected revenue: on the basis of `clv`"),
     ("High-Value Median CLV", "CALCULATE(MEDIAN(fact_customer_scores[clv]), "
      "fact_customer_scores[value_segment_key] = \"value:High-Value\")", ""),
     ("Opportunity Gap", "VAR m = [High-Value Median CLV] RETURN SUMX(FILTER(fact_customer_scores, "
@@ -52,6 +56,21 @@ MEASURES: tuple[tuple[str, str, str], ...] = (
     ("Top 10% Share", "share of [Projected Revenue] held by the ceil(0.10 x [Customers]) customers with the "
      "highest clv", "use TOPN in DAX"),
 )
+
+
+def measure_basis(info: Any) -> dict[str, str]:
+    """The run's value basis as the measures write it: margin (1 when none was applied), the horizon and its
+    length in years (365.25 days each), the same basis the workspace's `revenue_at_risk` KPI uses."""
+    margin = info.margin if info.margin is not None else 1.0
+    years = parse_horizon(info.horizon, "D") / 365.25
+    return {"margin": f"{margin:.12g}", "horizon": str(info.horizon), "years": f"{years:.12g}"}
+
+
+def _fill(text: str, basis: dict[str, str]) -> str:
+    # str.format would trip on the DAX set braces ({"value:At-Risk", ...}), so the placeholders are replaced.
+    for key, value in basis.items():
+        text = text.replace("{" + key + "}", value)
+    return text
 
 
 def export_readme(tables: dict[str, int], info: Any, currency: Any, to: str) -> str:
@@ -82,7 +101,8 @@ def export_readme(tables: dict[str, int], info: Any, currency: Any, to: str) -> 
         "source had no item id.",
         "", "## Measures (DAX)", "", "| measure | definition | note |", "| --- | --- | --- |",
     ]
-    lines += [f"| {name} | `{formula}` | {note} |" for name, formula, note in MEASURES]
+    basis = measure_basis(info)
+    lines += [f"| {name} | `{_fill(formula, basis)}` | {_fill(note, basis)} |" for name, formula, note in MEASURES]
     lines += [
         "",
         "Revenue at Risk and Opportunity Gap reproduce the workspace KPIs `revenue_at_risk` and `opportunity_gap`.",

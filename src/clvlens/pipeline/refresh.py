@@ -38,15 +38,18 @@ def btyd_values(
     observed: pl.DataFrame, customers: pl.DataFrame, fitted: FittedModels, *, observation_end: datetime,
     season: SeasonalIndex | None, season_note: str,
 ) -> tuple[pl.DataFrame, dict[str, str], float]:
-    """(scores, run_info notes, seasonal factor): score_customers with the seasonal factor of the horizon."""
+    """(scores, run_info notes, seasonal factor): score_customers with the seasonal factor of the horizon.
+
+    The notes hold ``seasonality`` in words and ``seasonal_factor`` as a number (1 when none was applied), so that
+    a rescore of the saved models (the what-if) reproduces the saved values."""
     scores = score_customers(customers, fitted)
     if season is None:
-        return scores, {"seasonality": f"not applied: {season_note}"}, 1.0
+        return scores, {"seasonality": f"not applied: {season_note}", "seasonal_factor": "1"}, 1.0
     factor = seasonal_factor(season, fitted.transaction_model, customers, observation_end,
                              fitted.settings.horizon, fitted.time_unit)
     note = (f"applied: x{factor:.3f} to expected purchases and CLV over the {fitted.settings.horizon} after "
             f"{observation_end.date()}; {season_note}")
-    return apply_seasonality(scores, factor), {"seasonality": note}, factor
+    return apply_seasonality(scores, factor), {"seasonality": note, "seasonal_factor": repr(float(factor))}, factor
 
 
 def ml_values(
