@@ -35,9 +35,15 @@ def _env(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
+def _default_sigint() -> None:
+    """Ctrl-C as at a terminal: a test suite started in the background inherits SIGINT ignored, and so would the CLI."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def cli(*args: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "clvlens", *args], capture_output=True, text=True, env=_env(**env), timeout=timeout
+        [sys.executable, "-m", "clvlens", *args], capture_output=True, text=True, env=_env(**env), timeout=timeout,
+        preexec_fn=_default_sigint,
     )
 
 
@@ -356,7 +362,7 @@ def test_signal_during_a_run_exits_non_zero_in_one_line(
     before, ids = workspace_path(out).read_bytes(), run_ids(out)
     run = subprocess.Popen(
         [sys.executable, "-m", "clvlens", "demo", "--customers", "30000", "--out", str(out), "--no-dashboard"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=_env(),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=_env(), preexec_fn=_default_sigint,
     )
     lock = out / LOCK_FILE
     deadline = time.monotonic() + 120
