@@ -70,3 +70,47 @@ def demo_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     log = write_flat_log(store, folder / "demo_transactions.csv")
     run_pipeline(RunSettings(str(log), folder, "auto", store.truth.time_unit))
     return folder
+
+
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+
+
+@pytest.fixture
+def chromium(tmp_path: Path):
+    """A factory of headless Chromium sessions driven by Selenium, each with a fresh profile and quit afterwards.
+
+    Skips with the reason when Chromium, its driver or Selenium is absent (.ci/run installs Debian's chromium and
+    chromium-driver). Call it with the command-line flags and the page-load timeout in seconds.
+    """
+    import shutil
+
+    from clvlens.report import find_browser
+
+    binary = find_browser()
+    if binary is None:
+        pytest.skip("chromium is not installed (.ci/run installs Debian's chromium and chromium-driver)")
+    executable = str(CHROMEDRIVER) if CHROMEDRIVER.exists() else shutil.which("chromedriver")
+    if executable is None:
+        pytest.skip("chromedriver is not installed (.ci/run installs Debian's chromium-driver)")
+    pytest.importorskip("selenium", reason="selenium is in the test extra")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    started = []
+
+    def start(flags: tuple[str, ...], page_load_timeout: float):
+        options = Options()
+        options.binary_location = binary
+        for flag in (*flags, f"--user-data-dir={tmp_path / f'profile-{len(started)}'}"):
+            options.add_argument(flag)
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        browser = webdriver.Chrome(service=Service(executable), options=options)
+        browser.set_page_load_timeout(page_load_timeout)
+        started.append(browser)
+        return browser
+
+    yield start
+    for browser in started:
+        browser.quit()
+

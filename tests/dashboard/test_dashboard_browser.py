@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -22,7 +21,6 @@ from clvlens.dashboard.navigation import PAGE_NAMES, SLUGS
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
@@ -34,18 +32,6 @@ CHARTS = {"overview": 1, "asset-matrix": 1, "segments-playbooks": 2, "what-if-cl
           "market-basket": 2, "models": 4, "customer": 1, "data-quality": 1, "upload-run": 0}
 
 
-def _browser_binary() -> str:
-    from clvlens.report import find_browser
-
-    found = find_browser()
-    if found is None:
-        pytest.skip("chromium is not installed (.ci/run installs Debian's chromium and chromium-driver)")
-    if not CHROMEDRIVER.exists() and shutil.which("chromedriver") is None:
-        pytest.skip("chromedriver is not installed (.ci/run installs Debian's chromium-driver)")
-    pytest.importorskip("selenium", reason="selenium is in the test extra")
-    return found
-
-
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -55,7 +41,6 @@ def _free_port() -> int:
 @contextlib.contextmanager
 def _serving(folder: Path, tmp_path: Path):
     """`clvlens dashboard FOLDER --port P` on loopback; yields the base URL; stopped (by its pid) afterwards."""
-    _browser_binary()
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
            "CLVLENS_UPLOAD_DIR": str(tmp_path / "uploads")}
@@ -85,28 +70,14 @@ def _serving(folder: Path, tmp_path: Path):
 
 
 @pytest.fixture
-def server(dashboard_demo: Path, tmp_path: Path):
+def server(dashboard_demo: Path, tmp_path: Path, chromium):  # chromium first: skip before serving
     with _serving(dashboard_demo, tmp_path) as url:
         yield url
 
 
 @pytest.fixture
-def driver(tmp_path: Path):
-    binary = _browser_binary()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    options = Options()
-    options.binary_location = binary
-    for flag in (*FLAGS, f"--user-data-dir={tmp_path / 'profile'}"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    executable = str(CHROMEDRIVER) if CHROMEDRIVER.exists() else shutil.which("chromedriver")
-    browser = webdriver.Chrome(service=Service(executable), options=options)
-    browser.set_page_load_timeout(90)
-    yield browser
-    browser.quit()
+def driver(chromium):
+    return chromium(FLAGS, 90)
 
 
 STATE = """

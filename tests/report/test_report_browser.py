@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
@@ -19,35 +18,9 @@ FLAGS = (
 )
 
 
-def _browser() -> str:
-    from clvlens.report import find_browser
-
-    found = find_browser()
-    if found is None:
-        pytest.skip("chromium is not installed (.ci/run installs Debian's chromium and chromium-driver)")
-    if not CHROMEDRIVER.exists() and shutil.which("chromedriver") is None:
-        pytest.skip("chromedriver is not installed (.ci/run installs Debian's chromium-driver)")
-    pytest.importorskip("selenium", reason="selenium is in the test extra")
-    return found
-
-
 @pytest.fixture
-def driver(tmp_path: Path):
-    binary = _browser()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    options = Options()
-    options.binary_location = binary
-    for flag in (*FLAGS, f"--user-data-dir={tmp_path / 'profile'}"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    executable = str(CHROMEDRIVER) if CHROMEDRIVER.exists() else shutil.which("chromedriver")
-    browser = webdriver.Chrome(service=Service(executable), options=options)
-    browser.set_page_load_timeout(120)
-    yield browser
-    browser.quit()
+def driver(chromium):
+    return chromium(FLAGS, 120)
 
 
 def _open_report(driver, folder: Path) -> dict:
@@ -126,9 +99,11 @@ def test_demo_report_draws_the_brazil_map_offline(driver, demo_workspace: Path) 
 
 @pytest.mark.slow
 def test_pdf_has_the_report_sections(demo_workspace: Path, tmp_path: Path) -> None:
-    _browser()
     pypdf = pytest.importorskip("pypdf", reason="pypdf reads the PDF's text")
-    from clvlens.report import SECTIONS, print_pdf, write_report
+    from clvlens.report import SECTIONS, find_browser, print_pdf, write_report
+
+    if find_browser() is None:
+        pytest.skip("chromium is not installed (.ci/run installs Debian's chromium and chromium-driver)")
 
     pdf = print_pdf(write_report(demo_workspace, tmp_path / "report.html"), tmp_path / "report.pdf")
     reader = pypdf.PdfReader(str(pdf))
