@@ -185,20 +185,12 @@ def writing_workspace(folder: str | Path) -> Iterator[tuple[duckdb.DuckDBPyConne
         temporary = _unique_name(folder, WORKSPACE_FILE, "tmp")
         staging = _unique_name(folder, MODELS_FOLDER, "tmp")
         connection = duckdb.connect(str(temporary))
-        try:
+        with _discarded_on_failure(connection, folder, temporary, staging):
             yield connection, staging
             run_id = new_run_id()
             _store_models(connection, staging, run_id, run_id=run_id)
             connection.close()
             _commit(temporary, folder, staging)
-        except (OSError, duckdb.IOException) as exc:
-            connection.close()
-            _discard(temporary, staging)
-            raise _write_failed(folder, exc) from None
-        except BaseException:
-            connection.close()
-            _discard(temporary, staging)
-            raise
 
 
 @contextlib.contextmanager
@@ -230,7 +222,7 @@ def updating_models(
             temporary.unlink(missing_ok=True)
             raise ClvlensError(f"{folder}: cannot copy the workspace to update it ({exc.strerror})") from None
         connection = duckdb.connect(str(temporary))
-        try:
+        with _discarded_on_failure(connection, folder, temporary, staging):
             if models:
                 _extract_models(connection, folder / MODELS_FOLDER, staging)
             yield connection, staging
@@ -238,14 +230,23 @@ def updating_models(
                 _store_models(connection, staging, new_run_id())
             connection.close()
             _commit(temporary, folder, staging if models else None)
-        except (OSError, duckdb.IOException) as exc:
-            connection.close()
-            _discard(temporary, staging)
-            raise _write_failed(folder, exc) from None
-        except BaseException:
-            connection.close()
-            _discard(temporary, staging)
-            raise
+
+
+@contextlib.contextmanager
+def _discarded_on_failure(
+    connection: duckdb.DuckDBPyConnection, folder: Path, temporary: Path, staging: Path
+) -> Iterator[None]:
+    """On any failure of a write: close the copy, remove its files, and turn an I/O error into one line."""
+    try:
+        yield
+    except (OSError, duckdb.IOException) as exc:
+        connection.close()
+        _discard(temporary, staging)
+        raise _write_failed(folder, exc) from None
+    except BaseException:
+        connection.close()
+        _discard(temporary, staging)
+        raise
 
 
 def _write_failed(folder: Path, exc: BaseException) -> ClvlensError:
