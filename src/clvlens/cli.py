@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +19,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from clvlens import __version__
 from clvlens.cli_output import print_models, print_run, print_scorecard, print_top_customers
 from clvlens.errors import ClvlensError
+from clvlens.resources import StepCost, StepMeter, megabytes
 
 app = typer.Typer(
     name="clvlens",
@@ -83,13 +83,11 @@ DayFirstOption = Annotated[
 
 
 @contextmanager
-def steps_progress(
-    steps: tuple[str, ...], timings: list[tuple[str, float]] | None = None
-) -> Iterator[Callable[[str], None]]:
+def steps_progress(steps: tuple[str, ...], timings: list[StepCost] | None = None) -> Iterator[Callable[[str], None]]:
     """A rich progress bar over named steps; yields the callback the pipeline calls as each step starts.
 
-    Each finished step is printed with the time it took: a ticked line above the bar in a terminal, a plain
-    unwrapped line on stdout when piped. `timings` collects (step, seconds).
+    Each finished step is printed with its wall time, CPU time and the process's peak memory while it ran: a ticked
+    line above the bar in a terminal, a plain unwrapped line on stdout when piped. `timings` collects the costs.
     """
     progress = Progress(
         SpinnerColumn(),
@@ -103,31 +101,29 @@ def steps_progress(
     )
     task = progress.add_task("starting", total=len(steps))
     record = timings if timings is not None else []
-    current: list[Any] = []  # [step, start time] of the running step
 
-    def finish() -> None:
-        if not current:
+    def show(cost: StepCost | None) -> None:
+        if cost is None:
             return
-        name, began = current
-        seconds = time.perf_counter() - began
-        record.append((name, seconds))
-        done = len(record)
+        record.append(cost)
+        usage = f"cpu {cost.cpu_seconds:.1f} s, peak {megabytes(cost.peak_bytes)}"
         if errors.is_terminal:
-            progress.console.print(f"[green]✓[/green] {name:<26} {seconds:7.1f} s", highlight=False)
+            progress.console.print(f"[green]✓[/green] {cost.name:<26} {cost.seconds:7.1f} s   ({usage})",
+                                   highlight=False)
         else:  # on stdout, with the run's other output: stderr stays the one line of an error
-            console.print(f"[{done}/{len(steps)}] {name}: {seconds:.1f} s", highlight=False, soft_wrap=True)
-        current.clear()
+            console.print(f"[{len(record)}/{len(steps)}] {cost.name}: {cost.seconds:.1f} s ({usage})",
+                          highlight=False, soft_wrap=True)
 
-    def advance(step: str) -> None:
-        if current:
-            finish()
-            progress.advance(task)
-        current[:] = [step, time.perf_counter()]
-        progress.update(task, description=step)
+    with StepMeter() as meter, progress:
+        def advance(step: str) -> None:
+            ended = meter.start(step)
+            if ended is not None:
+                show(ended)
+                progress.advance(task)
+            progress.update(task, description=step)
 
-    with progress:
         yield advance
-        finish()
+        show(meter.finish())
         progress.update(task, completed=len(steps))
 
 
@@ -182,7 +178,7 @@ def _run_and_report(settings: Any, before: tuple[str, ...] = (), prepare: Callab
     from clvlens.pipeline.run import STEPS
 
     with_report = "report" not in settings.skip
-    timings: list[tuple[str, float]] = []
+    timings: list[StepCost] = []
     report, note = None, "left out by --skip" if not with_report else None
     with steps_progress((*before, *STEPS, *(("write report",) if with_report else ())), timings) as progress:
         if prepare is not None:
@@ -233,7 +229,7 @@ def report(
     """Write the executive report (one self-contained HTML file that opens offline), and optionally its PDF."""
     from clvlens.report import print_pdf, write_report
 
-    timings: list[tuple[str, float]] = []
+    timings: list[StepCost] = []
     with steps_progress(("write report", *(("print PDF",) if pdf else ())), timings) as progress:
         progress("write report")
         html = write_report(workspace, out, currency=currency)

@@ -9,14 +9,18 @@ from pathlib import Path
 from rich.console import Console
 
 from clvlens.charts import headline, insights
+from clvlens.resources import StepCost, megabytes
 from clvlens.workspace import Workspace
 
 
-def print_timings(console: Console, timings: Sequence[tuple[str, float]]) -> None:
+def print_timings(console: Console, timings: Sequence[StepCost]) -> None:
     if timings:
-        total = sum(seconds for _, seconds in timings)
-        steps = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in timings)
-        console.print(f"time: {total:.1f} s ({steps})", highlight=False, soft_wrap=True)
+        total = sum(cost.seconds for cost in timings)
+        cpu = sum(cost.cpu_seconds for cost in timings)
+        steps = ", ".join(f"{cost.name} {cost.seconds:.1f} s" for cost in timings)
+        peak = megabytes(max(cost.peak_bytes for cost in timings))
+        console.print(f"time: {total:.1f} s ({steps}); cpu {cpu:.1f} s; peak memory {peak}", highlight=False,
+                      soft_wrap=True)
 
 
 def print_summary(console: Console, folder: Path, report: Path | None, report_note: str | None = None) -> None:

@@ -60,10 +60,14 @@ def resolve(data: Any, level: str, **filters: Any) -> tuple[BasketMatrix, np.nda
         ids = data.items.to_numpy().astype(str)
         return data, ids, ids
     basket = basket_matrix(data, level=level, **filters)
-    names = basket.items.to_frame("item").join(item_names(data, level=level), on="item", how="left")
+    return (basket, *item_labels(basket, item_names(data, level=level)))
+
+
+def item_labels(basket: BasketMatrix, names: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Item ids and display names (numpy string arrays) aligned with the basket matrix's columns."""
+    named = basket.items.to_frame("item").join(names, on="item", how="left")
     ids = basket.items.to_numpy().astype(str)
-    labels = names.select(pl.coalesce("item_name", "item")).to_series().to_numpy().astype(str)
-    return basket, ids, labels
+    return ids, named.select(pl.coalesce("item_name", "item")).to_series().to_numpy().astype(str)
 
 
 def _lists(rows: np.ndarray, lookup: np.ndarray) -> pl.Series:

@@ -1,7 +1,8 @@
 """The orders x items basket matrix, item display names and the argument checks shared by the basket module.
 
-A basket is the set of distinct items (or categories) of one `order_id`. The matrix is built from integer codes
-straight into a `scipy.sparse.csc_array` of booleans; no dense one-hot frame is ever materialised.
+A basket is the set of distinct items (or categories) of one `order_id`. The ids are dictionary-encoded once
+(`LineCodes`) and the matrix is built from those integer codes straight into a `scipy.sparse.csc_array` of booleans;
+no dense one-hot frame is ever materialised and no group-by runs on strings.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
 import scipy.sparse as sp
 
 from clvlens.data.readers import frame_to_polars
@@ -25,8 +28,9 @@ class BasketMatrix:
     """Orders x items incidence matrix.
 
     `matrix[i, j]` is True when order `orders[i]` contains item `items[j]`. Items are sorted by id, so a sorted tuple
-    of column indices is also a sorted tuple of item ids. Orders whose every item was filtered out stay as empty rows:
-    supports are always shares of all orders that had at least one item at this level.
+    of column indices is also a sorted tuple of item ids; orders keep the log's order of first appearance. Orders
+    whose every item was filtered out stay as empty rows: supports are always shares of all orders that had at least
+    one item at this level.
     """
 
     matrix: sp.csc_array
@@ -118,34 +122,54 @@ def basket_matrix(
     """
     column = level_column(level)
     frame = to_polars(transactions, ("order_id", column))
+    return matrix_from_codes(
+        LineCodes.of(frame, column, with_customers=False),
+        level,
+        include=include,
+        exclude=exclude,
+        min_item_count=min_item_count,
+    )
+
+
+def matrix_from_codes(
+    lines: LineCodes,
+    level: str,
+    *,
+    include: Iterable[Any] | None = None,
+    exclude: Iterable[Any] | None = None,
+    min_item_count: int = 1,
+) -> BasketMatrix:
+    """`basket_matrix` on already encoded lines (the basket tables encode a log once for every table)."""
     minimum = check_positive_int("min_item_count", min_item_count)
     keep = _string_list("include", include)
     drop = _string_list("exclude", exclude)
-    pairs = (
-        frame.lazy()
-        .select(pl.col("order_id").cast(pl.String), pl.col(column).cast(pl.String).alias("item"))
-        .drop_nulls()
-        .unique()
-        .collect()
+    valid = (lines.order >= 0) & (lines.item >= 0)
+    order, item = lines.order[valid], lines.item[valid]
+    # rows are the orders with at least one item at this level, in order of first appearance
+    present = np.zeros(lines.orders.len(), dtype=bool)
+    present[order] = True
+    row_of = np.cumsum(present) - 1
+    n_items = lines.items.len()
+    # duplicates (the same item twice in an order) collapse: a boolean sum is a logical or
+    full = sp.csc_array(
+        (np.ones(order.size, dtype=bool), (row_of[order], item)), shape=(int(present.sum()), n_items), dtype=bool
     )
-    orders = pairs.get_column("order_id").unique().sort()
+    full.sum_duplicates()
+    labels = lines.items
+    kept = np.ones(n_items, dtype=bool)
     if keep is not None:
-        pairs = pairs.filter(pl.col("item").is_in(keep))
+        kept &= labels.is_in(keep).to_numpy()
     if drop:
-        pairs = pairs.filter(~pl.col("item").is_in(drop))
+        kept &= ~labels.is_in(drop).to_numpy()
     if minimum is not None and minimum > 1:
-        pairs = pairs.filter(pl.len().over("item") >= minimum)
-    items = pairs.get_column("item").unique().sort()
-    codes = (
-        pairs.join(orders.to_frame().with_row_index("row"), on="order_id")
-        .join(items.to_frame().with_row_index("col"), on="item")
-        .select("row", "col")
-    )
-    rows = codes.get_column("row").to_numpy().astype(np.int64, copy=False)
-    cols = codes.get_column("col").to_numpy().astype(np.int64, copy=False)
-    matrix = sp.csc_array((np.ones(rows.size, dtype=bool), (rows, cols)), shape=(orders.len(), items.len()), dtype=bool)
+        kept &= np.diff(full.indptr) >= minimum
+    kept &= np.diff(full.indptr) > 0
+    columns = np.flatnonzero(kept)
+    matrix = full[:, columns] if columns.size < n_items else full
+    matrix = sp.csc_array(matrix)
     matrix.sort_indices()
-    return BasketMatrix(matrix=matrix, orders=orders, items=items, level=level)
+    orders = lines.orders.gather(np.flatnonzero(present)) if not present.all() else lines.orders
+    return BasketMatrix(matrix=matrix, orders=orders, items=labels.gather(columns), level=level)
 
 
 def item_names(transactions: Any, *, level: str = "item") -> pl.DataFrame:
@@ -156,24 +180,78 @@ def item_names(transactions: Any, *, level: str = "item") -> pl.DataFrame:
     """
     column = level_column(level)
     frame = to_polars(transactions, (column,))
-    if level == "category" or "item_name" not in frame.columns:
-        return (
-            frame.select(pl.col(column).cast(pl.String).alias("item"))
-            .drop_nulls()
-            .unique()
-            .with_columns(pl.col("item").alias("item_name"))
-            .sort("item")
-        )
-    counted = (
-        frame.select(pl.col(column).cast(pl.String).alias("item"), pl.col("item_name").cast(pl.String))
-        .drop_nulls("item")
-        .group_by("item", "item_name")
+    with_names = level != "category" and "item_name" in frame.columns
+    return names_from_codes(
+        LineCodes.of(frame, column, with_customers=False, with_names=with_names, with_orders=False)
+    )
+
+
+def names_from_codes(lines: LineCodes) -> pl.DataFrame:
+    """`item_names` on encoded lines: the most frequent name of each item (ties alphabetically), else the id."""
+    if lines.name is None or lines.names is None:
+        return pl.DataFrame({"item": lines.items, "item_name": lines.items})
+    missing = lines.names.len()  # the code of a missing name sorts after every real name (codes follow the names)
+    best = (
+        pl.DataFrame({"item": lines.item, "name": np.where(lines.name >= 0, lines.name, missing)})
+        .filter(pl.col("item") >= 0)
+        .group_by("item", "name")
         .len()
-        .sort(["item", "len", "item_name"], descending=[False, True, False], nulls_last=True)
-    )
-    return (
-        counted.group_by("item", maintain_order=True)
+        .sort(["item", "len", "name"], descending=[False, True, False])
+        .group_by("item", maintain_order=True)
         .first()
-        .select("item", pl.coalesce("item_name", "item").alias("item_name"))
-        .sort("item")
     )
+    name_of = np.full(lines.items.len(), missing, dtype=np.int64)
+    name_of[best.get_column("item").to_numpy()] = best.get_column("name").to_numpy()
+    padded = pl.concat([lines.names, pl.Series([None], dtype=pl.String)])
+    return pl.DataFrame({"item": lines.items, "item_name": padded.gather(name_of)}).with_columns(
+        pl.coalesce("item_name", "item").alias("item_name")
+    )
+
+
+def encode(values: pl.Series, *, sort: bool) -> tuple[np.ndarray, pl.Series]:
+    """Integer codes of `values` as strings (-1 where missing) and the label of each code; labels sorted when `sort`.
+
+    Arrow's hash dictionary encoding does this in one pass; every later group-by and join then works on integers.
+    """
+    array = values.cast(pl.String).to_arrow(compat_level=pl.CompatLevel.oldest())
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    encoded = pc.dictionary_encode(array)
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    labels = pl.Series(encoded.dictionary).cast(pl.String)
+    if sort and labels.len() > 1:
+        order = labels.arg_sort().to_numpy()
+        rank = np.empty(order.size, dtype=np.int64)
+        rank[order] = np.arange(order.size)
+        codes = np.where(codes >= 0, rank[np.clip(codes, 0, None)], -1)
+        labels = labels.gather(order)
+    return codes, labels
+
+
+@dataclass(frozen=True)
+class LineCodes:
+    """The lines of a transaction log as integer codes (-1 where missing) with each code's label.
+
+    `order`/`orders`: the order id; `item`/`items`: the item (or category) id, labels sorted; `customer`/`customers`
+    and `name`/`names` (item names, sorted) when asked for; `frame` is the source, for its other columns.
+    """
+
+    frame: pl.DataFrame
+    order: np.ndarray
+    orders: pl.Series
+    item: np.ndarray
+    items: pl.Series
+    customer: np.ndarray | None = None
+    customers: pl.Series | None = None
+    name: np.ndarray | None = None
+    names: pl.Series | None = None
+
+    @classmethod
+    def of(cls, frame: pl.DataFrame, column: str, *, with_customers: bool = True, with_names: bool = False,
+           with_orders: bool = True) -> LineCodes:
+        empty = (np.full(frame.height, -1, dtype=np.int64), pl.Series([], dtype=pl.String))
+        order, orders = encode(frame.get_column("order_id"), sort=False) if with_orders else empty
+        item, items = encode(frame.get_column(column), sort=True)
+        customer, customers = encode(frame.get_column("customer_id"), sort=False) if with_customers else (None, None)
+        name, names = encode(frame.get_column("item_name"), sort=True) if with_names else (None, None)
+        return cls(frame, order, orders, item, items, customer, customers, name, names)

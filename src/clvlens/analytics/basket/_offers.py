@@ -1,4 +1,4 @@
-"""Next-best-offer per customer from association rules, as Polars joins (no loop over customers).
+"""Next-best-offer per customer from association rules, as Polars joins on integer codes (no loop over customers).
 
 A rule A -> c applies to a customer who has bought every item of A (at any time in their history) and has never
 bought c. Its score is an expected-value estimate:
@@ -24,9 +24,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import polars as pl
 
-from clvlens.analytics.basket._matrix import check_positive_int, item_names, level_column, to_polars
+from clvlens.analytics.basket._matrix import LineCodes, check_positive_int, level_column, names_from_codes, to_polars
 from clvlens.data.readers import frame_to_polars
 from clvlens.errors import ClvlensError
 
@@ -98,16 +99,19 @@ def _customer_weights(customer_value: Any, value_column: str) -> pl.DataFrame | 
     return values.select("customer_id", (pl.col("value") / mean).alias("customer_weight"))
 
 
-def _item_values(frame: pl.DataFrame, column: str) -> pl.DataFrame:
-    """Average spend on each item per order containing it (1.0 everywhere when there is no amount column)."""
-    if "amount" not in frame.columns:
-        return frame.select(pl.col(column).cast(pl.String).alias("item")).unique().with_columns(item_value=pl.lit(1.0))
-    keys = [pl.col(column).cast(pl.String).alias("item")]
-    if "order_id" in frame.columns:
-        keys.append(pl.col("order_id"))
-    lines = frame.select(*keys, pl.col("amount").cast(pl.Float64, strict=False)).drop_nulls("item")
-    per_order = lines.group_by(lines.columns[:-1]).agg(pl.col("amount").sum())
-    return per_order.group_by("item").agg(pl.col("amount").mean().fill_null(0.0).alias("item_value"))
+def _item_values(lines: LineCodes, rows: np.ndarray) -> pl.DataFrame:
+    """Average spend on each item per order containing it (1.0 everywhere when there is no amount column), from the
+    lines `rows` (a boolean mask)."""
+    if "amount" not in lines.frame.columns:
+        return pl.DataFrame({"item_code": np.arange(lines.items.len())}).with_columns(item_value=pl.lit(1.0))
+    amount = lines.frame.get_column("amount").cast(pl.Float64, strict=False).filter(pl.Series(rows))
+    return (
+        pl.DataFrame({"item_code": lines.item[rows], "order": lines.order[rows], "amount": amount})
+        .group_by("item_code", "order")
+        .agg(pl.col("amount").sum())
+        .group_by("item_code")
+        .agg(pl.col("amount").mean().fill_null(0.0).alias("item_value"))
+    )
 
 
 def next_best_offers(
@@ -127,44 +131,72 @@ def next_best_offers(
     Returns customer_id, rank (1..top_n), item, item_name, score, confidence, lift, item_value, customer_weight,
     antecedents and rule, sorted by customer and rank. The score formula is in the module docstring.
     """
+    column = level_column(level)
+    frame = to_polars(transactions, ("customer_id", column))
+    with_names = level != "category" and "item_name" in frame.columns
+    lines = LineCodes.of(frame, column, with_names=with_names, with_orders="order_id" in frame.columns)
+    return offers_from_codes(lines, rules, customer_value, top_n=top_n, value_column=value_column, lift_cap=lift_cap)
+
+
+def offers_from_codes(
+    lines: LineCodes,
+    rules: Any,
+    customer_value: Any = None,
+    *,
+    top_n: int = 3,
+    value_column: str = "clv",
+    lift_cap: float = DEFAULT_LIFT_CAP,
+    names: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """`next_best_offers` on encoded lines: every join and group-by runs on integer codes, labels come back last.
+
+    `names` is `names_from_codes(lines)` when the caller has it already."""
     limit = check_positive_int("top_n", top_n)
     if isinstance(lift_cap, bool) or not isinstance(lift_cap, (int, float)) or not lift_cap > 0:
         raise ClvlensError(f"lift_cap: expected a number > 0, got {lift_cap!r}")
-    column = level_column(level)
-    frame = to_polars(transactions, ("customer_id", column))
     table = _rule_table(rules)
     weights = _customer_weights(customer_value, value_column)
-    if table.is_empty() or frame.is_empty():
+    if table.is_empty() or lines.frame.is_empty() or lines.customer is None or lines.customers is None:
         return pl.DataFrame(schema=OFFER_SCHEMA)
-    history = (
-        frame.lazy()
-        .select(pl.col("customer_id").cast(pl.String), pl.col(column).cast(pl.String).alias("item"))
-        .drop_nulls()
-        .unique()
-    )
+    customers = lines.customers
+    codes = pl.LazyFrame({"item": lines.items, "item_code": np.arange(lines.items.len(), dtype=np.int64)})
+    # only the lines of items that some rule names can make a rule apply or rule an offer out
+    named = pl.concat([table.get_column("antecedents").explode(), table.get_column("item")])
+    wanted = lines.items.is_in(named.implode()).to_numpy()
+    item_rows = lines.item >= 0
+    item_rows[item_rows] = wanted[lines.item[item_rows]]
+    rows = item_rows & (lines.customer >= 0)
+    history = pl.LazyFrame({"customer": lines.customer[rows], "item_code": lines.item[rows]}).unique()
     antecedent_items = table.lazy().select("rule_id", pl.col("antecedents").alias("item")).explode("item").unique()
+    # counted before the codes are joined: an antecedent item the log never sold leaves the rule unmatched
     sizes = antecedent_items.group_by("rule_id").agg(pl.len().alias("needed"))
     applicable = (
-        history.join(antecedent_items, on="item")
-        .group_by("customer_id", "rule_id")
+        history.join(antecedent_items.join(codes, on="item").select("rule_id", "item_code"), on="item_code")
+        .group_by("customer", "rule_id")
         .agg(pl.len().alias("matched"))
         .join(sizes, on="rule_id")
         .filter(pl.col("matched") == pl.col("needed"))
-        .select("customer_id", "rule_id")
+        .select("customer", "rule_id")
     )
-    rule_columns = table.lazy().select("rule_id", "item", "confidence", "lift", "antecedents", "rule")
+    rule_columns = (
+        table.lazy()
+        .select("rule_id", "item", "confidence", "lift", "antecedents", "rule")
+        .join(codes, on="item", how="left")
+        .with_columns(pl.col("item_code").fill_null(-1))
+    )
     offers = (
         applicable.join(rule_columns, on="rule_id")
-        .join(history, on=["customer_id", "item"], how="anti")
-        .join(_item_values(frame, column).lazy(), on="item", how="left")
+        .join(history, on=["customer", "item_code"], how="anti")
+        .join(_item_values(lines, item_rows).lazy(), on="item_code", how="left")
         .with_columns(pl.col("item_value").fill_null(0.0))
     )
     if weights is None:
         offers = offers.with_columns(customer_weight=pl.lit(1.0))
     else:
-        offers = offers.join(weights.lazy(), on="customer_id", how="left").with_columns(
-            pl.col("customer_weight").fill_null(1.0)
-        )
+        coded = weights.join(pl.DataFrame({"customer_id": customers}).with_row_index("customer"), on="customer_id")
+        offers = offers.join(
+            coded.lazy().select(pl.col("customer").cast(pl.Int64), "customer_weight"), on="customer", how="left"
+        ).with_columns(pl.col("customer_weight").fill_null(1.0))
     ranked = (
         offers.with_columns(
             (
@@ -174,14 +206,18 @@ def next_best_offers(
                 * pl.col("customer_weight")
             ).alias("score")
         )
-        .sort(["customer_id", "score", "item", "rule"], descending=[False, True, False, False])
-        .unique(["customer_id", "item"], keep="first", maintain_order=True)
-        .with_columns(pl.int_range(1, pl.len() + 1).over("customer_id").cast(pl.Int32).alias("rank"))
+        .sort(["customer", "score", "item", "rule"], descending=[False, True, False, False])
+        .unique(["customer", "item"], keep="first", maintain_order=True)
+        .with_columns(pl.int_range(1, pl.len() + 1).over("customer").cast(pl.Int32).alias("rank"))
         .filter(pl.col("rank") <= limit)
-        .join(item_names(frame, level=level).lazy(), on="item", how="left")
-        .with_columns(pl.coalesce("item_name", "item").alias("item_name"))
         .collect()
     )
-    return ranked.select([pl.col(name).cast(dtype) for name, dtype in OFFER_SCHEMA.items()]).sort(
-        ["customer_id", "rank"]
+    labelled = ranked.with_columns(customer_id=customers.gather(ranked.get_column("customer"))).join(
+        names if names is not None else names_from_codes(lines), on="item", how="left"
     )
+    return labelled.select(
+        [
+            (pl.coalesce("item_name", "item") if name == "item_name" else pl.col(name)).cast(dtype).alias(name)
+            for name, dtype in OFFER_SCHEMA.items()
+        ]
+    ).sort(["customer_id", "rank"])

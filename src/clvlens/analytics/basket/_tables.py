@@ -12,13 +12,21 @@ from clvlens.analytics.basket._frames import (
     bundles,
     check_max_len,
     check_min_lift,
+    item_labels,
     itemset_frame,
-    resolve,
     rule_frame,
 )
-from clvlens.analytics.basket._matrix import check_fraction, check_positive_int, level_column, to_polars
+from clvlens.analytics.basket._matrix import (
+    LineCodes,
+    check_fraction,
+    check_positive_int,
+    level_column,
+    matrix_from_codes,
+    names_from_codes,
+    to_polars,
+)
 from clvlens.analytics.basket._mining import mine
-from clvlens.analytics.basket._offers import next_best_offers
+from clvlens.analytics.basket._offers import offers_from_codes
 
 
 @dataclass(frozen=True)
@@ -69,11 +77,14 @@ def basket_tables(
     check_positive_int("top_n", top_n)
     check_positive_int("bundle_top", bundle_top)
     frame = to_polars(transactions, ("customer_id", "order_id", column))
-    basket, ids, names = resolve(frame, level, exclude=exclude, min_item_count=min_item_count)
+    lines = LineCodes.of(frame, column, with_names=level != "category" and "item_name" in frame.columns)
+    basket = matrix_from_codes(lines, level, exclude=exclude, min_item_count=min_item_count)
+    display = names_from_codes(lines)
+    ids, names = item_labels(basket, display)
     mined = mine(basket, support, limit)
     itemsets = itemset_frame(mined, ids, names)
     rules = rule_frame(mined, ids, names, confidence, lift)
-    offers = next_best_offers(frame, rules, customer_value, top_n=top_n, value_column=value_column, level=level)
+    offers = offers_from_codes(lines, rules, customer_value, top_n=top_n, value_column=value_column, names=display)
     return BasketTables(
         itemsets=itemsets,
         rules=rules,

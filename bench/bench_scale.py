@@ -1,0 +1,145 @@
+"""`clvlens run` on a simulated larger shop (issue 14): every stage's time, CPU and peak memory, beside the floor.
+
+The log comes from bench/scale_log.py (about ten order lines per customer, 2,000 items, 20 regions, two years), as
+gzip CSV and as Parquet. Each run is the real command line in a fresh process; its stage lines (wall seconds, CPU
+seconds, the process's peak resident memory during the stage) are read from its output, and the whole process's
+peak from the kernel (`wait4`). The floor is a plain DuckDB read of the same file aggregated per customer (count of
+orders, revenue, first and last purchase), also in a fresh process, with DuckDB's default threads.
+
+    python bench/bench_scale.py --customers 100000 1000000 --data /tmp/clvlens-scale
+
+Writes bench/results/scale.md (a Markdown table for docs/benchmarks.md) and prints it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scale_log import write_log  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+STAGE = re.compile(r"^\[\d+/\d+\] (?P<name>[^:]+): (?P<wall>[\d.]+) s \(cpu (?P<cpu>[\d.]+) s, peak (?P<peak>[\d,]+) MB\)")
+
+FLOOR = """
+import sys, time, duckdb
+path = sys.argv[1]
+reader = "read_parquet" if path.endswith(".parquet") else "read_csv"
+began = time.perf_counter()
+rows = duckdb.sql(f'''SELECT count(*) FROM (
+    SELECT customer_id, count(DISTINCT order_id) AS orders, sum(amount) AS revenue,
+           min(timestamp) AS first_purchase, max(timestamp) AS last_purchase
+    FROM {reader}('{path}') GROUP BY customer_id)''').fetchone()[0]
+print(f"{rows} {time.perf_counter() - began:.3f}")
+"""
+
+
+@dataclass
+class Measured:
+    label: str
+    seconds: float
+    cpu_seconds: float
+    peak_mb: float
+    stages: list[tuple[str, float, float, float]] = field(default_factory=list)
+    failure: str = ""
+
+
+def run_process(command: list[str], env: dict[str, str] | None = None) -> tuple[str, float, float, float, int]:
+    """Run `command`; returns its output, wall seconds, CPU seconds (user+sys), peak RSS in MB and return code."""
+    began = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT)
+    assert process.stdout is not None
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    seconds = time.perf_counter() - began
+    return output, seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, process.returncode
+
+
+def measure_run(source: Path, workspace: Path, skip: str) -> Measured:
+    shutil.rmtree(workspace, ignore_errors=True)
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "COLUMNS": "200"}
+    command = [sys.executable, "-m", "clvlens", "run", str(source), "--out", str(workspace)]
+    if skip:
+        command += ["--skip", skip]
+    output, seconds, cpu, peak, code = run_process(command, env)
+    stages = [(m["name"], float(m["wall"]), float(m["cpu"]), float(m["peak"].replace(",", "")))
+              for m in map(STAGE.match, output.splitlines()) if m]
+    failure = "" if code == 0 else f"exit {code}: {output.strip().splitlines()[-1] if output.strip() else ''}"
+    shutil.rmtree(workspace, ignore_errors=True)
+    return Measured(source.name, seconds, cpu, peak, stages, failure)
+
+
+def measure_floor(source: Path) -> Measured:
+    output, seconds, cpu, peak, code = run_process([sys.executable, "-c", FLOOR, str(source)])
+    if code != 0:
+        return Measured(source.name, seconds, cpu, peak, failure=output.strip()[-200:])
+    customers, query_seconds = output.split()
+    return Measured(f"{source.name} ({int(customers):,} customers)", float(query_seconds), cpu, peak)
+
+
+def table(rows: list[tuple[int, int, Measured, Measured]]) -> str:
+    names: list[str] = []
+    for _, _, run, _ in rows:
+        names += [name for name, *_ in run.stages if name not in names]
+    header = ["customers", "order lines", "input", *names, "total s", "CPU s", "peak MB", "DuckDB floor s",
+              "total / floor"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * 3 + "---:|" * (len(header) - 3)]
+    for customers, order_lines, run, floor in rows:
+        stage = {name: wall for name, wall, *_ in run.stages}
+        kind = "Parquet" if run.label.endswith(".parquet") else "gzip CSV"
+        cells = [f"{customers:,}", f"{order_lines:,}", kind, *(f"{stage[n]:.1f}" if n in stage else "-" for n in names),
+                 f"**{run.seconds:.1f}**", f"{run.cpu_seconds:.1f}", f"{run.peak_mb:,.0f}", f"{floor.seconds:.1f}",
+                 f"{run.seconds / floor.seconds:.0f}x" if floor.seconds > 0 else "-"]
+        lines.append("| " + " | ".join(cells) + " |")
+        if run.failure:
+            lines.append(f"| | | failed: {run.failure} |")
+    return "\n".join(lines)
+
+
+def stage_memory(rows: list[tuple[int, int, Measured, Measured]]) -> str:
+    lines = ["| run | " + " | ".join(name for name, *_ in rows[0][2].stages) + " |"] if rows else []
+    if rows:
+        lines.append("|---|" + "---:|" * len(rows[0][2].stages))
+    for customers, _, run, _ in rows:
+        kind = "Parquet" if run.label.endswith(".parquet") else "gzip CSV"
+        cells = [f"{cpu:.1f} / {peak:,.0f}" for _, _, cpu, peak in run.stages]
+        lines.append(f"| {customers:,} {kind} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--data", type=Path, default=Path("/tmp/clvlens-scale"))
+    parser.add_argument("--formats", nargs="+", default=["parquet", "csv.gz"], choices=["parquet", "csv.gz"])
+    parser.add_argument("--skip", default="", help="stages to leave out, as `clvlens run --skip` (default none)")
+    args = parser.parse_args()
+    rows: list[tuple[int, int, Measured, Measured]] = []
+    for customers in args.customers:
+        parquet, csv, order_lines = write_log(customers, args.data)
+        for kind in args.formats:
+            source = parquet if kind == "parquet" else csv
+            floor = measure_floor(source)
+            run = measure_run(source, args.data / f"ws_{customers}", args.skip)
+            print(f"{customers:,} customers, {kind}: {run.seconds:.1f} s, CPU {run.cpu_seconds:.1f} s, peak "
+                  f"{run.peak_mb:,.0f} MB, floor {floor.seconds:.1f} s {run.failure}", flush=True)
+            rows.append((customers, order_lines, run, floor))
+    text = (f"Stage wall seconds, the whole process's wall and CPU seconds and peak memory, and the DuckDB floor\n\n"
+            f"{table(rows)}\n\nPer stage, CPU seconds / the process's peak MB during the stage\n\n{stage_memory(rows)}\n")
+    out = ROOT / "bench" / "results" / "scale.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

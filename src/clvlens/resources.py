@@ -1,0 +1,95 @@
+"""What a step of a run costs: wall time, CPU time and the peak memory of the process while it ran.
+
+The CLI prints these for every step of `clvlens run`, so a user with a larger shop sees where the time and the memory
+go (and `bench/bench_scale.py` reads them). Peak memory is sampled from `/proc/self/statm` by a daemon thread every
+few milliseconds; where /proc is absent it falls back to the process's lifetime maximum (`ru_maxrss`), which can only
+say that a step did not raise the peak.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+_STATM = "/proc/self/statm"
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+@dataclass(frozen=True)
+class StepCost:
+    name: str
+    seconds: float
+    cpu_seconds: float
+    peak_bytes: int
+
+
+def resident_bytes() -> int:
+    """The process's resident memory now (its lifetime peak where /proc is unavailable)."""
+    try:
+        with open(_STATM) as handle:
+            return int(handle.read().split()[1]) * _PAGE
+    except OSError:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak if sys.platform == "darwin" else peak * 1024
+
+
+class StepMeter:
+    """Measures consecutive named steps: `start(name)` ends the running step (if any) and starts the next."""
+
+    def __init__(self, interval: float = 0.005) -> None:
+        self.interval = interval
+        self.costs: list[StepCost] = []
+        self._current: tuple[str, float, float] | None = None
+        self._peak = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> StepMeter:
+        self._thread = threading.Thread(target=self._sample, name="clvlens-step-meter", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.finish()
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=1.0)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.interval):
+            rss = resident_bytes()
+            with self._lock:
+                self._peak = max(self._peak, rss)
+
+    def start(self, name: str) -> StepCost | None:
+        """Begin step `name`; returns the cost of the step it ends, if one was running."""
+        ended = self.finish()
+        with self._lock:
+            self._peak = resident_bytes()
+        self._current = (name, time.perf_counter(), time.process_time())
+        return ended
+
+    def finish(self) -> StepCost | None:
+        """End the running step and return its cost (None when no step is running)."""
+        if self._current is None:
+            return None
+        name, began, cpu_began = self._current
+        with self._lock:
+            peak = max(self._peak, resident_bytes())
+        cost = StepCost(name, time.perf_counter() - began, time.process_time() - cpu_began, peak)
+        self.costs.append(cost)
+        self._current = None
+        return cost
+
+    @property
+    def peak_bytes(self) -> int:
+        return max((cost.peak_bytes for cost in self.costs), default=0)
+
+
+def megabytes(count: int) -> str:
+    return f"{count / 2**20:,.0f} MB"
