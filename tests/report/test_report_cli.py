@@ -4,6 +4,7 @@ run_info, the report written, an end summary in plain words; `clvlens report` an
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -31,7 +32,11 @@ def test_run_prints_stage_times_records_skips_and_writes_the_report(cdnow_run) -
     assert completed.stderr == ""  # piped: stage lines go to stdout, stderr is kept for a failure's one line
     stages = [line for line in completed.stdout.splitlines() if line.startswith("[")]
     assert stages[0].startswith("[1/9] load and clean: ") and stages[-1].startswith("[9/9] write report: ")
-    assert all(line.endswith(" s") for line in stages)
+    usage = re.compile(r"^\[\d/9\] [A-Za-z -]+: \d+\.\d s \(cpu \d+\.\d s, peak [\d,]+ MB\)$")
+    assert all(usage.match(line) for line in stages), stages
+    peaks = [int(line.rsplit("peak ", 1)[1].split()[0].replace(",", "")) for line in stages]
+    assert all(50 < peak < 4000 for peak in peaks)  # the process's resident memory, in MB, during each stage
+    assert re.search(r"; cpu \d+\.\d s; peak memory [\d,]+ MB$", completed.stdout.split("\ntime: ")[1].splitlines()[0])
     info = dict(duckdb.connect(str(out / "clvlens.duckdb"), read_only=True).execute(
         "SELECT key, value FROM run_info").fetchall())
     assert info["skipped_ml"] == info["skipped_scorecard"] == "left out by --skip"
