@@ -4,7 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p bench/results
-for bench in rfm load models clv_interval basket analytics scorecard parity values dashboard; do
+for bench in rfm load models clv_interval basket analytics scorecard parity values dashboard scale; do
     echo "== bench_${bench}.py"
     python "bench/bench_${bench}.py" 2>&1 | tee "bench/results/${bench}.txt"
 done

@@ -249,7 +249,11 @@ def build_customer_table(
 
 def observed_until(transactions: pl.DataFrame, observation_end: datetime) -> pl.DataFrame:
     """The transactions on or before the observation end date (the end date is inclusive)."""
-    return transactions.filter(pl.col("timestamp") < observation_end + timedelta(days=1))
+    cutoff = observation_end + timedelta(days=1)
+    latest = transactions.get_column("timestamp").max()
+    if latest is None or latest < cutoff:  # nothing to drop: no copy of what may be the largest frame of the run
+        return transactions
+    return transactions.filter(pl.col("timestamp") < cutoff)
 
 
 def _customer_table(observed: pl.DataFrame, period: Any) -> pl.DataFrame:
