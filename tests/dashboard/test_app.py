@@ -189,7 +189,7 @@ def test_region_filter_restricts_bundles_and_offers_and_notes_the_store_wide_rul
     with Workspace.open(dashboard_demo) as ws:
         from clvlens.workspace.views import bundles_among, offer_customers
 
-        expected = bundles_among(ws, {"region": ["RJ", "MG"]})
+        expected, _, _ = bundles_among(ws, {"region": ["RJ", "MG"]})
         expected_offers = offer_customers(ws, {"region": ["RJ", "MG"]})
         outside = next(c for c in everyone if c not in set(offer_customers(ws, {"region": ["RJ", "MG"]},
                                                                            limit=100_000)))

@@ -129,13 +129,14 @@ def test_bundles_recounted_on_every_region_reproduce_the_stored_measures(dashboa
     with Workspace.open(dashboard_demo) as ws:
         regions = [r for r in views.filter_choices(ws)["region"]]
         assert ws.customer_count({"region": regions}) == ws.customer_count()  # the filter keeps every customer
-        everyone = views.bundles_among(ws, {"region": regions})
+        everyone, counted, matching = views.bundles_among(ws, {"region": regions})
+        assert counted == matching == ws.customer_count()
         stored = ws.bundles(limit=200)
         assert everyone["label"].to_list() == stored["label"].to_list()
         assert everyone["filtered_count"].to_list() == stored["count"].to_list()
         assert everyone["filtered_support"].to_list() == pytest.approx(stored["support"].to_list(), rel=1e-9)
         assert everyone["filtered_lift"].to_list() == pytest.approx(stored["lift"].to_list(), rel=1e-9)
-        two = views.bundles_among(ws, {"region": ["RJ", "MG"]})
+        two, _, _ = views.bundles_among(ws, {"region": ["RJ", "MG"]})
         assert 0 < two["filtered_count"].sum() < stored["count"].sum()
         # the first bundle's count by hand: orders of RJ and MG customers holding every item of it
         first = stored.row(0, named=True)
@@ -145,6 +146,11 @@ def test_bundles_recounted_on_every_region_reproduce_the_stored_measures(dashboa
         baskets = lines.group_by("order_id").agg(pl.col("item_id").unique())
         by_hand = sum(set(first["items"]) <= set(items) for items in baskets["item_id"].to_list())
         assert two["filtered_count"][0] == by_hand
+        # above the bound, the orders of a hashed sample of the customers are counted and the counts scaled
+        sampled, counted, matching = views.bundles_among(ws, {"region": ["RJ", "MG"]}, max_customers=100)
+        assert 0 < counted < matching == len(chosen)
+        assert sampled["label"].to_list() == two["label"].to_list()
+        assert sampled["filtered_count"].sum() == pytest.approx(two["filtered_count"].sum(), rel=0.5)
 
 
 @pytest.mark.slow
@@ -189,9 +195,9 @@ def test_model_diagnostics_count_a_hashed_sample_above_the_bound(dashboard_demo:
         exact = diagnostics.model_diagnostics(ws)
         monkeypatch.setattr(diagnostics, "MAX_COUNTED_CUSTOMERS", 400)
         sampled = diagnostics.model_diagnostics(ws)
-        buckets = -(-diagnostics.HASH_BUCKETS * 400 // exact.sampled)
+        buckets = -(-views.HASH_BUCKETS * 400 // exact.sampled)
         frequencies = ws._frame(f"SELECT frequency FROM customers WHERE hash(customer_id) % "
-                                f"{diagnostics.HASH_BUCKETS} < {buckets}")["frequency"]
+                                f"{views.HASH_BUCKETS} < {buckets}")["frequency"]
     assert sampled.counted == frequencies.len() and 0 < sampled.counted < sampled.sampled == exact.sampled
     assert "sample of" in sampled.tracking_note and exact.tracking_note is None
     # the histogram and the expectation stay exact; the actual count is the sample's, scaled by the sample fraction

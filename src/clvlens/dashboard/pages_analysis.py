@@ -102,13 +102,17 @@ def _bundles(ws: Workspace, where: dict[str, list[str]]) -> None:
         chart(bundles_bar(bundles), "bundles_bar")
         table(bundles, "bundles")
         return
-    found = _filtered_bundles(str(ws.folder), ws.run_info.created_at, where_key(where))
+    found, counted, matching = _filtered_bundles(str(ws.folder), ws.run_info.created_at, where_key(where))
     if found is None:
         st.caption("No bundles in this workspace.")
         return
+    sample = ""
+    if counted < matching:
+        sample = (f" (counted on a reproducible sample of {counted:,} of them, chosen by a hash of the customer id; "
+                  f"filtered_count scaled up by {matching / counted:.2f})")
     st.caption("The bundles were found over every order; their count, support and lift are recounted here on the "
-               "orders of the customers matching the filters (filtered_count, filtered_support, filtered_lift; the "
-               "store-wide figures beside them).")
+               f"orders of the {matching:,} customers matching the filters{sample}: filtered_count, "
+               "filtered_support and filtered_lift, beside the store-wide figures.")
     recounted = found.filter(found["filtered_count"] > 0).with_columns(
         found["filtered_support"].alias("support"), found["filtered_lift"].alias("lift"))
     chart(bundles_bar(recounted), "bundles_bar")

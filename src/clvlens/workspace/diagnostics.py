@@ -26,9 +26,9 @@ if TYPE_CHECKING:
 
 MAX_FREQUENCY = 7
 # customers whose purchase days are counted one by one; above it a reproducible sample of customers (by a hash of
-# the id) is counted and the counts scaled, since the distinct customer-days of millions of rows take seconds
+# the id, views.customer_sample) is counted and the counts scaled, since the distinct customer-days of millions of
+# transaction rows take seconds
 MAX_COUNTED_CUSTOMERS = 100_000
-HASH_BUCKETS = 10_000
 # distinct customer ages read before the ages are grouped by day instead (ages are whole merge periods, a day by
 # default, so this binds only for hourly merge periods over many years)
 MAX_AGE_GROUPS = 100_000
@@ -75,7 +75,7 @@ def model_diagnostics(workspace: Workspace, where: Mapping[str, Any] | None = No
         model = load_model(path)
     except ClvlensError:
         return None
-    from clvlens.workspace.views import _clause
+    from clvlens.workspace.views import _clause, customer_sample
 
     clause, params = _clause(workspace, where)
     unit = workspace.run_info.time_unit
@@ -87,12 +87,7 @@ def model_diagnostics(workspace: Workspace, where: Mapping[str, Any] | None = No
     end_time = float(ages.max())
     expected = _expected_tracking(model, ages, counts, end_time)
     matching = int(counts.sum())
-    counted, sample = matching, None
-    if matching > MAX_COUNTED_CUSTOMERS:
-        buckets = int(np.ceil(HASH_BUCKETS * MAX_COUNTED_CUSTOMERS / matching))
-        sample = f"hash(customer_id) % {HASH_BUCKETS} < {buckets}"
-        sampled_clause = f"{clause} AND {sample}" if clause else f" WHERE {sample}"
-        counted = int(workspace._scalar(f"SELECT count(*) FROM customers{sampled_clause}", params) or 0)
+    sample, counted = customer_sample(workspace, clause, params, matching, MAX_COUNTED_CUSTOMERS)
     actual = _repeat_days_per_unit(workspace, clause, params, unit_days, expected["time"].size, sample)
     if actual is not None and counted:
         actual = actual * (matching / counted)
