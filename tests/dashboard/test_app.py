@@ -171,6 +171,97 @@ def test_basket_thresholds_filter_the_rules(app_for, dashboard_demo: Path) -> No
     assert offers, "next-best offers for the first customer"
 
 
+def _notes(app) -> list[str]:
+    return [i.value for i in app.info if i.value.startswith("Not filtered:")]
+
+
+@pytest.mark.slow
+def test_region_filter_restricts_bundles_and_offers_and_notes_the_store_wide_rules(app_for,
+                                                                                    dashboard_demo: Path) -> None:
+    app = _open(app_for(dashboard_demo).run(), "Market basket")
+    assert not _notes(app)
+    bundles = next(d.value for d in app.dataframe if "label" in d.value.columns)
+    assert "filtered_count" not in bundles.columns
+    everyone = list(app.selectbox(key="offer_customer").options)
+    app.multiselect(key="filter_region").set_value(["RJ", "MG"]).run()
+    assert not app.exception
+    assert any("rules are mined once over every order" in n for n in _notes(app))
+    with Workspace.open(dashboard_demo) as ws:
+        from clvlens.workspace.views import bundles_among, offer_customers
+
+        expected, _, _ = bundles_among(ws, {"region": ["RJ", "MG"]})
+        expected_offers = offer_customers(ws, {"region": ["RJ", "MG"]})
+        outside = next(c for c in everyone if c not in set(offer_customers(ws, {"region": ["RJ", "MG"]},
+                                                                           limit=100_000)))
+    recounted = next(d.value for d in app.dataframe if "filtered_count" in d.value.columns)
+    assert recounted["filtered_count"].tolist() == expected["filtered_count"].to_list()
+    assert recounted["filtered_count"].sum() < recounted["count"].sum()
+    offered = list(app.selectbox(key="offer_customer").options)
+    assert offered == expected_offers and offered != everyone
+    app.text_input(key="offer_customer_typed").input(outside).run()
+    assert any("does not match the filters" in w.value for w in app.warning)
+    downloads = [b for b in app.get("download_button")]
+    assert downloads  # the recounted bundles download like every table
+
+
+@pytest.mark.slow
+def test_region_filter_recomputes_the_models_tracking_and_histogram(app_for, dashboard_demo: Path) -> None:
+    def observed_total() -> float:
+        histogram = next(f for f in _figures(app) if "Repeat purchases per customer" in str(f["layout"]["title"]))
+        return sum(histogram["data"][0]["y"])
+
+    def actual_tracking_end() -> float:
+        tracked = next(f for f in _figures(app) if "Tracking" in str(f["layout"]["title"]))
+        return next(t for t in tracked["data"] if t["name"] == "actual")["y"][-1]
+
+    app = _open(app_for(dashboard_demo).run(), "Models")
+    assert not _notes(app)
+    before = observed_total()
+    app.multiselect(key="filter_region").set_value(["SP"]).run()
+    assert not app.exception
+    with Workspace.open(dashboard_demo) as ws:
+        rows = ws.customers(columns=["frequency", "T"], where={"region": ["SP"]})
+        assert before == ws.customers(columns=["T"]).filter(pl.col("T") > 0).height
+    assert observed_total() == rows.filter(pl.col("T") > 0).height < before
+    assert actual_tracking_end() == rows["frequency"].sum()
+    assert any(f"the {rows.height:,} of" in c.value for c in app.caption)
+    assert any("scorecard" in n for n in _notes(app))
+
+
+@pytest.mark.slow
+def test_region_filter_pages_the_quarantine_of_those_regions(app_for, dashboard_demo: Path) -> None:
+    app = _open(app_for(dashboard_demo).run(), "Data quality")
+    with Workspace.open(dashboard_demo) as ws:
+        everyone = ws.quarantine().total
+        in_two = ws.quarantine(regions=["RJ", "MG"]).total
+    assert len(app.dataframe[-1].value) == min(everyone, 100)
+    app.multiselect(key="filter_region").set_value(["RJ", "MG"]).run()
+    app.multiselect(key="filter_value_segment").set_value(["At-Risk"]).run()
+    assert not app.exception
+    shown = app.dataframe[-1].value
+    assert 0 < len(shown) == in_two < everyone and set(shown["region"].str.strip().str.upper()) <= {"RJ", "MG"}
+    notes = " ".join(_notes(app))
+    assert "whole input file" in notes and "value segment filters do not apply to the quarantine" in notes
+
+
+@pytest.mark.slow
+def test_filters_survive_the_upload_page_and_every_page_switch(app_for, dashboard_demo: Path) -> None:
+    app = _open(app_for(dashboard_demo).run(), "Overview")
+    app.multiselect(key="filter_region").set_value(["SP"]).run()
+    app.multiselect(key="filter_value_segment").set_value(["At-Risk", "High-Value"]).run()
+    with Workspace.open(dashboard_demo) as ws:
+        expected = f"{ws.customer_count({'region': ['SP'], 'value_segment': ['At-Risk', 'High-Value']}):,}"
+    assert _metric(app, "Customers") == expected
+    _open(app, "Upload and run")
+    assert any("Filters kept for the other pages: Region in SP" in c.value for c in app.sidebar.caption)
+    for page in ("Overview", "Upload and run", "Models", "Upload and run", "Overview"):
+        _open(app, page)
+    assert app.multiselect(key="filter_region").value == ["SP"]
+    assert app.multiselect(key="filter_value_segment").value == ["At-Risk", "High-Value"]
+    assert _metric(app, "Customers") == expected
+    assert not any("Filters reset" in i.value for i in app.sidebar.info)
+
+
 @pytest.mark.slow
 def test_customer_page_shows_clv_interval_and_history(app_for, dashboard_demo: Path) -> None:
     with Workspace.open(dashboard_demo) as ws:
@@ -208,7 +299,9 @@ def test_upload_maps_columns_runs_and_shows_the_new_workspace(app_for, dashboard
     customers = log.get_column("customer_id").drop_nulls().unique().sort().head(400)
     small = log.filter(pl.col("customer_id").is_in(customers.implode())).rename({"customer_id": "Kunde"})
     payload = small.write_csv().encode()
-    app = _open(app_for(dashboard_demo).run(), "Upload and run")
+    app = _open(app_for(dashboard_demo).run(), "Overview")
+    app.multiselect(key="filter_region").set_value(["SP"]).run()
+    _open(app, "Upload and run")
     app.file_uploader[0].upload("shop.csv", payload, "text/csv").run()
     assert not app.exception, [e.value for e in app.exception]
     # "Kunde" matches no alias: the customer role is left empty until the user maps it
@@ -224,8 +317,10 @@ def test_upload_maps_columns_runs_and_shows_the_new_workspace(app_for, dashboard
         uploaded_customers = int(ws.kpi("customers"))
         assert ws.run_info.input_rows == small.height  # every uploaded row was read
     assert 0 < uploaded_customers <= 400
-    assert _metric(app, "Customers") == f"{uploaded_customers:,}"
+    assert _metric(app, "Customers") == f"{uploaded_customers:,}"  # every customer: the SP filter was reset
     assert str(new_folder) in " ".join(c.value for c in app.sidebar.caption)
+    assert any("Filters reset: a different workspace was opened" in i.value for i in app.sidebar.info)
+    assert app.multiselect(key="filter_region").value == []
 
 
 @pytest.mark.slow

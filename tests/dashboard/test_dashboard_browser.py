@@ -208,3 +208,37 @@ def test_uci_world_map_draws_offline(uci_workspace: Path, driver, tmp_path: Path
         _shot(driver, "uci-regions")
     assert seen["exceptions"] == [] and seen["drawn"] >= 1, seen
     assert seen["map_paths"] > 176, seen  # the grey base of every country but Antarctica, plus the UCI countries
+
+
+@pytest.mark.slow
+def test_region_filter_stays_on_across_pages_and_the_upload_page(server: str, driver) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def sidebar_text() -> str:
+        return driver.find_element(By.CSS_SELECTOR, '[data-testid="stSidebar"]').text
+
+    def open_page(name: str, charts: int) -> dict:
+        driver.execute_script("[...document.querySelectorAll('[data-testid=\"stSidebar\"] label')]"
+                              f".find(e => e.textContent.trim() === '{name}').click()")
+        return _wait_page(driver, name, charts)
+
+    driver.get(f"{server}/?page=models")
+    _wait_page(driver, "Models", 4)
+    region = driver.find_element(By.CSS_SELECTOR, '[data-testid="stSidebar"] [data-testid="stMultiSelect"] input')
+    region.click()
+    region.send_keys("SP")
+    region.send_keys(Keys.ENTER)
+    region.send_keys(Keys.ESCAPE)
+    WebDriverWait(driver, 60, poll_frequency=0.5).until(lambda d: "Filtered: Region in SP" in sidebar_text())
+    for name, charts in (("Models", 4), ("Upload and run", 0), ("Market basket", 2), ("Data quality", 1)):
+        seen = open_page(name, charts)
+        _shot(driver, f"filtered-{SLUGS[name]}")
+        assert seen["exceptions"] == [], (name, seen)
+        if name == "Upload and run":
+            assert "Filters kept for the other pages: Region in SP" in sidebar_text()
+            continue
+        assert "Filtered: Region in SP" in sidebar_text(), name
+        main = driver.find_element(By.CSS_SELECTOR, '[data-testid="stMain"]').text
+        assert "Not filtered:" in main, name

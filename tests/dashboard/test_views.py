@@ -122,3 +122,88 @@ def test_dashboard_serves_headless_on_loopback_by_default(tmp_path: Path) -> Non
     assert pairs["--server.address"] == "127.0.0.1" and pairs["--server.headless"] == "true"
     assert pairs["--server.port"] == "8123" and pairs["--server.enableStaticServing"] == "true"
     assert command[-2:] == ["--", str(tmp_path)]
+
+
+@pytest.mark.slow
+def test_bundles_recounted_on_every_region_reproduce_the_stored_measures(dashboard_demo: Path) -> None:
+    with Workspace.open(dashboard_demo) as ws:
+        regions = [r for r in views.filter_choices(ws)["region"]]
+        assert ws.customer_count({"region": regions}) == ws.customer_count()  # the filter keeps every customer
+        everyone, counted, matching = views.bundles_among(ws, {"region": regions})
+        assert counted == matching == ws.customer_count()
+        stored = ws.bundles(limit=200)
+        assert everyone["label"].to_list() == stored["label"].to_list()
+        assert everyone["filtered_count"].to_list() == stored["count"].to_list()
+        assert everyone["filtered_support"].to_list() == pytest.approx(stored["support"].to_list(), rel=1e-9)
+        assert everyone["filtered_lift"].to_list() == pytest.approx(stored["lift"].to_list(), rel=1e-9)
+        two, _, _ = views.bundles_among(ws, {"region": ["RJ", "MG"]})
+        assert 0 < two["filtered_count"].sum() < stored["count"].sum()
+        # the first bundle's count by hand: orders of RJ and MG customers holding every item of it
+        first = stored.row(0, named=True)
+        chosen = set(ws.customers(columns=["customer_id"], where={"region": ["RJ", "MG"]})["customer_id"])
+        lines = ws._frame("SELECT customer_id, order_id, item_id FROM transactions WHERE item_id IS NOT NULL")
+        lines = lines.filter(pl.col("customer_id").is_in(list(chosen)))
+        baskets = lines.group_by("order_id").agg(pl.col("item_id").unique())
+        by_hand = sum(set(first["items"]) <= set(items) for items in baskets["item_id"].to_list())
+        assert two["filtered_count"][0] == by_hand
+        # above the bound, the orders of a hashed sample of the customers are counted and the counts scaled
+        sampled, counted, matching = views.bundles_among(ws, {"region": ["RJ", "MG"]}, max_customers=100)
+        assert 0 < counted < matching == len(chosen)
+        assert sampled["label"].to_list() == two["label"].to_list()
+        assert sampled["filtered_count"].sum() == pytest.approx(two["filtered_count"].sum(), rel=0.5)
+
+
+@pytest.mark.slow
+def test_offer_lookup_and_quarantine_follow_the_region_filter(dashboard_demo: Path) -> None:
+    with Workspace.open(dashboard_demo) as ws:
+        everyone = views.offer_customers(ws, limit=100_000)
+        in_sp = views.offer_customers(ws, {"region": ["SP"]}, limit=100_000)
+        assert 0 < len(in_sp) < len(everyone) and set(in_sp) <= set(everyone)
+        assert all(views.customer_matches(ws, c, {"region": ["SP"]}) for c in in_sp[:20])
+        outside = next(c for c in everyone if c not in set(in_sp))
+        assert not views.customer_matches(ws, outside, {"region": ["SP"]})
+        total = ws.quarantine().total
+        sp = ws.quarantine(regions=["SP"], page_size=10_000)
+        assert 0 < sp.total < total and set(sp.rows["region"].str.strip_chars().str.to_uppercase()) == {"SP"}
+        assert ws.quarantine(regions=[" sp"]).total == sp.total  # the rows are raw: case and spaces ignored
+
+
+@pytest.mark.slow
+def test_model_diagnostics_of_the_filtered_customers_are_exact(dashboard_demo: Path) -> None:
+    from clvlens.workspace import model_diagnostics
+
+    with Workspace.open(dashboard_demo) as ws:
+        where = {"region": ["RJ", "MG"]}
+        everyone, two = model_diagnostics(ws), model_diagnostics(ws, where)
+        rows = ws.customers(columns=["frequency", "T"], where=where)
+        assert two.sampled == rows.height < everyone.sampled == ws.customer_count() == two.customers
+        aged = rows.filter(pl.col("T") > 0)
+        assert two.frequency["observed"].sum() == aged.height
+        assert two.frequency["observed"][1] == aged.filter(pl.col("frequency") == 1).height
+        # the expected histogram covers the same customers, and the actual tracking counts each repeat day once
+        assert two.frequency["expected"].sum() == pytest.approx(aged.height, rel=1e-9)
+        assert two.tracking["actual_cumulative"][-1] == rows["frequency"].sum()
+        assert two.tracking_note is None and two.counted == two.sampled
+
+
+@pytest.mark.slow
+def test_model_diagnostics_count_a_hashed_sample_above_the_bound(dashboard_demo: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from clvlens.workspace import diagnostics
+
+    with Workspace.open(dashboard_demo) as ws:
+        exact = diagnostics.model_diagnostics(ws)
+        monkeypatch.setattr(diagnostics, "MAX_COUNTED_CUSTOMERS", 400)
+        sampled = diagnostics.model_diagnostics(ws)
+        buckets = -(-views.HASH_BUCKETS * 400 // exact.sampled)
+        frequencies = ws._frame(f"SELECT frequency FROM customers WHERE hash(customer_id) % "
+                                f"{views.HASH_BUCKETS} < {buckets}")["frequency"]
+    assert sampled.counted == frequencies.len() and 0 < sampled.counted < sampled.sampled == exact.sampled
+    assert "sample of" in sampled.tracking_note and exact.tracking_note is None
+    # the histogram and the expectation stay exact; the actual count is the sample's, scaled by the sample fraction
+    assert (sampled.frequency["observed"] == exact.frequency["observed"]).all()
+    assert list(sampled.tracking["time"]) == list(exact.tracking["time"])
+    scaled_back = sampled.tracking["actual_cumulative"][-1] * sampled.counted / sampled.sampled
+    assert scaled_back == pytest.approx(frequencies.sum(), rel=1e-9)
+    assert sampled.tracking["actual_cumulative"][-1] == pytest.approx(exact.tracking["actual_cumulative"][-1],
+                                                                      rel=0.25)

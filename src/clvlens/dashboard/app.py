@@ -1,7 +1,7 @@
 """The clvlens dashboard (run by `clvlens dashboard DIR`, i.e. `streamlit run app.py -- DIR`).
 
 Pages are chosen in the sidebar (and by `?page=NAME` in the address, so every page has a link); the global filters
-below them restrict every page's customer queries.
+below them restrict every page's customer queries (kept across page switches; reset when another workspace opens).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ def main() -> None:
     chosen = st.sidebar.radio("Page", list(PAGES), key="page")
     st.query_params["page"] = SLUGS[chosen]
     if chosen == "Upload and run":
+        common.kept_filters_caption()
         upload.page()
         return
     ws = common.workspace()

@@ -62,19 +62,67 @@ def fmt(ws: Workspace) -> Formatter:
     return formatter_for(ws.currency)
 
 
+KEPT_FILTERS = "kept_filters"  # {"folder": the workspace they were chosen on, "values": {column: [values]}}
+FILTERS_RESET = "filters_reset"
+
+
 def sidebar_filters(ws: Workspace) -> dict[str, list[str]]:
-    """The global filters (region, segments, cohort) in the sidebar; the `where` every page applies."""
+    """The global filters (region, segments, cohort) in the sidebar; the `where` every page applies.
+
+    The choices are kept in the session apart from the widgets (Streamlit drops a widget's value on a run that does
+    not draw it, as the Upload page does not), so they survive every page switch; they are reset, with a note,
+    only when the session opens a different workspace."""
+    folder = str(Path(ws.folder).resolve())
+    kept = st.session_state.get(KEPT_FILTERS)
+    if kept is None or kept["folder"] != folder:
+        if kept is not None and any(kept["values"].values()):
+            st.session_state[FILTERS_RESET] = f"Filters reset: a different workspace was opened ({ws.folder})."
+        for key in [k for k in st.session_state if str(k).startswith("filter_")]:
+            del st.session_state[key]
+        kept = {"folder": folder, "values": {}}
     choices = _choices(str(ws.folder), ws.run_info.created_at)
     selected: dict[str, list[str]] = {}
     st.sidebar.markdown("**Filters** (apply to every page)")
+    reset_note = st.session_state.pop(FILTERS_RESET, None)
+    if reset_note:
+        st.sidebar.info(reset_note)
     for column, options in choices.items():
-        if options:
-            selected[column] = st.sidebar.multiselect(FILTER_COLUMNS[column], options, key=f"filter_{column}",
-                                                      placeholder="all")
+        if not options:
+            continue
+        key = f"filter_{column}"
+        current = st.session_state[key] if key in st.session_state else kept["values"].get(column, [])
+        st.session_state[key] = [v for v in current if v in options]  # the widget's state, restored if dropped
+        selected[column] = st.sidebar.multiselect(FILTER_COLUMNS[column], options, key=key, placeholder="all")
+    kept["values"] = selected
+    st.session_state[KEPT_FILTERS] = kept
     where = filter_where(selected)
     if where:
-        st.sidebar.caption("Filtered: " + "; ".join(f"{FILTER_COLUMNS[c]} in {', '.join(v)}" for c, v in where.items()))
+        st.sidebar.caption("Filtered: " + describe_filters(where))
     return where
+
+
+def describe_filters(where: dict[str, list[str]]) -> str:
+    return "; ".join(f"{FILTER_COLUMNS[c]} in {', '.join(v)}" for c, v in where.items())
+
+
+def kept_filters_caption() -> None:
+    """On a page without the filters (Upload and run): which filters the other pages keep applying."""
+    kept = st.session_state.get(KEPT_FILTERS)
+    where = filter_where(kept["values"]) if kept else {}
+    if where:
+        st.sidebar.caption("Filters kept for the other pages: " + describe_filters(where)
+                           + " (reset when a different workspace is opened)")
+
+
+def where_key(where: dict[str, list[str]]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """A hashable form of a `where`, for cache keys."""
+    return tuple(sorted((column, tuple(values)) for column, values in where.items()))
+
+
+def not_filtered(where: dict[str, list[str]], text: str) -> None:
+    """Under active filters, a visible note that `text` (what and why) is not restricted by them."""
+    if where:
+        st.info(f"Not filtered: {text}")
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

@@ -18,11 +18,13 @@ from clvlens.charts import (
     scorecard_rows,
     tracking,
 )
-from clvlens.dashboard.common import chart, fmt, table
+from clvlens.dashboard.common import chart, describe_filters, fmt, not_filtered, table, where_key
 from clvlens.workspace import Workspace, model_diagnostics
 from clvlens.workspace.views import (
+    bundles_among,
     cohort_cliff_rows,
     cohort_rows,
+    customer_matches,
     offer_customers,
     rule_ranges,
     rules,
@@ -60,13 +62,15 @@ def regions(ws: Workspace, where: dict[str, list[str]]) -> None:
     table(frame, "regions")
 
 
-def basket(ws: Workspace, where: dict[str, list[str]]) -> None:  # rules are store-wide
+def basket(ws: Workspace, where: dict[str, list[str]]) -> None:
     st.header("Market basket")
     ranges = rule_ranges(ws)
     if not ranges:
         st.info("No basket rules in this workspace "
                 f"({ws.run_info.skipped.get('basket', 'no rule met the thresholds')}).")
         return
+    not_filtered(where, "the rules are mined once over every order in the store, so their support, confidence "
+                        "and lift describe all customers; mining again for each filter is a job for a run.")
     c1, c2, c3, c4 = st.columns(4)
     support = c1.slider("Minimum support", 0.0, float(ranges["support"][1]), 0.0, key="basket_support",
                         format="%.3f")
@@ -80,43 +84,94 @@ def basket(ws: Workspace, where: dict[str, list[str]]) -> None:  # rules are sto
     shown = found.select([c for c in ("rule", "support", "confidence", "lift", "leverage", "conviction", "count")
                           if c in found.columns]) if found is not None else None
     table(shown, "rules", total=total)
+    _bundles(ws, where)
+    _offers(ws, where)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _filtered_bundles(folder: str, created: str | None, key: tuple[Any, ...]) -> Any:
+    from clvlens.dashboard.common import workspace_by_path
+
+    return bundles_among(workspace_by_path(folder), {column: list(values) for column, values in key})
+
+
+def _bundles(ws: Workspace, where: dict[str, list[str]]) -> None:
     st.subheader("Bundles")
-    bundles = ws.bundles(limit=200)
-    chart(bundles_bar(bundles), "bundles_bar")
-    table(bundles, "bundles")
+    if not where:
+        bundles = ws.bundles(limit=200)
+        chart(bundles_bar(bundles), "bundles_bar")
+        table(bundles, "bundles")
+        return
+    found, counted, matching = _filtered_bundles(str(ws.folder), ws.run_info.created_at, where_key(where))
+    if found is None:
+        st.caption("No bundles in this workspace.")
+        return
+    sample = ""
+    if counted < matching:
+        sample = (f" (counted on a reproducible sample of {counted:,} of them, chosen by a hash of the customer id; "
+                  f"filtered_count scaled up by {matching / counted:.2f})")
+    st.caption("The bundles were found over every order; their count, support and lift are recounted here on the "
+               f"orders of the {matching:,} customers matching the filters{sample}: filtered_count, "
+               "filtered_support and filtered_lift, beside the store-wide figures.")
+    recounted = found.filter(found["filtered_count"] > 0).with_columns(
+        found["filtered_support"].alias("support"), found["filtered_lift"].alias("lift"))
+    chart(bundles_bar(recounted), "bundles_bar")
+    table(found, "bundles")
+
+
+def _offers(ws: Workspace, where: dict[str, list[str]]) -> None:
     st.subheader("Next-best offer")
-    known = offer_customers(ws)
+    known = offer_customers(ws, where or None)
+    if where:
+        st.caption(f"Lookup among the customers matching the filters ({len(known):,} listed with offers).")
     typed = st.text_input("Customer id", key="offer_customer_typed")
     picked = st.selectbox("or one of the customers with the strongest offers", known, key="offer_customer",
                           index=0 if known else None)
     customer = typed.strip() or picked
-    if customer:
-        offers = ws.next_best_offer(customer_id=str(customer))
-        if offers is None or offers.is_empty():
-            st.write(f"No offer for customer {customer}.")
-        else:
-            table(offers.select([c for c in ("rank", "item", "item_name", "score", "confidence", "lift", "rule")
-                                 if c in offers.columns]), "next_best_offer")
+    if not customer:
+        if where:
+            st.write("No customer matching the filters has an offer.")
+        return
+    if where and typed.strip() and not customer_matches(ws, str(customer), where):
+        st.warning(f"Customer {customer} does not match the filters ({describe_filters(where)}).")
+        return
+    offers = ws.next_best_offer(customer_id=str(customer))
+    if offers is None or offers.is_empty():
+        st.write(f"No offer for customer {customer}.")
+    else:
+        table(offers.select([c for c in ("rank", "item", "item_name", "score", "confidence", "lift", "rule")
+                             if c in offers.columns]), "next_best_offer")
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def _diagnostics(folder: str, created: str | None) -> Any:  # the run's time keys the cache
+@st.cache_data(max_entries=16, show_spinner=False)
+def _diagnostics(folder: str, created: str | None, key: tuple[Any, ...]) -> Any:  # the run's time keys the cache
     from clvlens.dashboard.common import workspace_by_path
 
-    return model_diagnostics(workspace_by_path(folder))
+    return model_diagnostics(workspace_by_path(folder), {column: list(values) for column, values in key} or None)
 
 
-def models(ws: Workspace, where: dict[str, list[str]]) -> None:  # models describe every customer
+def models(ws: Workspace, where: dict[str, list[str]]) -> None:
     st.header("Models")
     info = ws.run_info
     st.caption(f"Chosen transaction model: {info.model or 'none'} (by {info.model_criterion or 'n/a'}); "
                f"{info.raw.get('spend_model', '')}")
-    diagnostics = _diagnostics(str(ws.folder), info.created_at)
+    diagnostics = _diagnostics(str(ws.folder), info.created_at, where_key(where))
+    if where and diagnostics is not None:
+        st.caption(f"Tracking and repeat purchases: the {diagnostics.sampled:,} of {diagnostics.customers:,} "
+                   f"customers matching the filters ({describe_filters(where)}); the model's expectation is for "
+                   "the same customers.")
+    elif where and ws.customer_count(where) == 0:
+        st.info("No customer matches the filters.")
+    if diagnostics is not None and diagnostics.tracking_note:
+        st.caption(f"Tracking: {diagnostics.tracking_note}.")
     left, right = st.columns(2)
     with left:
         chart(tracking(diagnostics), "tracking")
     with right:
         chart(frequency_histogram(diagnostics), "frequency_histogram")
+    not_filtered(where, "the holdout calibration, the gain chart, the scorecard, the model selection and the health "
+                        "validation below describe every customer: each model was refitted before a holdout period "
+                        "and scored on it during the run, which the dashboard does not redo for a subset.")
     f = fmt(ws)
     scorecard = ws.scorecard()
     left, right = st.columns(2)

@@ -7,9 +7,9 @@ import streamlit as st
 
 from clvlens.charts import cleaning_report
 from clvlens.charts.customer import alive_history as alive_history_chart
-from clvlens.dashboard.common import chart, fmt, kpi_cards, table
+from clvlens.dashboard.common import chart, fmt, kpi_cards, not_filtered, table
 from clvlens.workspace import Workspace
-from clvlens.workspace.views import alive_history, customer_orders, customer_record, top_customers
+from clvlens.workspace.views import FILTER_COLUMNS, alive_history, customer_orders, customer_record, top_customers
 
 QUARANTINE_PAGE = 100
 
@@ -58,10 +58,12 @@ def customer(ws: Workspace, where: dict[str, list[str]]) -> None:
                              if c in offers.columns]), "customer_offers")
 
 
-def quality(ws: Workspace, where: dict[str, list[str]]) -> None:  # quality is about the input
+def quality(ws: Workspace, where: dict[str, list[str]]) -> None:
     st.header("Data quality")
     info = ws.run_info
     f = fmt(ws)
+    not_filtered(where, "the row counts and the cleaning report describe the whole input file, before any row became "
+                        "a customer.")
     kpi_cards([("Input rows", f.count(info.input_rows or 0), "rows read from the source"),
                ("Kept rows", f.count(info.kept_rows or 0), "rows that became clean transactions"),
                ("Quarantined rows", f.count(info.quarantined_rows or 0),
@@ -74,13 +76,32 @@ def quality(ws: Workspace, where: dict[str, list[str]]) -> None:  # quality is a
     if first.total == 0:
         st.write("No row was quarantined.")
         return
+    regions = _quarantine_regions(ws, where)
     reasons = ["all"] + ([r for r in report.get_column("outcome").to_list() if r != "kept"]
                          if report is not None and "outcome" in report.columns else [])
     left, right = st.columns(2)
     reason = left.selectbox("Reason", reasons, key="quarantine_reason")
     chosen = None if reason == "all" else reason
-    pages = ws.quarantine(page=1, page_size=QUARANTINE_PAGE, reason=chosen).pages
+    pages = ws.quarantine(page=1, page_size=QUARANTINE_PAGE, reason=chosen, regions=regions).pages
     page = right.number_input(f"Page (of {pages:,})", 1, pages, 1, key="quarantine_page")
-    shown = ws.quarantine(page=int(min(page, pages)), page_size=QUARANTINE_PAGE, reason=chosen)
+    shown = ws.quarantine(page=int(min(page, pages)), page_size=QUARANTINE_PAGE, reason=chosen, regions=regions)
     table(shown.rows, "quarantine", total=shown.total,
-          caption=f"page {shown.page:,} of {shown.pages:,}, {QUARANTINE_PAGE} rows a page")
+          caption=f"page {shown.page:,} of {shown.pages:,}, {QUARANTINE_PAGE} rows a page"
+                  + (f"; {shown.total:,} of the {first.total:,} quarantined rows are in region "
+                     f"{', '.join(regions)}" if regions else ""))
+
+
+def _quarantine_regions(ws: Workspace, where: dict[str, list[str]]) -> list[str] | None:
+    """The region filter for the quarantine (its rows carry their own region), with a note on what does not apply."""
+    others = [FILTER_COLUMNS[c] for c in where if c != "region"]
+    if others:
+        not_filtered(where, f"the {' and '.join(others).lower()} filters do not apply to the quarantine: its rows "
+                            "were rejected before any customer summary, so they have no segment or cohort.")
+    if "region" not in where:
+        return None
+    if "region" not in ws.columns("quarantine"):
+        not_filtered(where, "the quarantine has no region column, so the region filter cannot apply to it.")
+        return None
+    st.caption(f"Quarantined rows whose own region is {', '.join(where['region'])} (compared ignoring case and "
+               "spaces, as the rows are as read).")
+    return where["region"]

@@ -90,12 +90,13 @@ def _run(source: Path, out: Path, mapping: dict[str, str], currency: str | None)
         st.error(str(exc))
         return
     bar.progress(1.0, text=f"done in {time.monotonic() - started:.0f} s")
-    for key in [k for k in st.session_state if str(k).startswith(("filter_", "matrix_", "customer_"))]:
+    for key in [k for k in st.session_state if str(k).startswith(("matrix_", "customer_"))]:
         del st.session_state[key]
-    st.session_state["workspace_dir"] = str(out)
+    st.session_state["workspace_dir"] = str(out)  # the filters reset when a page opens it (common.sidebar_filters)
     skipped = "; ".join(f"{k}: {v}" for k, v in result.skipped.items())
     st.success(f"Workspace written to {out} ({result.info.get('customers', 0):,} customers"
-               + (f"; skipped {skipped}" if skipped else "") + "). The other pages now show it.")
+               + (f"; skipped {skipped}" if skipped else "") + "). The other pages now show it, with the filters "
+               "reset.")
 
 
 def _folder_for(name: str, upload_id: str) -> Path:

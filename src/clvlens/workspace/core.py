@@ -322,13 +322,20 @@ class Workspace:
     def cleaning_report(self) -> pl.DataFrame | None:
         return self._small_table("cleaning_report", "rows DESC")
 
-    def quarantine(self, page: int = 1, page_size: int = 100, reason: str | None = None) -> QuarantinePage:
-        """Page `page` (1-based) of the rejected rows, optionally of one reason code."""
+    def quarantine(self, page: int = 1, page_size: int = 100, reason: str | None = None,
+                   regions: Sequence[str] | None = None) -> QuarantinePage:
+        """Page `page` (1-based) of the rejected rows, optionally of one reason code and of the `regions` (matched
+        ignoring case and surrounding spaces, as the rows are raw; a quarantine without a region column then has
+        no rows)."""
         if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ClvlensError(f"quarantine: page must be >= 1 and page_size within 1-{MAX_PAGE_SIZE}")
-        if not self.has("quarantine"):
+        if not self.has("quarantine") or (regions and "region" not in self.columns("quarantine")):
             return QuarantinePage(pl.DataFrame(), 0, page, page_size)
         clause, params = _where_clause({"reason": reason} if reason else None)
+        if regions:
+            clause += (" AND " if clause else " WHERE ") + (
+                "upper(trim(CAST(region AS VARCHAR))) IN (SELECT upper(trim(unnest(?))))")
+            params.append([str(r) for r in regions])
         total = int(self._scalar(f"SELECT count(*) FROM quarantine{clause}", params) or 0)
         rows = self._frame(f"SELECT * FROM quarantine{clause} ORDER BY source_row LIMIT {int(page_size)} "
                            f"OFFSET {(page - 1) * int(page_size)}", params)

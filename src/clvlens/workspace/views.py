@@ -29,6 +29,11 @@ FILTER_COLUMNS: dict[str, str] = {
 MAX_CHOICES = 500
 MAX_HISTORY_ORDERS = 500
 MAX_RULES = 5000
+# matching customers whose orders or purchase days are counted one by one; above it a reproducible sample of them
+# (by a hash of the id) is counted, since joining millions of transaction rows to the customers takes seconds
+MAX_COUNTED_CUSTOMERS = 100_000
+MAX_BASKET_CUSTOMERS = 25_000  # the bundles' recount joins every order line: a smaller sample keeps it under a second
+HASH_BUCKETS = 10_000
 
 
 def filter_choices(ws: Workspace) -> dict[str, list[str]]:
@@ -58,6 +63,19 @@ def _clause(ws: Workspace, where: Mapping[str, Any] | None) -> tuple[str, list[A
 
     ws._check_columns(list(where or {}), ws.columns("customers"))
     return _where_clause(where)
+
+
+def customer_sample(ws: Workspace, clause: str, params: list[Any], matching: int,
+                    bound: int = MAX_COUNTED_CUSTOMERS) -> tuple[str | None, int]:
+    """When more than `bound` customers match `clause`, the SQL condition choosing a reproducible sample of about
+    `bound` of them (those whose id hashes into the first of HASH_BUCKETS buckets) and how many it chooses;
+    (None, matching) otherwise."""
+    if matching <= bound:
+        return None, matching
+    buckets = -(-HASH_BUCKETS * bound // matching)
+    condition = f"hash(customer_id) % {HASH_BUCKETS} < {buckets}"
+    sampled = f"{clause} AND {condition}" if clause else f" WHERE {condition}"
+    return condition, int(ws._scalar(f"SELECT count(*) FROM customers{sampled}", params) or 0)
 
 
 def filtered_totals(ws: Workspace, where: Mapping[str, Any] | None = None) -> dict[str, float | None]:
@@ -193,13 +211,61 @@ def rule_ranges(ws: Workspace) -> dict[str, tuple[float, float]]:
     return {"support": (row[0], row[1]), "confidence": (row[2], row[3]), "lift": (row[4], row[5])}
 
 
-def offer_customers(ws: Workspace, limit: int = 200) -> list[str]:
-    """Customers with next-best offers, highest top score first (for a lookup list)."""
+def offer_customers(ws: Workspace, where: Mapping[str, Any] | None = None, limit: int = 200) -> list[str]:
+    """Customers with next-best offers (those matching `where` when given), highest top score first (for a
+    lookup list)."""
     if not ws.has("next_best_offer"):
         return []
+    clause, params = _clause(ws, where)
+    matching = f" WHERE customer_id IN (SELECT customer_id FROM customers{clause})" if clause else ""
     return [r[0] for r in ws._query(
-        f"SELECT customer_id FROM next_best_offer GROUP BY customer_id ORDER BY max(score) DESC, customer_id "
-        f"LIMIT {int(limit)}").fetchall()]
+        f"SELECT customer_id FROM next_best_offer{matching} GROUP BY customer_id ORDER BY max(score) DESC, "
+        f"customer_id LIMIT {int(limit)}", params).fetchall()]
+
+
+def customer_matches(ws: Workspace, customer_id: str, where: Mapping[str, Any] | None = None) -> bool:
+    """Whether the customer exists and matches `where`."""
+    return ws.customer_count({**(where or {}), "customer_id": customer_id}) > 0
+
+
+def bundles_among(ws: Workspace, where: Mapping[str, Any], limit: int = 200,
+                  max_customers: int = MAX_BASKET_CUSTOMERS) -> tuple[pl.DataFrame | None, int, int]:
+    """The stored bundles (mined over every order) with their measures recounted on the orders of the customers
+    matching `where`: orders holding every item of the bundle (`filtered_count`), their share of those customers'
+    orders with an item (`filtered_support`) and the itemset lift among those orders (`filtered_lift`: support of
+    the bundle over the product of its items' supports, as the stored lift); with how many customers were counted
+    and how many match. Above `max_customers` matching customers the orders of a reproducible sample of them are
+    counted (:func:`customer_sample`) and `filtered_count` is scaled up by matching / counted. The frame is None
+    without bundles or item ids."""
+    if not ws.has("bundles") or not ws.has("transactions") or "item_id" not in ws.columns("transactions"):
+        return None, 0, 0
+    clause, params = _clause(ws, where)
+    matching = ws.customer_count(where)
+    sample, counted = customer_sample(ws, clause, params, matching, max_customers)
+    customers = f"{clause} AND {sample}" if sample and clause else (f" WHERE {sample}" if sample else clause)
+    scale = matching / counted if counted else 0.0
+    bundles = f"SELECT row_number() OVER (ORDER BY lift DESC, size, rank) AS bundle, * FROM bundles LIMIT {int(limit)}"
+    frame = ws._frame(
+        f"WITH chosen AS ({bundles}), "
+        "wanted AS (SELECT DISTINCT bundle, size, CAST(unnest(items) AS VARCHAR) AS item FROM chosen), "
+        "lines AS MATERIALIZED (SELECT order_id, CAST(item_id AS VARCHAR) AS item FROM transactions "
+        "WHERE item_id IS NOT NULL AND order_id IS NOT NULL" + (f" AND {sample}" if sample else "")
+        + f" AND customer_id IN (SELECT customer_id FROM customers{customers})), "
+        "orders AS (SELECT count(DISTINCT order_id) AS n FROM lines), "
+        "kept AS (SELECT DISTINCT order_id, item FROM lines WHERE item IN (SELECT item FROM wanted)), "
+        "item_share AS (SELECT item, count(*) / (SELECT n FROM orders) AS share FROM kept GROUP BY item), "
+        "hits AS (SELECT bundle, count(*) AS orders FROM (SELECT w.bundle, k.order_id FROM wanted w "
+        "JOIN kept k USING (item) GROUP BY w.bundle, w.size, k.order_id HAVING count(*) = w.size) GROUP BY bundle), "
+        "expected AS (SELECT w.bundle, product(coalesce(s.share, 0)) AS expected FROM wanted w "
+        "LEFT JOIN item_share s USING (item) GROUP BY w.bundle) "
+        f"SELECT c.* EXCLUDE (bundle), CAST(round(coalesce(h.orders, 0) * {scale!r}) AS BIGINT) AS filtered_count, "
+        "coalesce(h.orders, 0) / nullif((SELECT n FROM orders), 0) AS filtered_support, "
+        "CASE WHEN e.expected > 0 THEN coalesce(h.orders, 0) / (SELECT n FROM orders) / e.expected "
+        "END AS filtered_lift "
+        "FROM chosen c LEFT JOIN hits h USING (bundle) LEFT JOIN expected e USING (bundle) ORDER BY c.bundle",
+        params,
+    )
+    return frame, counted, matching
 
 
 def top_customers(ws: Workspace, where: Mapping[str, Any] | None = None, limit: int = 200) -> list[str]:
