@@ -24,6 +24,7 @@ IS_DUPLICATE = "is_duplicate"
 DETAIL = "detail"
 ID_COLUMNS = ("customer_id", "order_id", "item_id")
 _TIMESTAMP = "__timestamp"
+_HASH_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 
 TEXT_COLUMNS = ("customer_id", "order_id", "item_id", "item_name", "category", "region", "channel")
 NUMBER_COLUMNS = ("amount", "quantity", "unit_price")
@@ -179,18 +180,29 @@ def duplicate_rows(frame: pl.DataFrame, columns: list[str]) -> pl.Series:
     if frame.height < 2 or not columns:
         return pl.repeat(False, frame.height, dtype=pl.Boolean, eager=True)
     try:
-        hashes = frame.select(pl.struct(columns).hash()).to_series()
+        hashes = _row_hashes(frame, columns)
     except pl.exceptions.PolarsError:  # a column type without a hash: compare values directly
         return frame.select(~pl.struct(columns).is_first_distinct()).to_series()
-    ordered = np.sort(hashes.to_numpy())
+    ordered = np.sort(hashes)
     repeated = ordered[1:][ordered[1:] == ordered[:-1]]
     flags = np.zeros(frame.height, dtype=bool)
     if repeated.size:
-        candidates = hashes.is_in(pl.Series(np.unique(repeated)).implode()).arg_true()
+        candidates = pl.Series(hashes).is_in(pl.Series(repeated).implode()).arg_true()
         subset = frame.select(columns)[candidates]
         later = subset.select(~pl.struct(columns).is_first_distinct()).to_series().to_numpy()
         flags[candidates.to_numpy()] = later
     return pl.Series(flags)
+
+
+def _row_hashes(frame: pl.DataFrame, columns: list[str]) -> np.ndarray:
+    """One 64-bit hash per row, combined from each column's own hash (equal rows always get equal hashes)."""
+    combined = np.zeros(frame.height, dtype=np.uint64)
+    for name in columns:
+        values = frame.get_column(name)
+        if values.dtype.is_float():
+            values = values.fill_nan(float("nan")) + 0.0  # one NaN, and -0.0 as 0.0, as the exact comparison sees them
+        combined = combined * _HASH_MULTIPLIER ^ values.hash().to_numpy()
+    return combined
 
 
 def _timestamp(

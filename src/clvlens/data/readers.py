@@ -143,11 +143,7 @@ def read_text_table(
 
 
 def _read_parquet(path: Path, limits: ReadLimits) -> pl.DataFrame:
-    table = read_parquet_bounded(path, limits)
-    try:
-        return pl.from_arrow(table)  # type: ignore[return-value]
-    except Exception as exc:  # an Arrow type Polars cannot hold
-        raise ClvlensError(f"{path}: not a readable Parquet file ({_first_line(exc)})") from None
+    return read_parquet_bounded(path, limits)  # type: ignore[no-any-return]
 
 
 def _read_excel(path: Path, sheet: str | int | None) -> pl.DataFrame:
