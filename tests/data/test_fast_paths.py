@@ -75,3 +75,27 @@ def test_formats_after_the_first_read_only_what_is_left() -> None:
                     expected = parsed
                     break
         assert got[index] == expected, value
+
+
+def test_the_cleaning_report_says_which_path_read_the_file(tmp_path) -> None:
+    from clvlens.data import load_transactions
+
+    header = "order_id,customer_id,timestamp,amount\n"
+    rows = "".join(f"o{i},c{i % 3},2024-01-{i + 1:02d},{10 + i}.5\n" for i in range(9))
+    good = tmp_path / "good.csv"
+    good.write_text(header + rows)
+    report = load_transactions(good).report
+    assert report.reading is not None and report.reading.startswith("fast path")
+    assert "fast path" in str(report)
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text(header + rows + 'o9,c1,"2024-01-10,3\no10,c1,2024-01-11,4,extra\n')
+    result = load_transactions(bad)
+    assert result.report.reading is not None and result.report.reading.startswith("careful path")
+    assert "2 malformed records" in result.report.reading
+    assert result.report.by_reason["malformed_row"][0] == 2
+    assert result.report.input_rows == result.transactions.height + result.quarantine.height == 11
+
+    parquet = tmp_path / "good.parquet"
+    pl.read_csv(good).write_parquet(parquet)
+    assert load_transactions(parquet).report.reading == "Parquet read in batches by Polars"

@@ -99,6 +99,7 @@ class CleaningReport:
     kept_rows: int
     kept_amount: float
     by_reason: dict[str, tuple[int, float]] = field(default_factory=dict)
+    reading: str | None = None  # how the source was read (fast path or careful path, see clvlens.data.readers)
 
     @property
     def quarantined_rows(self) -> int:
@@ -131,6 +132,8 @@ class CleaningReport:
         lines = [f"{self.input_rows:,} rows in, {self.kept_rows:,} kept, {self.quarantined_rows:,} quarantined"]
         for reason, (rows, amount) in self.by_reason.items():
             lines.append(f"  {reason}: {rows:,} rows, amount {amount:,.2f}")
+        if self.reading:
+            lines.append(f"  read: {self.reading}")
         return "\n".join(lines)
 
 
@@ -163,8 +166,13 @@ class CleanedData:
             )
 
 
-def clean(canonical: pl.DataFrame, rules: CleaningRules | None = None, *, source_name: str = "input") -> CleanedData:
-    """Apply the cleaning rules to a canonical frame (from `to_canonical`) and account for every row."""
+def clean(
+    canonical: pl.DataFrame, rules: CleaningRules | None = None, *, source_name: str = "input",
+    reading: str | None = None,
+) -> CleanedData:
+    """Apply the cleaning rules to a canonical frame (from `to_canonical`) and account for every row.
+
+    `reading` (how the source was read) is carried into the report."""
     rules = rules or CleaningRules()
     frame = canonical.with_row_index(_ROW)
     # the rules are gathered into a few when/then chains (first rule broken wins), so the table is passed over
@@ -212,7 +220,7 @@ def clean(canonical: pl.DataFrame, rules: CleaningRules | None = None, *, source
     if outlier is not None:
         frame = frame.with_columns(_first_broken([(outlier, "outlier")], pl.col(REASON)).alias(REASON))
 
-    report = _report(frame)
+    report = _report(frame, reading)
     helper_columns = [c for c in (PARSE_ERROR, IS_DUPLICATE, _ROW) if c in frame.columns]
     kept = frame.filter(pl.col(REASON).is_null()).drop([*helper_columns, REASON, DETAIL], strict=False)
     quarantine = frame.filter(pl.col(REASON).is_not_null()).drop(helper_columns)
@@ -292,7 +300,7 @@ def _outlier_condition(frame: pl.DataFrame, rules: CleaningRules) -> pl.Expr | N
     return combined
 
 
-def _report(frame: pl.DataFrame) -> CleaningReport:
+def _report(frame: pl.DataFrame, reading: str | None = None) -> CleaningReport:
     counts = (
         frame.group_by(REASON, maintain_order=True)
         .agg(pl.len().alias("rows"), pl.col("amount").filter(pl.col("amount").is_finite()).sum().alias("amount"))
@@ -307,4 +315,4 @@ def _report(frame: pl.DataFrame) -> CleaningReport:
             by_reason[code] = (int(rows), float(amount or 0.0))
     ordered = {code: by_reason[code] for code in REASON_DESCRIPTIONS if code in by_reason}
     ordered.update({code: value for code, value in by_reason.items() if code not in ordered})
-    return CleaningReport(frame.height, kept_rows, kept_amount, ordered)
+    return CleaningReport(frame.height, kept_rows, kept_amount, ordered, reading)

@@ -49,7 +49,9 @@ def load_transactions(
     canonical, _ = to_canonical(
         raw, mapping, date_format=date_format, dayfirst=dayfirst, keep_columns=("order_status",)
     )
-    return clean(canonical, rules, source_name=raw.source_name)
+    name, reading = raw.source_name, raw.reading
+    del raw  # the raw strings are not needed any more: free them before cleaning copies the kept rows
+    return clean(canonical, rules, source_name=name, reading=reading)
 
 
 FORMATS = ("auto", "olist", "online_retail", "cdnow", "csv", "parquet", "excel")

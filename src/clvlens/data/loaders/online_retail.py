@@ -55,4 +55,4 @@ def load_online_retail(
             )
         mapping[canonical] = found
     canonical_frame, _ = to_canonical(raw, mapping, date_format=date_format, dayfirst=dayfirst)
-    return clean(canonical_frame, rules or CleaningRules(), source_name=raw.source_name)
+    return clean(canonical_frame, rules or CleaningRules(), source_name=raw.source_name, reading=raw.reading)
