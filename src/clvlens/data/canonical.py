@@ -37,12 +37,14 @@ def to_canonical(
     date_format: str | None = None,
     dayfirst: bool | None = None,
     keep_columns: tuple[str, ...] = (),
+    release: bool = False,
 ) -> tuple[pl.DataFrame, ColumnMapping]:
     """Map and parse a raw table into canonical columns plus `source_row`, `parse_error` and `is_duplicate`.
 
     `date_format` (strftime-like, e.g. %d/%m/%Y) or `dayfirst` settle how text dates read (see
     `clvlens.data.dates`). `keep_columns` names source columns carried through unchanged (for example Olist's
-    `order_status`).
+    `order_status`). With `release`, `raw.frame` is emptied and each raw column is let go once converted, so the
+    raw text and the canonical table are never both whole in memory (the caller must not use `raw.frame` after).
     """
     frame = raw.frame
     source_columns = [c for c in frame.columns if c not in (SOURCE_ROW, MALFORMED)]
@@ -51,36 +53,42 @@ def to_canonical(
     resolved = resolve_columns(source_columns, mapping, source_name=raw.source_name)
     cols = resolved.columns
     height = frame.height
-    timestamp = _timestamp(frame, cols["timestamp"], date_format, dayfirst, raw.source_name)
+    duplicates = duplicate_rows(frame, source_columns)
+    source = _SourceColumns(frame, cols)
+    kept = {name: frame.get_column(name) for name in keep_columns if name in frame.columns}
+    if release:
+        object.__setattr__(raw, "frame", frame.clear())
+    del frame
+    timestamp = _timestamp(source.use("timestamp"), date_format, dayfirst, raw.source_name)
 
     # each column is converted on its own, with a fast path for the common clean case (see _text and _number)
-    out: dict[str, pl.Series] = {SOURCE_ROW: frame.get_column(SOURCE_ROW)}
+    out: dict[str, pl.Series] = {SOURCE_ROW: source.raw(SOURCE_ROW)}
     for name in TEXT_COLUMNS:
         if name in cols:
-            out[name] = _text(frame.get_column(cols[name]), numeric_id=name in ID_COLUMNS)
+            out[name] = _text(source.use(name), numeric_id=name in ID_COLUMNS)
         elif name == "order_id" and resolved.order_id_from_row:
-            out[name] = frame.get_column(SOURCE_ROW).cast(pl.String)
+            out[name] = out[SOURCE_ROW].cast(pl.String)
         else:
             out[name] = pl.repeat(None, height, dtype=pl.String, eager=True)
     for name in NUMBER_COLUMNS:
         if name in cols:
-            out[name] = _number(frame.get_column(cols[name]))
+            out[name] = _number(source.use(name))
         else:
             out[name] = pl.repeat(None, height, dtype=pl.Float64, eager=True)
     if resolved.amount_from_quantity_and_price:
         out["amount"] = out["quantity"] * out["unit_price"]
     out["timestamp"] = timestamp
-    out[IS_DUPLICATE] = duplicate_rows(frame, source_columns)
-    out[DETAIL] = frame.get_column(MALFORMED) if MALFORMED in frame.columns else pl.repeat(
+    out[IS_DUPLICATE] = duplicates
+    out[DETAIL] = source.raw(MALFORMED) if source.has(MALFORMED) else pl.repeat(
         None, height, dtype=pl.String, eager=True)
-    for name in keep_columns:
-        if name in frame.columns and name not in out:
-            out[name] = frame.get_column(name)
+    for name, values in kept.items():
+        if name not in out:
+            out[name] = values
     out["_amount_present"] = (
-        _present(frame.get_column(cols["amount"]), out["amount"]) if "amount" in cols
+        _present(source.use("amount"), out["amount"]) if "amount" in cols
         else pl.repeat(True, height, dtype=pl.Boolean, eager=True)
     )
-    out["_time_present"] = _present(frame.get_column(cols["timestamp"]), timestamp)
+    out["_time_present"] = _present(source.use("timestamp"), timestamp)
     result = pl.DataFrame([series.alias(name) for name, series in out.items()])
     nonfinite = pl.any_horizontal(
         (pl.col(c).is_not_null() & ~pl.col(c).is_finite()) for c in ("amount", "quantity", "unit_price")
@@ -103,6 +111,32 @@ def to_canonical(
     ).drop("_amount_present", "_time_present")
     ordered = [SOURCE_ROW, *CANONICAL_COLUMNS, PARSE_ERROR, IS_DUPLICATE, DETAIL]
     return result.select(ordered + [c for c in result.columns if c not in ordered]), resolved
+
+
+class _SourceColumns:
+    """The raw columns by name; a canonical column's source is let go after its last use (see `release`)."""
+
+    def __init__(self, frame: pl.DataFrame, mapping: dict[str, str]) -> None:
+        self.columns = {name: frame.get_column(name) for name in frame.columns}
+        self.mapping = mapping
+        self.uses: dict[str, int] = {}
+        for canonical, name in mapping.items():
+            self.uses[name] = self.uses.get(name, 0) + 1 + (canonical in ("timestamp", "amount"))
+
+    def has(self, name: str) -> bool:
+        return name in self.columns
+
+    def raw(self, name: str) -> pl.Series:
+        return self.columns[name]
+
+    def use(self, canonical: str) -> pl.Series:
+        """The source of a canonical column; dropped here once every use of it is done."""
+        name = self.mapping[canonical]
+        values = self.columns[name]
+        self.uses[name] -= 1
+        if self.uses[name] <= 0 and name != SOURCE_ROW and name != MALFORMED:
+            self.columns.pop(name)
+        return values
 
 
 def _present(values: pl.Series, parsed: pl.Series) -> pl.Series:
@@ -205,11 +239,9 @@ def _row_hashes(frame: pl.DataFrame, columns: list[str]) -> np.ndarray:
     return combined
 
 
-def _timestamp(
-    frame: pl.DataFrame, column: str, date_format: str | None, dayfirst: bool | None, source_name: str
-) -> pl.Series:
-    dtype = frame.schema[column]
-    values = frame.get_column(column)
+def _timestamp(values: pl.Series, date_format: str | None, dayfirst: bool | None, source_name: str) -> pl.Series:
+    dtype = values.dtype
+    column = values.name
     if isinstance(dtype, pl.Datetime):
         if dtype.time_zone is not None:
             values = values.dt.convert_time_zone("UTC").dt.replace_time_zone(None)

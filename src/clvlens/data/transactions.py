@@ -47,7 +47,7 @@ def load_transactions(
     """
     raw = read_table(source, format=format, delimiter=delimiter, encoding=encoding, sheet=sheet, limits=limits)
     canonical, _ = to_canonical(
-        raw, mapping, date_format=date_format, dayfirst=dayfirst, keep_columns=("order_status",)
+        raw, mapping, date_format=date_format, dayfirst=dayfirst, keep_columns=("order_status",), release=True
     )
     name, reading = raw.source_name, raw.reading
     del raw  # the raw strings are not needed any more: free them before cleaning copies the kept rows
