@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import polars as pl
 
@@ -98,6 +99,7 @@ class CleaningReport:
     kept_rows: int
     kept_amount: float
     by_reason: dict[str, tuple[int, float]] = field(default_factory=dict)
+    reading: str | None = None  # how the source was read (fast path or careful path, see clvlens.data.readers)
 
     @property
     def quarantined_rows(self) -> int:
@@ -130,6 +132,8 @@ class CleaningReport:
         lines = [f"{self.input_rows:,} rows in, {self.kept_rows:,} kept, {self.quarantined_rows:,} quarantined"]
         for reason, (rows, amount) in self.by_reason.items():
             lines.append(f"  {reason}: {rows:,} rows, amount {amount:,.2f}")
+        if self.reading:
+            lines.append(f"  read: {self.reading}")
         return "\n".join(lines)
 
 
@@ -162,34 +166,36 @@ class CleanedData:
             )
 
 
-def clean(canonical: pl.DataFrame, rules: CleaningRules | None = None, *, source_name: str = "input") -> CleanedData:
-    """Apply the cleaning rules to a canonical frame (from `to_canonical`) and account for every row."""
+def clean(
+    canonical: pl.DataFrame, rules: CleaningRules | None = None, *, source_name: str = "input",
+    reading: str | None = None,
+) -> CleanedData:
+    """Apply the cleaning rules to a canonical frame (from `to_canonical`) and account for every row.
+
+    `reading` (how the source was read) is carried into the report."""
     rules = rules or CleaningRules()
     frame = canonical.with_row_index(_ROW)
-    reason = pl.lit(None, pl.String)
-    reason = pl.coalesce(pl.col(PARSE_ERROR), reason) if PARSE_ERROR in frame.columns else reason
-    frame = frame.with_columns(reason.alias(REASON))
-
-    def mark(condition: pl.Expr, code: str) -> None:
-        nonlocal frame
-        frame = frame.with_columns(
-            pl.when(pl.col(REASON).is_null() & condition.fill_null(False))
-            .then(pl.lit(code))
-            .otherwise(pl.col(REASON))
-            .alias(REASON)
-        )
-
+    # the rules are gathered into a few when/then chains (first rule broken wins), so the table is passed over
+    # a few times rather than once per rule; the chain is cut only where a rule needs the reasons so far
+    rules_before: list[tuple[pl.Expr, str]] = []
+    if PARSE_ERROR in frame.columns:
+        rules_before.append((pl.col(PARSE_ERROR).is_not_null(), ""))
     if rules.earliest_timestamp is not None:
-        mark(pl.col("timestamp") < datetime.fromisoformat(rules.earliest_timestamp), "implausible_timestamp")
+        rules_before.append(
+            (pl.col("timestamp") < datetime.fromisoformat(rules.earliest_timestamp), "implausible_timestamp"))
     if rules.future_days is not None:
-        mark(pl.col("timestamp") > datetime.now() + timedelta(days=rules.future_days), "implausible_timestamp")
+        rules_before.append(
+            (pl.col("timestamp") > datetime.now() + timedelta(days=rules.future_days), "implausible_timestamp"))
     if rules.max_abs_value is not None:
         too_big = pl.any_horizontal(pl.col(c).abs() > rules.max_abs_value for c in ("amount", "quantity", "unit_price"))
-        mark(too_big, "implausible_amount")
+        rules_before.append((too_big, "implausible_amount"))
     if rules.drop_missing_customers:
-        mark(pl.col("customer_id").is_null(), "missing_customer")
+        rules_before.append((pl.col("customer_id").is_null(), "missing_customer"))
     if ORDER_STATUS in frame.columns and rules.keep_statuses:
-        mark(~pl.col(ORDER_STATUS).is_in(list(rules.keep_statuses)), "not_delivered")
+        rules_before.append((~pl.col(ORDER_STATUS).is_in(list(rules.keep_statuses)), "not_delivered"))
+    frame = frame.with_columns(_first_broken(rules_before, None).alias(REASON))
+
+    rules_after: list[tuple[pl.Expr, str]] = []
     if rules.drop_cancellations:
         is_cancel = pl.col("quantity") < 0
         if rules.cancellation_prefix:
@@ -197,24 +203,28 @@ def clean(canonical: pl.DataFrame, rules: CleaningRules | None = None, *, source
         frame = frame.with_columns(is_cancel.fill_null(False).alias("_is_cancel"))
         if rules.drop_cancelled_originals:
             originals = _cancelled_originals(frame)
-            mark(pl.col(_ROW).is_in(originals.implode()), "cancelled_original")
-        mark(pl.col("_is_cancel"), "cancellation")
-        frame = frame.drop("_is_cancel")
+            if originals.len():
+                rules_after.append((pl.col(_ROW).is_in(originals.implode()), "cancelled_original"))
+        rules_after.append((pl.col("_is_cancel"), "cancellation"))
     if rules.drop_duplicates and IS_DUPLICATE in frame.columns:
-        mark(pl.col(IS_DUPLICATE), "duplicate")
+        rules_after.append((pl.col(IS_DUPLICATE), "duplicate"))
     if rules.drop_nonpositive:
         if rules.allow_zero_amount:
-            mark((pl.col("amount") < 0) | (pl.col("unit_price") < 0), "nonpositive_amount")
+            rules_after.append(((pl.col("amount") < 0) | (pl.col("unit_price") < 0), "nonpositive_amount"))
         else:
-            mark((pl.col("amount") <= 0) | (pl.col("unit_price") <= 0), "nonpositive_amount")
+            rules_after.append(((pl.col("amount") <= 0) | (pl.col("unit_price") <= 0), "nonpositive_amount"))
+    if rules_after:
+        frame = frame.with_columns(_first_broken(rules_after, pl.col(REASON)).alias(REASON))
+    frame = frame.drop("_is_cancel", strict=False)
     outlier = _outlier_condition(frame, rules)
     if outlier is not None:
-        mark(outlier, "outlier")
+        frame = frame.with_columns(_first_broken([(outlier, "outlier")], pl.col(REASON)).alias(REASON))
 
-    report = _report(frame)
+    report = _report(frame, reading)
     helper_columns = [c for c in (PARSE_ERROR, IS_DUPLICATE, _ROW) if c in frame.columns]
-    kept = frame.filter(pl.col(REASON).is_null()).drop([*helper_columns, REASON, DETAIL], strict=False)
-    quarantine = frame.filter(pl.col(REASON).is_not_null()).drop(helper_columns)
+    is_kept = frame.get_column(REASON).is_null()
+    kept = _filter_rows(frame.drop([*helper_columns, REASON, DETAIL], strict=False), is_kept)
+    quarantine = _filter_rows(frame.drop(helper_columns), ~is_kept)
     # an infinite or NaN value is recorded by its reason; stored as null so no output column holds inf or NaN
     quarantine = quarantine.with_columns(
         pl.when(pl.col(c).is_finite()).then(pl.col(c)).alias(c) for c in ("amount", "quantity", "unit_price")
@@ -226,8 +236,42 @@ def clean(canonical: pl.DataFrame, rules: CleaningRules | None = None, *, source
     return result
 
 
+def _filter_rows(frame: pl.DataFrame, mask: pl.Series) -> pl.DataFrame:
+    """`frame.filter(mask)`, with the columns that hold only nulls (item_name, category... when the source has
+    none) made anew instead of filtered: filtering a text column copies 16 bytes per row even when all are null."""
+    height = int(mask.sum())
+    empty = {name for name, series in frame.to_dict().items() if series.null_count() == frame.height}
+    if not empty or len(empty) == frame.width:
+        return frame.filter(mask)
+    filtered = frame.drop(list(empty)).filter(mask)
+    columns = [
+        pl.repeat(None, height, dtype=frame.schema[name], eager=True).alias(name) if name in empty
+        else filtered.get_column(name)
+        for name in frame.columns
+    ]
+    return pl.DataFrame(columns, schema=frame.schema)
+
+
+def _first_broken(conditions: list[tuple[pl.Expr, str]], current: pl.Expr | None) -> pl.Expr:
+    """The reason a row already has, else the code of the first condition it meets (an empty code: the parse
+    error column's own value), else null."""
+    chain: Any = None
+    if current is not None:
+        chain = pl.when(current.is_not_null()).then(current)
+    for condition, code in conditions:
+        value = pl.col(PARSE_ERROR) if code == "" else pl.lit(code)
+        condition = condition.fill_null(False)
+        chain = pl.when(condition).then(value) if chain is None else chain.when(condition).then(value)
+    if chain is None:
+        return pl.lit(None, pl.String) if current is None else current
+    return chain.otherwise(pl.lit(None, pl.String))
+
+
 def _cancelled_originals(frame: pl.DataFrame) -> pl.Series:
     """Rows reversed by a cancellation: same customer, item and |quantity|, latest at or before it, each once."""
+    open_rows = pl.col(REASON).is_null() & pl.col("customer_id").is_not_null()
+    if not frame.select((open_rows & pl.col("_is_cancel")).any()).item():
+        return pl.Series(_ROW, [], dtype=pl.UInt32)
     size = (
         pl.col("quantity").abs().fill_null(pl.col("amount").abs())
         if frame.get_column("quantity").null_count() < frame.height
@@ -237,10 +281,15 @@ def _cancelled_originals(frame: pl.DataFrame) -> pl.Series:
         pl.col("item_id").fill_null("").alias("_item"),
         size.round(6).alias("_size"),
     )
-    open_rows = pl.col(REASON).is_null() & pl.col("customer_id").is_not_null()
     keys = ["customer_id", "_item", "_size"]
-    purchases = keyed.filter(open_rows & ~pl.col("_is_cancel")).select([*keys, "timestamp", _ROW]).sort("timestamp")
     cancels = keyed.filter(open_rows & pl.col("_is_cancel")).select([*keys, "timestamp"]).sort("timestamp")
+    # only the purchases of customers who cancelled something can be reversed
+    cancelling = cancels.get_column("customer_id").unique().implode()
+    purchases = (
+        keyed.filter(open_rows & ~pl.col("_is_cancel") & pl.col("customer_id").is_in(cancelling))
+        .select([*keys, "timestamp", _ROW])
+        .sort("timestamp")
+    )
     if purchases.is_empty() or cancels.is_empty():
         return pl.Series(_ROW, [], dtype=pl.UInt32)
     matched = cancels.join_asof(
@@ -268,7 +317,7 @@ def _outlier_condition(frame: pl.DataFrame, rules: CleaningRules) -> pl.Expr | N
     return combined
 
 
-def _report(frame: pl.DataFrame) -> CleaningReport:
+def _report(frame: pl.DataFrame, reading: str | None = None) -> CleaningReport:
     counts = (
         frame.group_by(REASON, maintain_order=True)
         .agg(pl.len().alias("rows"), pl.col("amount").filter(pl.col("amount").is_finite()).sum().alias("amount"))
@@ -283,4 +332,4 @@ def _report(frame: pl.DataFrame) -> CleaningReport:
             by_reason[code] = (int(rows), float(amount or 0.0))
     ordered = {code: by_reason[code] for code in REASON_DESCRIPTIONS if code in by_reason}
     ordered.update({code: value for code, value in by_reason.items() if code not in ordered})
-    return CleaningReport(frame.height, kept_rows, kept_amount, ordered)
+    return CleaningReport(frame.height, kept_rows, kept_amount, ordered, reading)

@@ -58,14 +58,21 @@ def _parse(values: pl.Series, fmt: str) -> pl.Series:
 
 
 def parse_with(values: pl.Series, formats: tuple[str, ...]) -> pl.Series:
-    """Each value read with the first of `formats` that reads it (null when none does)."""
-    result = pl.Series(values.name, [None] * values.len(), dtype=pl.Datetime("us"))
-    for fmt in formats:
-        missing = result.is_null()
-        if not missing.any():
+    """Each value read with the first of `formats` that reads it (null when none does).
+
+    The first format reads the whole column; each later one only the values still unread, so a column in one
+    format costs one parse.
+    """
+    if not formats:
+        return pl.repeat(None, values.len(), dtype=pl.Datetime("us"), eager=True).alias(values.name)
+    result = _parse(values, formats[0])
+    for fmt in formats[1:]:
+        unread = result.is_null() & values.is_not_null()
+        if not unread.any():
             break
-        result = result.zip_with(~missing, _parse(values, fmt))
-    return result
+        positions = unread.arg_true()
+        result = result.scatter(positions, _parse(values.gather(positions), fmt))
+    return result.alias(values.name)
 
 
 def choose_formats(
@@ -76,7 +83,8 @@ def choose_formats(
     `dayfirst` settles the order of day and month (True: day-first, False: month-first). Raises a one-line
     `ClvlensError` naming the file and field when the order is ambiguous and matters.
     """
-    distinct = values.cast(pl.String).str.strip_chars().drop_nulls().unique()
+    # strip the distinct values rather than the whole column, then merge the ones that only differed by spaces
+    distinct = values.cast(pl.String).drop_nulls().unique().str.strip_chars().unique()
     distinct = distinct.filter(distinct != "")
     if distinct.is_empty():
         return ()
@@ -91,9 +99,10 @@ def choose_formats(
         name: tuple(f for f in formats if _parse(screen, f).null_count() < screen.len())
         for name, formats in families.items()
     }
-    parsed = {name: parse_with(distinct, formats) for name, formats in useful.items() if formats}
-    if not parsed:
-        return ()
+    candidates = [name for name, formats in useful.items() if formats]
+    if len(candidates) <= 1:
+        return useful[candidates[0]] if candidates else ()  # one family reads the screen: nothing to weigh
+    parsed = {name: parse_with(distinct, useful[name]) for name in candidates}
     counts = {name: series.len() - series.null_count() for name, series in parsed.items()}
     best = max(counts.values())
     winners = [name for name, count in counts.items() if count == best]
@@ -127,8 +136,4 @@ def parse_timestamps(
     formats = choose_formats(text, dayfirst=dayfirst, field=field, source_name=source_name)
     if not formats:
         return pl.Series(values.name, [None] * values.len(), dtype=pl.Datetime("us"))
-    # parse the distinct values once and join back: a log repeats its timestamps many times
-    distinct = text.unique().drop_nulls()
-    table = pl.DataFrame({"text": distinct, "parsed": parse_with(distinct, formats)})
-    joined = pl.DataFrame({"text": text}).join(table, on="text", how="left", maintain_order="left")
-    return joined.get_column("parsed").alias(values.name)
+    return parse_with(text, formats)

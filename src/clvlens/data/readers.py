@@ -39,6 +39,13 @@ __all__ = ["MALFORMED", "RawTable", "ReadLimits", "frame_to_polars", "read_table
            "sniff_delimiter"]
 
 RENAMED_SOURCE_ROW = "source_row_input"
+# how the rows were read, recorded in the cleaning report
+READ_TEXT_FAST = "fast path: the text was well formed and Polars parsed it in one strict pass"
+READ_TEXT_CAREFUL = ("careful path: Polars' strict parse refused the file, so it was read record by record "
+                     "({broken:,} malformed record{s} quarantined as malformed_row)")
+READ_PARQUET = "Parquet read in batches by Polars"
+READ_EXCEL = "Excel sheet read by pandas"
+READ_FRAME = "in-memory frame"
 TEXT_SUFFIXES = {".csv", ".tsv", ".txt", ".dat"}
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
@@ -53,6 +60,7 @@ class RawTable:
     delimiter: str | None = None
     encoding: str | None = None
     renamed: dict[str, str] | None = None
+    reading: str | None = None
 
 
 def read_table(
@@ -79,15 +87,18 @@ def read_table(
             raise ClvlensError(f"{path}: is a folder; pass a file, or --format olist for an Olist folder")
         kind = format if format != "auto" else _kind_from_suffix(path)
         if kind == "parquet":
-            return _table(_read_parquet(path, limits), str(path))
+            return _table(_read_parquet(path, limits), str(path), reading=READ_PARQUET)
         if kind == "excel":
             check_excel(path, limits)
-            return _table(_read_excel(path, sheet), str(path))
+            return _table(_read_excel(path, sheet), str(path), reading=READ_EXCEL)
         return read_text_table(path, delimiter=delimiter, encoding=encoding, limits=limits)
-    return _table(frame_to_polars(source), type(source).__name__)
+    return _table(frame_to_polars(source), type(source).__name__, reading=READ_FRAME)
 
 
-def _table(frame: pl.DataFrame, name: str, delimiter: str | None = None, encoding: str | None = None) -> RawTable:
+def _table(
+    frame: pl.DataFrame, name: str, delimiter: str | None = None, encoding: str | None = None,
+    reading: str | None = None,
+) -> RawTable:
     renamed: dict[str, str] = {}
     if SOURCE_ROW in frame.columns:
         if RENAMED_SOURCE_ROW in frame.columns:
@@ -97,7 +108,7 @@ def _table(frame: pl.DataFrame, name: str, delimiter: str | None = None, encodin
     if frame.height == 0:
         raise ClvlensError(f"{name}: header only, no data rows")
     frame = frame.with_row_index(SOURCE_ROW, offset=1).with_columns(pl.col(SOURCE_ROW).cast(pl.Int64))
-    return RawTable(frame, name, delimiter, encoding, renamed or None)
+    return RawTable(frame, name, delimiter, encoding, renamed or None, reading)
 
 
 def frame_to_polars(frame: Any) -> pl.DataFrame:
@@ -134,20 +145,19 @@ def read_text_table(
         if not names:
             raise ClvlensError(f"{path}: empty file (no columns)")
         frame = read_fast(text_path, delimiter, names, header_lines)
+        reading = READ_TEXT_FAST
         if frame is None:
             frame = read_records(text_path, delimiter, names, header_lines, limits)
+            broken = frame.height - frame.get_column(MALFORMED).null_count()
+            reading = READ_TEXT_CAREFUL.format(broken=broken, s="" if broken == 1 else "s")
         if not ends_with_newline(text_path) and (not complete or looks_cut(frame, names)):
             why = "the compressed stream ends early" if not complete else "the last line looks cut short"
             frame = mark_last_row(frame, names, f"row {frame.height}: {why} (no line break at the end of the file)")
-    return _table(frame, str(path), delimiter, used_encoding)
+    return _table(frame, str(path), delimiter, used_encoding, reading)
 
 
 def _read_parquet(path: Path, limits: ReadLimits) -> pl.DataFrame:
-    table = read_parquet_bounded(path, limits)
-    try:
-        return pl.from_arrow(table)  # type: ignore[return-value]
-    except Exception as exc:  # an Arrow type Polars cannot hold
-        raise ClvlensError(f"{path}: not a readable Parquet file ({_first_line(exc)})") from None
+    return read_parquet_bounded(path, limits)  # type: ignore[no-any-return]
 
 
 def _read_excel(path: Path, sheet: str | int | None) -> pl.DataFrame:

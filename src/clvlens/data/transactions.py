@@ -47,9 +47,11 @@ def load_transactions(
     """
     raw = read_table(source, format=format, delimiter=delimiter, encoding=encoding, sheet=sheet, limits=limits)
     canonical, _ = to_canonical(
-        raw, mapping, date_format=date_format, dayfirst=dayfirst, keep_columns=("order_status",)
+        raw, mapping, date_format=date_format, dayfirst=dayfirst, keep_columns=("order_status",), release=True
     )
-    return clean(canonical, rules, source_name=raw.source_name)
+    name, reading = raw.source_name, raw.reading
+    del raw  # the raw strings are not needed any more: free them before cleaning copies the kept rows
+    return clean(canonical, rules, source_name=name, reading=reading)
 
 
 FORMATS = ("auto", "olist", "online_retail", "cdnow", "csv", "parquet", "excel")

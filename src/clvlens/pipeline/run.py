@@ -249,11 +249,12 @@ def build_customer_table(
 
 def observed_until(transactions: pl.DataFrame, observation_end: datetime) -> pl.DataFrame:
     """The transactions on or before the observation end date (the end date is inclusive)."""
-    cutoff = observation_end + timedelta(days=1)
-    latest = transactions.get_column("timestamp").max()
-    if latest is None or latest < cutoff:  # nothing to drop: no copy of what may be the largest frame of the run
-        return transactions
-    return transactions.filter(pl.col("timestamp") < cutoff)
+    bound = observation_end + timedelta(days=1)
+    stamps = transactions.get_column("timestamp")
+    last = stamps.max()
+    if last is not None and last < bound and stamps.null_count() == 0:  # type: ignore[operator]
+        return transactions  # the usual case (the end is the last date): no copy of the whole table
+    return transactions.filter(pl.col("timestamp") < bound)
 
 
 def _customer_table(observed: pl.DataFrame, period: Any) -> pl.DataFrame:
@@ -328,6 +329,8 @@ def _run_info(
             f"{settings.models.interval_level:.0%} from {draws} parametric-bootstrap draws"
             + (" (linearised)" if method == "linear" else "")
         )
+    if cleaned.report.reading:
+        info["reading"] = cleaned.report.reading
     if settings.date_format is not None:
         info["date_format"] = settings.date_format
     if settings.dayfirst is not None:

@@ -54,5 +54,6 @@ def load_online_retail(
                 f"(columns: {', '.join(raw.frame.columns[:10])})"
             )
         mapping[canonical] = found
-    canonical_frame, _ = to_canonical(raw, mapping, date_format=date_format, dayfirst=dayfirst)
-    return clean(canonical_frame, rules or CleaningRules(), source_name=raw.source_name)
+    canonical_frame, _ = to_canonical(raw, mapping, date_format=date_format, dayfirst=dayfirst,
+                                      release=True)
+    return clean(canonical_frame, rules or CleaningRules(), source_name=raw.source_name, reading=raw.reading)
