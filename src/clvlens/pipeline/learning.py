@@ -27,9 +27,13 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from clvlens.analytics.evaluation import Scorecard, metrics, scorecard
+from clvlens.analytics.evaluation import Scorecard, scorecard
+from clvlens.analytics.evaluation.figures import group_count
+from clvlens.analytics.evaluation.predictors import Prediction
+from clvlens.analytics.evaluation.scorecard import DEFAULT_SAMPLE, figures_with_errors
 from clvlens.ml import TrainedLTV, load_ltv, predict_ltv, train_ltv
 from clvlens.ml.features import FeatureSpec
+from clvlens.ml.sampling import random_groups
 from clvlens.models import parse_horizon
 from clvlens.models.seasonality import SeasonalIndex
 from clvlens.pipeline.values import calibration_check, estimate_seasonality, window_revenue
@@ -140,13 +144,16 @@ def scorecard_holdout(first_purchase: datetime, observation_end: datetime, holdo
 
 
 def run_scorecard(
-    transactions: pl.DataFrame, *, observation_end: datetime, time_unit: str, holdout: str | None
+    transactions: pl.DataFrame, *, observation_end: datetime, time_unit: str, holdout: str | None,
+    sample_size: int | None = DEFAULT_SAMPLE,
 ) -> Scorecard:
-    """Score every model on the holdout before the observation end; where the calibration data hold two years,
-    add each BTYD model with the seasonal index applied (rows "<model>+seasonal", the note says the factor)."""
+    """Score every model on the holdout before the observation end, on a reproducible sample of ``sample_size``
+    customers (None: all); where the calibration data hold two years, add each BTYD model with the seasonal index
+    applied (rows "<model>+seasonal", the note says the factor)."""
     first = transactions.get_column("timestamp").min()
     length = scorecard_holdout(first, observation_end, holdout)  # type: ignore[arg-type]
-    card = scorecard(transactions, observation_end - length, observation_end, time_unit=time_unit, n_jobs=2)
+    card = scorecard(transactions, observation_end - length, observation_end, time_unit=time_unit, n_jobs=2,
+                     sample_size=sample_size)
     return add_seasonal_rows(card, transactions)
 
 
@@ -160,12 +167,15 @@ def add_seasonal_rows(card: Scorecard, transactions: pl.DataFrame) -> Scorecard:
     rows = []
     for row in card.table.filter((pl.col("family") == "btyd") & pl.col("error").is_null()).iter_rows(named=True):
         own = card.predictions.filter(pl.col("model") == row["model"])
-        actual_value = own["actual_value"].to_numpy()
+        groups = random_groups(own["customer_id"], group_count(own.height))
+        forecast = Prediction(own["predicted_value"].to_numpy() * factor,
+                              own["predicted_purchases"].to_numpy() * factor)
         seasonal: dict[str, Any] = {"model": f"{row['model']}+seasonal", "family": "btyd",
-                                    "customers": row["customers"]}
-        seasonal.update(metrics.value_metrics(own["predicted_value"].to_numpy() * factor, actual_value))
-        seasonal.update(metrics.purchase_metrics(own["predicted_purchases"].to_numpy() * factor,
-                                                 own["actual_purchases"].to_numpy()))
+                                    "customers": row["customers"], "population": row.get("population")}
+        figures = figures_with_errors(forecast, own["actual_value"].to_numpy(), own["actual_purchases"].to_numpy(),
+                                      groups)
+        # the factor scales every customer alike: the health ranking is the model's own row's, not repeated here
+        seasonal.update({k: v for k, v in figures.items() if not k.startswith(("health_", "p_alive_"))})
         seasonal.update({"fit_seconds": row["fit_seconds"], "error": None,
                          "note": f"{row['model']} x seasonal factor {factor:.3f} over the holdout"})
         rows.append(seasonal)
