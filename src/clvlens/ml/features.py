@@ -317,7 +317,7 @@ def _gap_moments(keys: np.ndarray, customers: int, unit_days: float) -> tuple[np
 def _category_mix(seen: pl.DataFrame, categories: tuple[str, ...]) -> pl.DataFrame:
     total = pl.col("amount").sum()
     shares = [
-        (pl.col("amount").filter(pl.col("category") == name).sum() / total).alias(category_feature(name))
+        ((pl.col("amount") * (pl.col("category") == name).fill_null(False)).sum() / total).alias(category_feature(name))
         for name in categories
     ]
     mix = seen.group_by("customer_id").agg(
