@@ -32,7 +32,7 @@ from clvlens.ml.features import (
     ltv_dataset,
 )
 from clvlens.ml.lgbm import LightGBMLTV, TwoPartLTV
-from clvlens.ml.sampling import CustomerSample, sample_transactions
+from clvlens.ml.sampling import sample_transactions
 
 LTVEstimator = LightGBMLTV | TwoPartLTV | BaselineGBR
 MODELS: dict[str, type[LightGBMLTV] | type[TwoPartLTV] | type[BaselineGBR]] = {

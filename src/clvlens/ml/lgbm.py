@@ -11,6 +11,8 @@ text format and ``metadata.json``; ``load(path)`` reads it back and predicts exa
 
 from __future__ import annotations
 
+import math
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,9 @@ from clvlens.ml._common import (
     thread_count,
     write_metadata,
 )
+
+#: rows per block when a prediction is spread over the cores
+PREDICT_BLOCK = 50_000
 
 
 def _lightgbm() -> Any:
@@ -110,8 +115,19 @@ class _BoosterModel(ParamsMixin):
         return lgb.train(self._params(objective, matrix.shape[0]), data, num_boost_round=int(self.n_estimators))
 
     def _predict(self, booster: Any, matrix: np.ndarray) -> np.ndarray:
-        """The booster's raw prediction, on every core for a large matrix (n_jobs -1)."""
-        return np.asarray(booster.predict(matrix, num_threads=thread_count(int(self.n_jobs), matrix.shape[0])))
+        """The booster's raw prediction; a large matrix (n_jobs -1) is cut into blocks predicted on every core.
+
+        Blocks on Python threads (LightGBM leaves Python's lock while it predicts), each one LightGBM thread,
+        rather than LightGBM's own threads: on a busy machine a thread that waits for its partner at every step
+        makes two threads slower than one, while independent blocks simply finish when they can.
+        """
+        threads = thread_count(int(self.n_jobs), matrix.shape[0])
+        if threads <= 1:
+            return np.asarray(booster.predict(matrix, num_threads=1), dtype=float)
+        blocks = np.array_split(matrix, max(threads, math.ceil(matrix.shape[0] / PREDICT_BLOCK)))
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="lightgbm") as pool:
+            parts = list(pool.map(lambda block: booster.predict(block, num_threads=1), blocks))
+        return np.concatenate([np.asarray(part, dtype=float) for part in parts])
 
     def _base_metadata(self) -> dict[str, Any]:
         return {
