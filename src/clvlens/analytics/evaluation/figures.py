@@ -10,8 +10,8 @@ alone, and
 (mean f over the groups) is taken as the standard error of the figure on the whole sample. Deviations are taken
 from the groups' mean, not the whole-sample figure, so that a small-sample bias the groups share (a top-decile
 share on a few hundred customers) does not count as spread. It costs one more pass over the customers, whatever
-the figure, and needs no formula per metric. Totals are scaled to the whole sample (group total x customers / group customers). The error
-covers which customers were scored; the models are held as fitted.
+the figure, and needs no formula per metric. Totals are scaled to the whole sample (group total x customers /
+group customers). The error covers which customers were scored; the models are held as fitted.
 """
 
 from __future__ import annotations
