@@ -166,7 +166,7 @@ def train_ltv(
     spec = learn_spec(frame, at, window, time_unit=time_unit, btyd=btyd)
     if sample_size is not None and sample_size < 2:
         raise ClvlensError(f"sample_size: {sample_size} must be at least 2 customers (or None for all)")
-    learn_from, sample = sample_transactions(frame, sample_size, among=frame.filter(pl.col("timestamp") < at + DAY))
+    learn_from, sample = sample_transactions(frame, sample_size, eligible=pl.col("timestamp") < at + DAY)
     data = ltv_dataset(learn_from, at, spec=spec)
     if last_date(frame) + DAY < data.label_end:  # judged on every customer's data, not the sample's
         raise ClvlensError(

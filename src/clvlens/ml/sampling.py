@@ -108,17 +108,18 @@ class CustomerSample:
 
 
 def sample_transactions(
-    transactions: pl.DataFrame, size: int | None, *, among: pl.DataFrame | None = None
+    transactions: pl.DataFrame, size: int | None, *, eligible: pl.Expr | None = None
 ) -> tuple[pl.DataFrame, CustomerSample]:
-    """The transactions of a bottom-``size`` sample of customers (all rows when they are at most ``size``).
+    """The lines of a bottom-``size`` sample of the customers, and which sample it is.
 
-    ``among`` (default ``transactions``) holds the rows whose customers are eligible, e.g. those before a cut-off:
-    the sample is drawn from its distinct customer_ids, so it has exactly ``size`` of them.
+    The sample is drawn among the customers with a line where ``eligible`` holds (e.g. a purchase before a
+    cut-off; default every line), so it holds exactly ``size`` of them. When they are at most ``size`` the lines
+    come back unfiltered (customers outside the eligible ones included: every caller ignores them anyway).
     """
-    pool = (transactions if among is None else among).get_column("customer_id").unique()
+    lines = transactions.lazy() if eligible is None else transactions.lazy().filter(eligible)
+    pool = lines.select(pl.col("customer_id").unique()).collect().to_series()
     if size is None or pool.len() <= size:
-        kept = transactions if among is None else transactions.filter(pl.col("customer_id").is_in(pool.implode()))
-        return kept, CustomerSample(pool.len(), pool.len())
+        return transactions, CustomerSample(pool.len(), pool.len())
     chosen = pool.filter(pl.Series(sample_mask(pool, size)))
     kept = transactions.filter(pl.col("customer_id").is_in(chosen.implode()))
     return kept, CustomerSample(chosen.len(), pool.len())

@@ -165,7 +165,9 @@ def run_scorecard(
 
 def add_seasonal_rows(card: Scorecard, transactions: pl.DataFrame) -> Scorecard:
     """The scorecard with a row per BTYD model forecast with and without the seasonal index (see run_scorecard)."""
-    season, _ = estimate_seasonality(transactions.filter(pl.col("timestamp") < card.calibration_end + DAY),
+    # the index is estimated from the scored customers (the sample) before the holdout, like every contender
+    scored = card.transactions if card.transactions is not None else transactions
+    season, _ = estimate_seasonality(scored.filter(pl.col("timestamp") < card.calibration_end + DAY),
                                      card.calibration_end)
     if season is None:
         return card

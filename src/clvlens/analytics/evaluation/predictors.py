@@ -160,8 +160,8 @@ def ml_data(ctx: Context) -> MLData:
             "(the ML models need a calibration period at least twice the holdout)"
         )
     spec = learn_spec(ctx.calibration, train_cutoff, ctx.holdout_units, time_unit=ctx.time_unit)
-    seen = ctx.calibration.filter(pl.col("timestamp") < train_cutoff + DAY)
-    learn_from, trained_on = sample_transactions(ctx.calibration, ctx.train_size, among=seen)
+    learn_from, trained_on = sample_transactions(ctx.calibration, ctx.train_size,
+                                                 eligible=pl.col("timestamp") < train_cutoff + DAY)
     train = ltv_dataset(learn_from, train_cutoff, spec=spec)
     if train.label_end > ctx.calibration_end + DAY:  # pragma: no cover - guarded by the cut-off arithmetic
         raise ClvlensError("calibration_end: the training label window would overlap the holdout")

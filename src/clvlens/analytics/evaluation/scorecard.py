@@ -82,6 +82,8 @@ class Scorecard:
     holdout_length: float
     time_unit: str
     sample: CustomerSample = field(default_factory=lambda: CustomerSample(0, 0))
+    #: the scored customers' transactions (what a further row, such as a seasonal one, may learn from)
+    transactions: pl.DataFrame | None = field(default=None, repr=False)
 
     def to_markdown(self, digits: int = 3) -> str:
         """The table as markdown (numbers rounded, errors shortened)."""
@@ -127,8 +129,7 @@ def scorecard(
     cal = as_datetime(calibration_end, "calibration_end")
     end = as_datetime(observation_end, "observation_end")
     unit = time_unit.upper()
-    frame = frame.filter(pl.col("timestamp") < end + timedelta(days=1))
-    frame, sample = sample_transactions(frame, sample_size, among=frame.filter(pl.col("timestamp") < cal + DAY))
+    frame, sample = sample_transactions(frame, sample_size, eligible=pl.col("timestamp") < cal + DAY)
     summary = rfm_summary(frame.select("customer_id", "timestamp", "amount"), time_unit=unit,
                           observation_end=end, calibration_end=cal)
     summary = sort_by_customer(summary)
@@ -188,6 +189,7 @@ def scorecard(
         holdout_length=holdout,
         time_unit=unit,
         sample=sample,
+        transactions=frame,
     )
 
 
