@@ -160,9 +160,12 @@ def scorecard(
 
     if workers > 1:
         order = sorted(models, key=lambda m: _SLOW_FIRST.index(m) if m in _SLOW_FIRST else len(_SLOW_FIRST))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scorecard") as pool:
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scorecard")
+        try:
             futures = {name: pool.submit(score, name) for name in order}
             scored = [futures[name].result() for name in models]
+        finally:  # on an interruption, contenders not yet started never start
+            pool.shutdown(wait=True, cancel_futures=True)
     else:
         scored = [score(name) for name in models]
 
