@@ -2,6 +2,8 @@
 
 ML LTV: a LightGBM model is trained at the last date minus the horizon (so its label window is fully observed)
 and then scores every customer as of the observation end: column `ltv_ml`, the expected value over the horizon.
+It trains on a reproducible sample of at most ML_TRAIN_SAMPLE customers (run_info `ml_training_sample`), so its
+cost beyond that grows only with the features and predictions of every customer (linear, vectorised).
 When that cut-off would leave less history than a quarter of the horizon to learn from (a year of data and a
 12-month horizon leave a week), the model learns the value over half the observed span instead, from the first
 half. Its predictions are scaled to the horizon only with a seasonal index (the ratio of the index summed over
@@ -11,7 +13,8 @@ the label window and say so (run_info `ltv_ml_basis`). Data shorter than the hor
 reason. The forecast is then calibrated against the BTYD and historical totals (see
 :mod:`clvlens.pipeline.values`).
 
-Scorecard: every model is scored on the same holdout customers. The holdout is the run's `holdout` setting when
+Scorecard: every model is scored on the same holdout customers, a reproducible sample of them (run_info
+`scorecard_sample`; the figures carry standard errors). The holdout is the run's `holdout` setting when
 given, else a quarter of the observed span in whole weeks (13 weeks for a year of data, 26 for two), so that the
 ML models still have a calibration period at least twice the holdout to learn from.
 """
