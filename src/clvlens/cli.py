@@ -148,6 +148,11 @@ def run(
     ] = None,
     skip: SkipOption = None,
     currency: CurrencyOption = None,
+    scorecard_sample: Annotated[
+        int,
+        typer.Option("--scorecard-sample", min=0,
+                     help="Customers the scorecard scores (a reproducible sample); 0 = every customer."),
+    ] = 50_000,
 ) -> None:
     """Clean a transaction log, fit the models, build the strategy tables, write the workspace and its report."""
     from clvlens.data.schema import parse_mapping_option
@@ -166,6 +171,7 @@ def run(
         health_window=health_window,
         skip=_skip_option(skip),
         currency=currency,
+        scorecard_sample=scorecard_sample or None,
     )
     _run_and_report(settings)
 

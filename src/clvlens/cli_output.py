@@ -105,10 +105,14 @@ SCORECARD_COLUMNS = (
 
 
 def print_scorecard(console: Console, card: Any) -> None:
-    """Every model's holdout figures, one row each; failed models show their error."""
+    """Every model's holdout figures, one row each, with their standard errors (the scorecard scores a sample
+    of customers); failed models show their error."""
+    sample = getattr(card, "sample", None)
+    scored = f"; {sample.describe()}" if sample is not None and sample.population else ""
     table = Table(
         title=f"Scorecard: holdout {card.calibration_end.date()} to {card.observation_end.date()} "
-        f"({card.holdout_length:.1f} {card.time_unit})"
+        f"({card.holdout_length:.1f} {card.time_unit}){scored}",
+        caption="figure ±standard error over the customers scored (random groups)",
     )
     table.add_column("model")
     present = [c for c in SCORECARD_COLUMNS if c[0] in card.table.columns]
@@ -118,8 +122,16 @@ def print_scorecard(console: Console, card: Any) -> None:
         if row.get("error"):
             table.add_row(row["model"], f"[red]{row['error'][:60]}[/red]", *[""] * (len(present) - 1))
             continue
-        table.add_row(row["model"], *(_number(row[key], fmt) for key, _, fmt in present))
+        table.add_row(row["model"], *(_with_error(row[key], row.get(f"{key}_se"), fmt) for key, _, fmt in present))
     console.print(table)
+
+
+def _with_error(value: Any, error: Any, fmt: str) -> str:
+    """``value ±error`` (the error alone dropped when missing)."""
+    text = _number(value, fmt)
+    if text == "-" or error is None or (isinstance(error, float) and error != error):
+        return text
+    return f"{text} ±{format(error, fmt.replace(',', ''))}"
 
 
 def print_run(console: Console, result: Any) -> None:
@@ -152,7 +164,8 @@ def print_run(console: Console, result: Any) -> None:
             f"{result.basket.next_best_offer.height:,} next-best offers",
             highlight=False,
         )
-    for key in ("value_basis", "ltv_ml_basis", "ml_calibration", "model_criterion", "seasonality"):
+    for key in ("value_basis", "ltv_ml_basis", "ml_calibration", "ml_training_sample", "model_criterion",
+                "seasonality"):
         if result.info.get(key):
             console.print(f"[dim]{key}: {result.info[key]}[/dim]", highlight=False)
     for stage, reason in result.skipped.items():

@@ -121,3 +121,39 @@ def test_works_without_optional_columns(demo_transactions: pl.DataFrame) -> None
     assert not any(c.startswith("cat_share") for c in data.feature_names)
     assert data.features.get_column("region").null_count() == data.features.height
     assert data.features.get_column("orders_1m").min() >= 1
+
+
+def _reference_early_and_timing(seen: pl.DataFrame, unit_days: float) -> pl.DataFrame:
+    """The early, timing and region features straight from their definitions (windows over each customer)."""
+    first = pl.col("timestamp").min().over("customer_id")
+    lines = seen.with_columns(((pl.col("timestamp") - first).dt.total_seconds() / 86_400.0).alias("_age"),
+                              first.alias("_first"))
+    early = lines.group_by("customer_id").agg(
+        pl.col("amount").filter(pl.col("_age") < 365.25 / 12).sum().alias("revenue_1m"),
+        pl.col("order_id").filter(pl.col("_age") < 365.25 / 12).n_unique().cast(pl.Float64).alias("orders_1m"),
+        pl.col("amount").filter(pl.col("_age") < 3 * 365.25 / 12).sum().alias("revenue_3m"),
+        pl.col("order_id").filter(pl.col("_age") < 3 * 365.25 / 12).n_unique().cast(pl.Float64).alias("orders_3m"),
+        pl.col("_first").first().dt.month().cast(pl.Float64).alias("cohort_month"),
+        pl.col("region").filter(pl.col("_age") == 0).cast(pl.String).min().alias("region"),
+    )
+    gaps = (
+        seen.select("customer_id", pl.col("timestamp").dt.truncate("1d").alias("day")).unique()
+        .sort("customer_id", "day")
+        .with_columns((pl.col("day").diff().over("customer_id").dt.total_seconds() / 86_400.0 / unit_days).alias("g"))
+        .group_by("customer_id")
+        .agg(pl.col("g").drop_nulls().mean().alias("gap_mean"), pl.col("g").drop_nulls().std().alias("gap_std"))
+    )
+    return early.join(gaps, on="customer_id", how="left")
+
+
+def test_vectorised_features_equal_their_definitions(demo_transactions: pl.DataFrame) -> None:
+    from clvlens.ml.features import _early_and_timing, canonical_transactions
+
+    seen = canonical_transactions(demo_transactions).filter(pl.col("timestamp") < CUTOFF + timedelta(days=1))
+    fast = _early_and_timing(seen, 7.0).sort("customer_id")
+    slow = _reference_early_and_timing(seen, 7.0).sort("customer_id").select(fast.columns)
+    assert fast["customer_id"].equals(slow["customer_id"]) and fast["region"].equals(slow["region"])
+    for name in ("revenue_1m", "orders_1m", "revenue_3m", "orders_3m", "cohort_month", "gap_mean", "gap_std"):
+        assert fast[name].is_null().equals(slow[name].is_null()), name
+        np.testing.assert_allclose(fast[name].to_numpy(), slow[name].to_numpy(), rtol=1e-9, atol=1e-12,
+                                   equal_nan=True, err_msg=name)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import inspect
 import json
 import math
+import os
 import platform
 from collections.abc import Mapping
 from importlib import metadata as importlib_metadata
@@ -75,9 +76,11 @@ def encode(frame: pl.DataFrame, names: list[str], levels: Mapping[str, list[str]
     for name in names:
         series = frame.get_column(name)
         if name in levels:
-            lookup = {level: float(i) for i, level in enumerate(levels[name])}
-            codes = [lookup.get(v, unknown) if v is not None else unknown for v in series.cast(pl.String).to_list()]
-            columns.append(np.asarray(codes, dtype=np.float64))
+            known = list(levels[name])
+            codes = series.cast(pl.String).replace_strict(
+                known, [float(i) for i in range(len(known))], default=None, return_dtype=pl.Float64
+            )
+            columns.append(codes.fill_null(unknown).to_numpy().astype(np.float64))
         else:
             if not series.dtype.is_numeric() and series.dtype != pl.Boolean:
                 raise ClvlensError(f"X: feature column '{name}' must be numeric, got {series.dtype}")
@@ -85,6 +88,20 @@ def encode(frame: pl.DataFrame, names: list[str], levels: Mapping[str, list[str]
     if not columns:
         raise ClvlensError("X: no feature columns")
     return np.column_stack(columns)
+
+
+#: rows from which LightGBM uses every core (below, one thread: starting threads costs more than it saves, and on
+#: a shared machine an idle-waiting second thread slows the first)
+PARALLEL_ROWS = 200_000
+
+
+def thread_count(n_jobs: int, rows: int) -> int:
+    """LightGBM threads: ``n_jobs`` when positive; -1 (auto) = every core for at least PARALLEL_ROWS rows, else 1."""
+    if n_jobs >= 1:
+        return int(n_jobs)
+    if rows < PARALLEL_ROWS:
+        return 1
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
 
 def check_target(y: Any, n_rows: int) -> np.ndarray:

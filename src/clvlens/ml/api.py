@@ -32,6 +32,7 @@ from clvlens.ml.features import (
     ltv_dataset,
 )
 from clvlens.ml.lgbm import LightGBMLTV, TwoPartLTV
+from clvlens.ml.sampling import sample_transactions
 
 LTVEstimator = LightGBMLTV | TwoPartLTV | BaselineGBR
 MODELS: dict[str, type[LightGBMLTV] | type[TwoPartLTV] | type[BaselineGBR]] = {
@@ -59,6 +60,8 @@ class TrainedLTV:
     calibration_factor: float = 1.0
     #: why the predictions are scaled as they are (label window and calibration), in words
     notes: dict[str, str] = field(default_factory=dict)
+    #: customers seen by the cut-off (``n_train`` of them were trained on; more when training used a sample)
+    n_population: int | None = None
 
     @property
     def horizon(self) -> str | float:
@@ -93,6 +96,7 @@ class TrainedLTV:
             "window_scale": self.window_scale,
             "calibration_factor": self.calibration_factor,
             "notes": self.notes,
+            "n_population": self.n_population,
         }
         self.estimator.metadata_ = extra
         return self.estimator.save(path)
@@ -142,6 +146,7 @@ def train_ltv(
     n_jobs: int = 1,
     params: Mapping[str, Any] | None = None,
     label_window: str | float | None = None,
+    sample_size: int | None = None,
 ) -> TrainedLTV:
     """Fit an LTV model on features at ``cutoff`` and the value in the ``horizon`` after it.
 
@@ -150,20 +155,29 @@ def train_ltv(
     date minus the label window; a label window that runs past the data raises. ``label_window`` (shorter than
     the horizon) trains on the value in that window instead and scales predictions up to the horizon, assuming
     a steady rate of spend: for data too short to observe a whole horizon after a useful history.
+
+    ``sample_size`` caps the customers trained on: a reproducible sample of that many of the customers seen by the
+    cut-off (:mod:`clvlens.ml.sampling`; None: all). The model still scores every customer it is given; the note
+    ``training_sample`` and ``n_train`` of ``n_population`` say how many it learned from.
     """
     frame = canonical_transactions(transactions)
     window = horizon if label_window is None else label_window
     at = default_cutoff(frame, window, time_unit) if cutoff is None else as_datetime(cutoff, "cutoff")
     spec = learn_spec(frame, at, window, time_unit=time_unit, btyd=btyd)
-    data = ltv_dataset(frame, at, spec=spec)
-    if not data.label_complete:
+    if sample_size is not None and sample_size < 2:
+        raise ClvlensError(f"sample_size: {sample_size} must be at least 2 customers (or None for all)")
+    learn_from, sample = sample_transactions(frame, sample_size, eligible=pl.col("timestamp") < at + DAY)
+    data = ltv_dataset(learn_from, at, spec=spec)
+    if last_date(frame) + DAY < data.label_end:  # judged on every customer's data, not the sample's
         raise ClvlensError(
             f"cutoff: the label window {at.date() + DAY} to {data.label_end.date()} runs past the last transaction "
             f"({last_date(frame).date()}); use an earlier cutoff or a shorter horizon"
         )
     estimator = make_estimator(model, random_state=random_state, n_jobs=n_jobs, params=params)
     estimator.fit(data.X, data.y)
-    trained = TrainedLTV(estimator, spec, at, model, data.features.height, float(np.mean(data.y)))
+    trained = TrainedLTV(estimator, spec, at, model, data.features.height, float(np.mean(data.y)),
+                         n_population=sample.population)
+    trained.notes["training_sample"] = f"trained on {sample.describe()} seen by {at.date()}"
     if label_window is not None:
         trained.reported_horizon = horizon
         if trained.horizon_scale < 1.0:
@@ -201,7 +215,7 @@ def load_ltv(path: str | Path) -> TrainedLTV:
     return TrainedLTV(estimator, spec, cutoff, str(extra.get("model", kind)), int(extra.get("n_train", 0)),
                       float(extra.get("train_label_mean", float("nan"))), extra.get("reported_horizon"),
                       extra.get("window_scale"), float("nan") if factor is None else float(factor),
-                      dict(extra.get("notes") or {}))
+                      dict(extra.get("notes") or {}), extra.get("n_population"))
 
 
 def describe(trained: TrainedLTV) -> str:
@@ -213,6 +227,7 @@ def describe(trained: TrainedLTV) -> str:
         "label_window": trained.spec.horizon,
         "time_unit": trained.spec.time_unit,
         "n_train": trained.n_train,
+        "n_population": trained.n_population,
         "train_label_mean": round(trained.train_label_mean, 4),
         "horizon_scale": trained.horizon_scale,
         "calibration_factor": trained.calibration_factor,

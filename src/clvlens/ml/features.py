@@ -180,10 +180,11 @@ def build_features(transactions: Any, cutoff: Any, spec: FeatureSpec) -> pl.Data
         "customer_id", "frequency", "recency", "T", "monetary_value", "total_value", "first_value",
         (pl.col("T") * unit_days / DAYS_1M).alias("cohort_age_months"),
     )
-    features = features.join(_early_and_timing(seen, unit_days), on="customer_id", how="left")
+    early = _early_and_timing(seen, unit_days)
+    features = features.join(early.drop("region"), on="customer_id", how="left")
     if spec.categories:
         features = features.join(_category_mix(seen, spec.categories), on="customer_id", how="left")
-    features = features.join(_region(seen), on="customer_id", how="left")
+    features = features.join(early.select("customer_id", "region"), on="customer_id", how="left")
     if spec.btyd:
         features = features.join(_btyd(rfm, spec), on="customer_id", how="left")
     return features.sort("customer_id")
@@ -257,30 +258,66 @@ def time_split(
 
 
 def _early_and_timing(seen: pl.DataFrame, unit_days: float) -> pl.DataFrame:
-    first = pl.col("timestamp").min().over("customer_id")
-    age_days = (pl.col("timestamp") - first).dt.total_seconds() / 86_400.0
-    lines = seen.with_columns(age_days.alias("_age"), first.alias("_first"))
-    early = lines.group_by("customer_id").agg(
+    """Early behaviour, timing and region features, vectorised: one group-by for each customer's first purchase,
+    joined back to the lines, then grouped aggregates on integer customer codes (no window over strings).
+
+    gap_mean/gap_std come from the customer's distinct purchase days, sorted once by (customer code, day): the
+    gaps between consecutive days are summed per customer with numpy (two passes, so that a customer whose gaps
+    are all equal has a standard deviation of exactly 0).
+    """
+    firsts = seen.group_by("customer_id").agg(pl.col("timestamp").min().alias("_first")).with_row_index("_code")
+    age_days = (pl.col("timestamp") - pl.col("_first")).dt.total_microseconds() / 86_400e6
+    lines = seen.lazy().join(firsts.lazy(), on="customer_id", how="left").with_columns(age_days.alias("_age"))
+    early = lines.filter(pl.col("_age") < DAYS_3M)
+    money = early.group_by("_code").agg(
         pl.col("amount").filter(pl.col("_age") < DAYS_1M).sum().alias("revenue_1m"),
-        pl.col("order_id").filter(pl.col("_age") < DAYS_1M).n_unique().cast(pl.Float64).alias("orders_1m"),
-        pl.col("amount").filter(pl.col("_age") < DAYS_3M).sum().alias("revenue_3m"),
-        pl.col("order_id").filter(pl.col("_age") < DAYS_3M).n_unique().cast(pl.Float64).alias("orders_3m"),
-        pl.col("_first").first().dt.month().cast(pl.Float64).alias("cohort_month"),
+        pl.col("amount").sum().alias("revenue_3m"),
     )
-    days = seen.select("customer_id", pl.col("timestamp").dt.truncate("1d").alias("day")).unique()
-    gaps = (
-        days.sort("customer_id", "day")
-        .with_columns((pl.col("day").diff().over("customer_id").dt.total_seconds() / 86_400.0 / unit_days).alias("g"))
-        .group_by("customer_id")
-        .agg(pl.col("g").drop_nulls().mean().alias("gap_mean"), pl.col("g").drop_nulls().std().alias("gap_std"))
+    # an order counts in a window when any of its lines falls in it, i.e. when its earliest line does
+    orders = early.group_by("_code", "order_id").agg(pl.col("_age").min()).group_by("_code").agg(
+        (pl.col("_age") < DAYS_1M).sum().cast(pl.Float64).alias("orders_1m"),
+        pl.len().cast(pl.Float64).alias("orders_3m"),
     )
-    return early.join(gaps, on="customer_id", how="left")
+    region = (
+        lines.filter(pl.col("timestamp") == pl.col("_first")).group_by("_code")
+        .agg(pl.col("region").cast(pl.String).min().alias("region"))
+        if "region" in seen.columns
+        else firsts.lazy().select("_code", pl.lit(None, pl.String).alias("region"))
+    )
+    day = (pl.col("timestamp").dt.truncate("1d") - pl.col("_first").dt.truncate("1d")).dt.total_days()
+    keys = lines.select((pl.col("_code").cast(pl.Int64) * (1 << 32) + day).alias("key")).unique().sort("key")
+    money, orders, region, keys = pl.collect_all([money, orders, region, keys])
+    gap_mean, gap_std = _gap_moments(keys.get_column("key").to_numpy(), firsts.height, unit_days)
+    out = firsts.select(
+        "_code", "customer_id", pl.col("_first").dt.month().cast(pl.Float64).alias("cohort_month"),
+        pl.Series("gap_mean", gap_mean).fill_nan(None), pl.Series("gap_std", gap_std).fill_nan(None),
+    )
+    out = out.join(money, on="_code", how="left").join(orders, on="_code", how="left")
+    out = out.join(region, on="_code", how="left").drop("_code")
+    return out.select("customer_id", "revenue_1m", "orders_1m", "revenue_3m", "orders_3m", "cohort_month",
+                      "gap_mean", "gap_std", "region")
+
+
+def _gap_moments(keys: np.ndarray, customers: int, unit_days: float) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation (ddof 1) of the gaps between a customer's consecutive purchase days, from the
+    sorted distinct keys code * 2**32 + day; NaN with fewer than one (mean) or two (deviation) gaps."""
+    code = keys >> 32
+    day = (keys & 0xFFFFFFFF).astype(np.float64)
+    same = code[1:] == code[:-1]
+    gaps = np.diff(day)[same] / unit_days
+    owner = code[1:][same]
+    count = np.bincount(owner, minlength=customers)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.bincount(owner, weights=gaps, minlength=customers) / count
+        spread = np.bincount(owner, weights=(gaps - mean[owner]) ** 2, minlength=customers)
+        std = np.sqrt(spread / (count - 1))
+    return np.where(count >= 1, mean, np.nan), np.where(count >= 2, std, np.nan)
 
 
 def _category_mix(seen: pl.DataFrame, categories: tuple[str, ...]) -> pl.DataFrame:
     total = pl.col("amount").sum()
     shares = [
-        (pl.col("amount").filter(pl.col("category") == name).sum() / total).alias(category_feature(name))
+        ((pl.col("amount") * (pl.col("category") == name).fill_null(False)).sum() / total).alias(category_feature(name))
         for name in categories
     ]
     mix = seen.group_by("customer_id").agg(
@@ -298,13 +335,6 @@ def category_feature(name: str) -> str:
     """Column name of a category share: ``cat_share__`` and the name in lower-case letters, digits and _."""
     slug = re.sub(r"[^0-9a-z]+", "_", name.lower()).strip("_") or "blank"
     return f"cat_share__{slug}"
-
-
-def _region(seen: pl.DataFrame) -> pl.DataFrame:
-    if "region" not in seen.columns:
-        return seen.select("customer_id").unique().with_columns(pl.lit(None, pl.String).alias("region"))
-    first = pl.col("timestamp") == pl.col("timestamp").min().over("customer_id")
-    return seen.filter(first).group_by("customer_id").agg(pl.col("region").cast(pl.String).min().alias("region"))
 
 
 def _btyd(rfm: pl.DataFrame, spec: FeatureSpec) -> pl.DataFrame:

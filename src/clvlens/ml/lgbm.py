@@ -1,5 +1,8 @@
 """LightGBM LTV models: one regression on log1p(value), and a two-part (buy again x value if buying) model.
 
+``n_jobs`` is LightGBM's thread count; -1 uses every core for inputs of at least
+:data:`~clvlens.ml._common.PARALLEL_ROWS` rows (training and prediction alike) and one thread below.
+
 Both follow scikit-learn's conventions (parameters in ``__init__``, ``fit`` returns ``self``, fitted attributes end
 in ``_``) and are deterministic for a given ``random_state`` (LightGBM's ``deterministic`` mode, row-wise
 histograms). ``predict`` returns currency. ``save(path)`` writes a folder with the booster(s) in LightGBM's own
@@ -8,6 +11,8 @@ text format and ``metadata.json``; ``load(path)`` reads it back and predicts exa
 
 from __future__ import annotations
 
+import math
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +29,12 @@ from clvlens.ml._common import (
     learn_levels,
     read_metadata,
     read_text,
+    thread_count,
     write_metadata,
 )
+
+#: rows per block when a prediction is spread over the cores
+PREDICT_BLOCK = 50_000
 
 
 def _lightgbm() -> Any:
@@ -65,7 +74,7 @@ class _BoosterModel(ParamsMixin):
         self.n_jobs = n_jobs
         self.bias_correction = bias_correction
 
-    def _params(self, objective: str) -> dict[str, Any]:
+    def _params(self, objective: str, rows: int = 0) -> dict[str, Any]:
         if int(self.n_estimators) < 1:
             raise ClvlensError(f"n_estimators: {self.n_estimators!r} must be at least 1")
         return {
@@ -80,7 +89,7 @@ class _BoosterModel(ParamsMixin):
             "seed": int(self.random_state),
             "deterministic": True,
             "force_row_wise": True,
-            "num_threads": int(self.n_jobs),
+            "num_threads": thread_count(int(self.n_jobs), rows),
             "verbosity": -1,
         }
 
@@ -103,7 +112,22 @@ class _BoosterModel(ParamsMixin):
             matrix, label=target, feature_name=self.feature_names_, categorical_feature=categorical,
             params={"verbosity": -1, "min_data_in_bin": 1},
         )
-        return lgb.train(self._params(objective), data, num_boost_round=int(self.n_estimators))
+        return lgb.train(self._params(objective, matrix.shape[0]), data, num_boost_round=int(self.n_estimators))
+
+    def _predict(self, booster: Any, matrix: np.ndarray) -> np.ndarray:
+        """The booster's raw prediction; a large matrix (n_jobs -1) is cut into blocks predicted on every core.
+
+        Blocks on Python threads (LightGBM leaves Python's lock while it predicts), each one LightGBM thread,
+        rather than LightGBM's own threads: on a busy machine a thread that waits for its partner at every step
+        makes two threads slower than one, while independent blocks simply finish when they can.
+        """
+        threads = thread_count(int(self.n_jobs), matrix.shape[0])
+        if threads <= 1:
+            return np.asarray(booster.predict(matrix, num_threads=1), dtype=float)
+        blocks = np.array_split(matrix, max(threads, math.ceil(matrix.shape[0] / PREDICT_BLOCK)))
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="lightgbm") as pool:
+            parts = list(pool.map(lambda block: booster.predict(block, num_threads=1), blocks))
+        return np.concatenate([np.asarray(part, dtype=float) for part in parts])
 
     def _base_metadata(self) -> dict[str, Any]:
         return {
@@ -147,13 +171,13 @@ class LightGBMLTV(_BoosterModel):
         matrix, target = self._matrix_fit(X, y)
         log_y = np.log1p(target)
         self.booster_ = self._train("regression", matrix, log_y)
-        self.bias_factor_ = bias_factor(self.bias_correction, self.booster_.predict(matrix), log_y)
+        self.bias_factor_ = bias_factor(self.bias_correction, self._predict(self.booster_, matrix), log_y)
         return self
 
     def predict(self, X: Any) -> np.ndarray:
         """Expected value in currency over the label horizon, one per row."""
         matrix = self._matrix(X)
-        return from_log(self.booster_.predict(matrix), self.bias_factor_)
+        return from_log(self._predict(self.booster_, matrix), self.bias_factor_)
 
     def _boosters(self) -> list[Any]:
         return [self.booster_]
@@ -212,7 +236,7 @@ class TwoPartLTV(_BoosterModel):
         self.classifier_ = None if buys.all() else self._train("binary", matrix, buys.astype(float))
         log_y = np.log1p(target[buys])
         self.regressor_ = self._train("regression", matrix[buys], log_y)
-        self.bias_factor_ = bias_factor(self.bias_correction, self.regressor_.predict(matrix[buys]), log_y)
+        self.bias_factor_ = bias_factor(self.bias_correction, self._predict(self.regressor_, matrix[buys]), log_y)
         return self
 
     def predict_proba_buy(self, X: Any) -> np.ndarray:
@@ -220,11 +244,11 @@ class TwoPartLTV(_BoosterModel):
         matrix = self._matrix(X)
         if self.classifier_ is None:
             return np.full(matrix.shape[0], float(self.constant_probability_ or 1.0))
-        return np.asarray(self.classifier_.predict(matrix), dtype=float)
+        return np.asarray(self._predict(self.classifier_, matrix), dtype=float)
 
     def predict_value_if_buy(self, X: Any) -> np.ndarray:
         """E[value | the customer buys] in currency."""
-        return from_log(self.regressor_.predict(self._matrix(X)), self.bias_factor_)
+        return from_log(self._predict(self.regressor_, self._matrix(X)), self.bias_factor_)
 
     def predict(self, X: Any) -> np.ndarray:
         """P(buy) x E[value | buy], in currency."""

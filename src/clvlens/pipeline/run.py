@@ -22,7 +22,13 @@ from clvlens.errors import ClvlensError
 from clvlens.models import interval_method, parse_horizon
 from clvlens.pipeline.checks import check_holdout, check_output_folder, check_run_settings, run_space_needed
 from clvlens.pipeline.health import add_health, health_info, save_activity
-from clvlens.pipeline.learning import run_scorecard, save_ltv, train_and_predict_ltv
+from clvlens.pipeline.learning import (
+    DEFAULT_SAMPLE,
+    ML_TRAIN_SAMPLE,
+    run_scorecard,
+    save_ltv,
+    train_and_predict_ltv,
+)
 from clvlens.pipeline.modeling import FittedModels, ModelSettings, fit_models, identification_note, save_models
 from clvlens.pipeline.refresh import btyd_values, estimate, ltv_basis, ml_values, value_info, value_strategy
 from clvlens.pipeline.workspace import (
@@ -76,6 +82,9 @@ class RunSettings:
     skip: frozenset[str] = frozenset()
     # ISO code of the money in the source (recorded in run_info; faces guess it from the source when absent)
     currency: str | None = None
+    # customers the scorecard scores (a reproducible sample; None: all) and the ML LTV model trains on at most
+    scorecard_sample: int | None = DEFAULT_SAMPLE
+    ml_train_sample: int | None = ML_TRAIN_SAMPLE
 
 
 @dataclass
@@ -161,6 +170,7 @@ def _run_stages(settings: RunSettings, progress: ProgressCallback | None) -> Run
             ltv, predictions = train_and_predict_ltv(
                 observed, horizon=settings.models.horizon, time_unit=period.time_unit,
                 observation_end=period.observation_end, model=settings.ml_model, season=season,
+                sample_size=settings.ml_train_sample,
             )
             ltv.notes["run_horizon"] = settings.models.horizon
             predictions = ml_values(ltv, observed, customers, fitted, observation_end=period.observation_end,
@@ -191,7 +201,7 @@ def _run_stages(settings: RunSettings, progress: ProgressCallback | None) -> Run
         try:
             card = run_scorecard(
                 observed, observation_end=period.observation_end, time_unit=period.time_unit,
-                holdout=settings.models.holdout,
+                holdout=settings.models.holdout, sample_size=settings.scorecard_sample,
             )
         except ClvlensError as exc:
             skipped["scorecard"] = str(exc)
@@ -207,6 +217,9 @@ def _run_stages(settings: RunSettings, progress: ProgressCallback | None) -> Run
             info["ml_label_window"] = ltv.notes.get("label_window", str(ltv.spec.horizon))
     if card is not None:
         info["scorecard_holdout"] = f"{card.calibration_end.date()} to {card.observation_end.date()}"
+        info["scorecard_sample"] = card.sample.describe()
+    if ltv is not None and ltv.notes.get("training_sample"):
+        info["ml_training_sample"] = ltv.notes["training_sample"]
     report(STEPS[7])
     with writing_workspace(settings.out) as (connection, models_folder):
         write_table(connection, "transactions", cleaned.transactions)

@@ -193,7 +193,7 @@ def refresh_values(
         customers = customers.drop([c for c in scores.columns if c != "customer_id" and c in customers.columns])
         customers = customers.join(scores, on="customer_id", how="left")
     customers = customers.drop([c for c in ("ltv_ml",) if c in customers.columns])
-    for key in ("ltv_ml_basis", "ml_calibration", "ml_label_window"):
+    for key in ("ltv_ml_basis", "ml_calibration", "ml_label_window", "ml_training_sample"):
         info.pop(key, None)
     saved = synced_models_folder(folder / MODELS_FOLDER) / LTV_FOLDER
     if trained is None and saved.exists():
@@ -209,6 +209,8 @@ def refresh_values(
             customers = customers.join(ltv, on="customer_id", how="left")
             notes["ltv_ml_basis"] = "ltv_ml: " + ltv_basis(trained, settings)
             notes["ml_calibration"] = trained.notes.get("calibration", "")
+            if trained.notes.get("training_sample"):
+                notes["ml_training_sample"] = trained.notes["training_sample"]
             recalibrated = trained
             previous_update = update_models
 
@@ -277,6 +279,7 @@ def evaluate_workspace(folder: str | Path, holdout: str | None = None) -> Scorec
     check_holdout(holdout, transactions, end)
     card = run_scorecard(transactions, observation_end=end, time_unit=info["time_unit"], holdout=holdout)
     info["scorecard_holdout"] = f"{card.calibration_end.date()} to {card.observation_end.date()}"
+    info["scorecard_sample"] = card.sample.describe()
     with updating_models(folder, models=False) as (connection, _):
         write_table(connection, "scorecard", card.table)
         write_table(connection, "scorecard_gains", card.gains)

@@ -8,7 +8,10 @@ the scorecard for the actual values alone.
   per purchase; value = purchases x spend. A fit that does not converge is retried with ``penalizer_coef`` 0.01.
 - ML (``lightgbm``, ``two_part``, ``baseline_gbr``): trained on features at ``calibration_end - holdout`` with the
   value of the holdout-long window after it as label (which therefore ends at the calibration end), then applied
-  to features at the calibration end. No purchase prediction.
+  to features at the calibration end. No purchase prediction. They train on at most ``train_size`` customers
+  (the same reproducible sample for the three, see :mod:`clvlens.ml.sampling`): scikit-learn's exact
+  gradient boosting costs about a second per 3,000 customers, and the figures need many more customers scored
+  than the models need to learn.
 - ``historical_average``: the customer's calibration value (and purchases) per time unit x the holdout length,
   with the customer's age floored at the holdout length (a customer seen for less than a holdout is assumed to
   repeat what they did, not to extrapolate a few days' spend);
@@ -18,15 +21,18 @@ the scorecard for the actual values alone.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from clvlens.errors import ClvlensError
 from clvlens.ml import build_features, learn_spec, ltv_dataset, make_estimator
+from clvlens.ml.sampling import CustomerSample, sample_transactions
 from clvlens.models import BetaGeo, GammaGamma, ModifiedBetaGeo, ParetoNBD
 from clvlens.summary.rfm import UNIT_DAYS
 
@@ -49,11 +55,28 @@ class Context:
     holdout_units: float
     time_unit: str
     random_state: int = 0
-    n_jobs: int = 1
+    n_jobs: int = 1  # LightGBM threads of each ML contender
+    train_size: int | None = None  # customers the ML contenders train on at most (None: all)
+    # what several contenders share (the ML feature tables, the Gamma-Gamma spend), computed once under the lock
+    shared: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
     @property
     def holdout_days(self) -> float:
         return self.holdout_units * UNIT_DAYS[self.time_unit]
+
+    def once(self, key: str, compute: Callable[[], Any]) -> Any:
+        """``compute()`` the first time ``key`` is asked for (by any thread), its result (or error) after."""
+        with self.lock:
+            if key not in self.shared:
+                try:
+                    self.shared[key] = (compute(), None)
+                except Exception as exc:  # kept and raised to every contender that needs it
+                    self.shared[key] = (None, exc)
+        result, error = self.shared[key]
+        if error is not None:
+            raise error
+        return result
 
 
 @dataclass
@@ -110,13 +133,25 @@ def btyd(name: str, ctx: Context) -> Prediction:
         model.conditional_probability_active(ctx.holdout_units, x, tx, T), dtype=float  # type: ignore[attr-defined]
     )
     alive = np.asarray(model.conditional_probability_alive(x, tx, T), dtype=float)  # type: ignore[attr-defined]
-    spend, spend_note = expected_spend(ctx.rfm, ctx.time_unit)
+    spend, spend_note = ctx.once("spend", lambda: expected_spend(ctx.rfm, ctx.time_unit))
     notes = "; ".join(n for n in (note, f"Gamma-Gamma {spend_note}" if spend_note else "") if n)
     return Prediction(purchases * spend, purchases, notes, active, alive)
 
 
-def ml(name: str, ctx: Context) -> Prediction:
-    """Train at calibration_end - holdout on the holdout-long window after it; predict at calibration_end."""
+@dataclass(frozen=True)
+class MLData:
+    """What every ML contender learns from and predicts on (built once per scorecard)."""
+
+    train_X: pl.DataFrame
+    train_y: np.ndarray
+    train_cutoff: datetime
+    features: pl.DataFrame  # features at the calibration end, one row per customer of the calibration data
+    trained_on: CustomerSample  # customers trained on, of those seen by the training cut-off
+
+
+def ml_data(ctx: Context) -> MLData:
+    """Features at calibration_end - holdout with the value of the holdout-long window after it as label, and
+    features at calibration_end."""
     train_cutoff = ctx.calibration_end - timedelta(days=math.ceil(ctx.holdout_days - 1e-9))
     first = ctx.calibration.get_column("timestamp").min()
     if first is None or first >= train_cutoff + DAY:
@@ -125,18 +160,27 @@ def ml(name: str, ctx: Context) -> Prediction:
             "(the ML models need a calibration period at least twice the holdout)"
         )
     spec = learn_spec(ctx.calibration, train_cutoff, ctx.holdout_units, time_unit=ctx.time_unit)
-    train = ltv_dataset(ctx.calibration, train_cutoff, spec=spec)
+    learn_from, trained_on = sample_transactions(ctx.calibration, ctx.train_size,
+                                                 eligible=pl.col("timestamp") < train_cutoff + DAY)
+    train = ltv_dataset(learn_from, train_cutoff, spec=spec)
     if train.label_end > ctx.calibration_end + DAY:  # pragma: no cover - guarded by the cut-off arithmetic
         raise ClvlensError("calibration_end: the training label window would overlap the holdout")
-    estimator = make_estimator(name, random_state=ctx.random_state, n_jobs=ctx.n_jobs)
-    estimator.fit(train.X, train.y)
     features = build_features(ctx.calibration, ctx.calibration_end, spec)
+    return MLData(train.X, train.y, train_cutoff, features, trained_on)
+
+
+def ml(name: str, ctx: Context) -> Prediction:
+    """Train at calibration_end - holdout on the holdout-long window after it; predict at calibration_end."""
+    data: MLData = ctx.once("ml", lambda: ml_data(ctx))
+    estimator = make_estimator(name, random_state=ctx.random_state, n_jobs=ctx.n_jobs)
+    estimator.fit(data.train_X, data.train_y)
+    features = data.features
     columns = {"customer_id": features.get_column("customer_id"),
                "value": np.asarray(estimator.predict(features), dtype=float)}
     if hasattr(estimator, "predict_proba_buy"):
         columns["active"] = np.asarray(estimator.predict_proba_buy(features), dtype=float)
     aligned = ctx.rfm.select("customer_id").join(pl.DataFrame(columns), on="customer_id", how="left")
-    note = f"trained on {train.features.height} customers at {train_cutoff.date()}"
+    note = f"trained on {data.trained_on.describe()} at {data.train_cutoff.date()}"
     active = aligned.get_column("active").fill_null(0.0).to_numpy() if "active" in aligned.columns else None
     return Prediction(aligned.get_column("value").fill_null(0.0).to_numpy(), None, note, active)
 

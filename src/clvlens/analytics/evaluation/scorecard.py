@@ -3,6 +3,15 @@
 The customers are those with a purchase on or before ``calibration_end``; their actual value and purchases are the
 spend and purchase days (a day's purchases are one transaction, as in the RFM summary) from the day after the
 calibration end through ``observation_end``. A model that fails is kept as a row with its error message.
+
+Scale: the scorecard scores a reproducible sample of those customers (``sample_size``, default
+:data:`DEFAULT_SAMPLE`; every customer when there are fewer), the same customers on every run whatever the rows'
+order (:mod:`clvlens.ml.sampling`). Every contender fits and trains on the sample's calibration data only, so the
+cost is bounded by the sample, not the shop. Each figure has a standard error (column ``<figure>_se``, random
+groups, see :mod:`.figures`), so a difference between two models can be read against it. Totals
+(``predicted_total``, ``actual_total``) are over the scored customers (``customers`` of ``population``).
+Contenders run on ``n_jobs`` threads at once (the heavy parts, LightGBM, scikit-learn's trees and numpy, run
+outside Python's lock), so two cores are used where the machine has them.
 """
 
 from __future__ import annotations
@@ -10,7 +19,8 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,11 +28,15 @@ import numpy as np
 import polars as pl
 
 from clvlens.analytics.evaluation import metrics
+from clvlens.analytics.evaluation.figures import group_count, row_figures, standard_errors, with_errors
 from clvlens.analytics.evaluation.predictors import FAMILIES, Context, Prediction, predict
 from clvlens.errors import ClvlensError
 from clvlens.ml.features import as_datetime, canonical_transactions
+from clvlens.ml.sampling import CustomerSample, random_groups, sample_transactions
 from clvlens.summary import rfm_summary
 from clvlens.summary.rfm import sort_by_customer
+
+DAY = timedelta(days=1)
 
 DEFAULT_MODELS = (
     "bgnbd", "mbgnbd", "paretonbd", "lightgbm", "two_part", "baseline_gbr", "historical_average", "last_period",
@@ -35,13 +49,24 @@ METRIC_COLUMNS = (
 )
 #: the row of the frequency/recency heuristic of customer health (no value prediction: health metrics only)
 HEURISTIC = "health_heuristic"
+#: customers scored by default: the standard errors of the figures are then a few tenths of a percent of them
+DEFAULT_SAMPLE = 50_000
+#: customers the ML contenders train on at most by default (see :mod:`.predictors`)
+DEFAULT_TRAIN_SIZE = 20_000
+#: the columns added for scale: customers in the holdout population, and each figure's standard error
+SAMPLE_COLUMNS = ("population",)
+ERROR_COLUMNS = tuple(f"{name}_se" for name in METRIC_COLUMNS)
+# the contenders that take longest go first, so that the others fill the second core meanwhile
+_SLOW_FIRST = ("baseline_gbr", "paretonbd", "two_part", "lightgbm")
 
 
 @dataclass
 class Scorecard:
     """Scorecard tables (Polars).
 
-    - ``table``: one row per model: model, family, customers, the metrics, fit_seconds, note, error;
+    - ``table``: one row per model: model, family, customers (scored), the metrics, fit_seconds, note, error,
+      population (customers seen by the calibration end) and ``<metric>_se`` (the standard error of each metric
+      over the sampled customers);
     - ``deciles``: model, decile (10 = highest predicted), customers, mean_predicted, mean_actual, mae;
     - ``gains``: model, share_customers, share_revenue (the gain/lift curve on a 1% grid; model "perfect" is the
       ranking by actual value);
@@ -56,6 +81,9 @@ class Scorecard:
     observation_end: datetime
     holdout_length: float
     time_unit: str
+    sample: CustomerSample = field(default_factory=lambda: CustomerSample(0, 0))
+    #: the scored customers' transactions (what a further row, such as a seasonal one, may learn from)
+    transactions: pl.DataFrame | None = field(default=None, repr=False)
 
     def to_markdown(self, digits: int = 3) -> str:
         """The table as markdown (numbers rounded, errors shortened)."""
@@ -82,52 +110,78 @@ def scorecard(
     models: Sequence[str] = DEFAULT_MODELS,
     random_state: int = 0,
     n_jobs: int = 1,
+    sample_size: int | None = DEFAULT_SAMPLE,
+    train_size: int | None = DEFAULT_TRAIN_SIZE,
 ) -> Scorecard:
     """Score every model in ``models`` on the customers seen by ``calibration_end`` over the holdout to
-    ``observation_end`` (both dates inclusive). See :class:`Scorecard` for the tables."""
+    ``observation_end`` (both dates inclusive): on a reproducible sample of ``sample_size`` of them (None: all).
+    The ML contenders train on at most ``train_size`` of them (None: all). ``n_jobs`` contenders run at once.
+    See :class:`Scorecard` for the tables."""
     unknown = [m for m in models if m not in FAMILIES]
     if unknown:
         raise ClvlensError(f"models: unknown model {unknown[0]!r}; choose from {', '.join(FAMILIES)}")
     if not models:
         raise ClvlensError("models: no model to score")
+    for label, size in (("sample size", sample_size), ("training sample size", train_size)):
+        if size is not None and size < 2:
+            raise ClvlensError(f"{label}: {size} must be at least 2 customers (or None for all)")
     frame = canonical_transactions(transactions)
     cal = as_datetime(calibration_end, "calibration_end")
     end = as_datetime(observation_end, "observation_end")
     unit = time_unit.upper()
+    frame, sample = sample_transactions(frame, sample_size, eligible=pl.col("timestamp") < cal + DAY)
     summary = rfm_summary(frame.select("customer_id", "timestamp", "amount"), time_unit=unit,
                           observation_end=end, calibration_end=cal)
     summary = sort_by_customer(summary)
     if summary.is_empty():
         raise ClvlensError(f"calibration_end: no customer bought on or before {cal.date()}")
     holdout = float(summary.get_column("duration_holdout")[0])
-    calibration = frame.filter(pl.col("timestamp") < cal + timedelta(days=1))
+    calibration = frame.filter(pl.col("timestamp") < cal + DAY)
     rfm = summary.drop("frequency_holdout", "monetary_value_holdout", "value_holdout", "duration_holdout")
-    ctx = Context(rfm, calibration, cal, holdout, unit, random_state, n_jobs)
+    workers = max(1, int(n_jobs))
+    # contenders share the cores: each LightGBM trains on one thread when several contenders run at once
+    ctx = Context(rfm, calibration, cal, holdout, unit, random_state, 1 if workers > 1 else n_jobs, train_size)
     actual_value = summary.get_column("value_holdout").to_numpy().astype(float)
     actual_purchases = summary.get_column("frequency_holdout").to_numpy().astype(float)
+    groups = random_groups(summary.get_column("customer_id"), group_count(actual_value.size))
 
-    rows, decile_frames, gain_frames, prediction_frames = [], [], [], []
-    for name in models:
+    def score(name: str) -> tuple[dict[str, Any], Prediction | None]:
         started = time.perf_counter()
         try:
             result = predict(name, ctx)
             _check(result, actual_value.size)
         except Exception as exc:
-            rows.append(_error_row(name, actual_value.size, time.perf_counter() - started, exc))
-            continue
+            return _error_row(name, actual_value.size, time.perf_counter() - started, exc), None
         seconds = time.perf_counter() - started
         row: dict[str, Any] = {"model": name, "family": FAMILIES[name], "customers": int(actual_value.size)}
-        row.update(metrics.value_metrics(result.value, actual_value))
-        row.update(metrics.purchase_metrics(result.purchases, actual_purchases))
-        row.update(_health_metrics(result, actual_purchases > 0))
+        row.update(figures_with_errors(result, actual_value, actual_purchases, groups))
         row.update({"fit_seconds": seconds, "note": result.note, "error": None})
+        return row, result
+
+    if workers > 1:
+        order = sorted(models, key=lambda m: _SLOW_FIRST.index(m) if m in _SLOW_FIRST else len(_SLOW_FIRST))
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scorecard")
+        try:
+            futures = {name: pool.submit(score, name) for name in order}
+            scored = [futures[name].result() for name in models]
+        finally:  # on an interruption, contenders not yet started never start
+            pool.shutdown(wait=True, cancel_futures=True)
+    else:
+        scored = [score(name) for name in models]
+
+    rows, decile_frames, gain_frames, prediction_frames = [], [], [], []
+    for name, (row, result) in zip(models, scored, strict=True):
         rows.append(row)
+        if result is None:
+            continue
         decile_frames.append(pl.DataFrame(metrics.decile_table(result.value, actual_value)).select(
             pl.lit(name).alias("model"), pl.all()))
         gain_frames.append(_gains(name, result.value, actual_value))
         prediction_frames.append(_predictions(summary, name, result, actual_value, actual_purchases))
-    rows.append(_heuristic_row(rfm, actual_purchases > 0))
+    rows.append(_heuristic_row(rfm, actual_purchases > 0, groups))
     gain_frames.append(_gains("perfect", actual_value, actual_value))
+    for row in rows:
+        row["population"] = sample.population
     return Scorecard(
         table=_table(rows),
         deciles=pl.concat(decile_frames) if decile_frames else _empty_deciles(),
@@ -137,23 +191,21 @@ def scorecard(
         observation_end=end,
         holdout_length=holdout,
         time_unit=unit,
+        sample=sample,
+        transactions=frame,
     )
 
 
-def _health_metrics(result: Prediction, bought: np.ndarray) -> dict[str, float]:
-    """Health metrics of a contender: of its P(a purchase in the holdout) when it has one, else the AUC of its
-    ranking by predicted purchases (or value) with no Brier score; and the AUC of its P(alive) when it has one."""
-    if result.active is not None:
-        out = metrics.activity_metrics(result.active, bought)
-    else:
-        ranking = result.purchases if result.purchases is not None else result.value
-        out = metrics.activity_metrics(ranking, bought, probability=False)
-        out["health_mean"] = math.nan
-    out["p_alive_auc"] = metrics.auc(result.alive, bought) if result.alive is not None else math.nan
-    return out
+def figures_with_errors(result: Prediction, actual_value: np.ndarray, actual_purchases: np.ndarray,
+                        groups: np.ndarray) -> dict[str, float]:
+    """Every metric of a contender's prediction and its random-group standard error (``<metric>_se``)."""
+    arrays = {"value": result.value, "purchases": result.purchases, "active": result.active,
+              "alive": result.alive, "actual_value": actual_value, "actual_purchases": actual_purchases}
+    figures = row_figures(**arrays)
+    return with_errors(figures, standard_errors(row_figures, arrays, groups), METRIC_COLUMNS)
 
 
-def _heuristic_row(rfm: pl.DataFrame, bought: np.ndarray) -> dict[str, Any]:
+def _heuristic_row(rfm: pl.DataFrame, bought: np.ndarray, groups: np.ndarray) -> dict[str, Any]:
     """The heuristic health score (repeat purchase days / age - time since the last purchase / the oldest age):
     its AUC only, as it is no probability."""
     from clvlens.analytics.health import heuristic_score
@@ -161,8 +213,13 @@ def _heuristic_row(rfm: pl.DataFrame, bought: np.ndarray) -> dict[str, Any]:
     score = heuristic_score(*(rfm.get_column(c).to_numpy().astype(float) for c in ("frequency", "recency", "T")))
     row: dict[str, Any] = {"model": HEURISTIC, "family": "naive", "customers": int(bought.size)}
     row.update(dict.fromkeys(METRIC_COLUMNS, math.nan))
-    row.update(metrics.activity_metrics(score, bought, probability=False))
-    row.update({"health_mean": math.nan, "fit_seconds": 0.0,
+
+    def figures(score: np.ndarray, bought: np.ndarray) -> dict[str, float]:
+        return metrics.activity_metrics(score, bought, probability=False)
+
+    arrays = {"score": score, "bought": bought}
+    row.update(with_errors(figures(**arrays), standard_errors(figures, arrays, groups), METRIC_COLUMNS))
+    row.update({"health_mean": math.nan, "health_mean_se": math.nan, "fit_seconds": 0.0,
                 "note": "health ranking only: frequency / age - silence / oldest age", "error": None})
     return row
 
@@ -185,10 +242,11 @@ def _error_row(name: str, customers: int, seconds: float, exc: Exception) -> dic
 def _table(rows: list[dict[str, Any]]) -> pl.DataFrame:
     schema: dict[str, Any] = {"model": pl.String, "family": pl.String, "customers": pl.Int64}
     schema.update(dict.fromkeys(METRIC_COLUMNS, pl.Float64))
-    schema.update({"fit_seconds": pl.Float64, "note": pl.String, "error": pl.String})
+    schema.update({"fit_seconds": pl.Float64, "note": pl.String, "error": pl.String, "population": pl.Int64})
+    schema.update(dict.fromkeys(ERROR_COLUMNS, pl.Float64))
     if not rows:
         return pl.DataFrame(schema=schema)
-    table = pl.DataFrame(rows, schema=schema, orient="row")
+    table = pl.DataFrame([{name: row.get(name) for name in schema} for row in rows], schema=schema, orient="row")
     # a metric that could not be computed (a model that failed, or no purchases to rank) is missing, not NaN
     return table.with_columns(pl.col(pl.Float64).fill_nan(None))
 
