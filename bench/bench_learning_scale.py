@@ -40,12 +40,13 @@ def main() -> None:
         period = resolve_period(transactions, "W", None, None, "D")
         observed = observed_until(transactions, period.observation_end)
         customers = observed.get_column("customer_id").n_unique()
-        (trained, predictions), wall, cpu = _timed(lambda: train_and_predict_ltv(
-            observed, horizon="12M", time_unit="W", observation_end=period.observation_end))
+        end = period.observation_end
+        (trained, predictions), wall, cpu = _timed(lambda observed=observed, end=end: train_and_predict_ltv(
+            observed, horizon="12M", time_unit="W", observation_end=end))
         note = f"trained on {trained.n_train:,} of {trained.n_population:,}; scored {predictions.height:,}"
         print(f"| {path} | {customers:,} | ML LTV | {wall:.1f} | {cpu:.1f} | {cpu / customers * 1e5:.2f} | {note} |")
-        card, wall, cpu = _timed(lambda: run_scorecard(
-            observed, observation_end=period.observation_end, time_unit="W", holdout=None))
+        card, wall, cpu = _timed(lambda observed=observed, end=end: run_scorecard(
+            observed, observation_end=end, time_unit="W", holdout=None))
         note = f"scored {card.sample.size:,} of {card.sample.population:,}"
         print(f"| {path} | {customers:,} | scorecard | {wall:.1f} | {cpu:.1f} | {cpu / customers * 1e5:.2f} | {note} |")
 

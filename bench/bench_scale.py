@@ -24,10 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scale_log import write_log  # noqa: E402
+from scale_log import write_log
 
 ROOT = Path(__file__).resolve().parents[1]
-STAGE = re.compile(r"^\[\d+/\d+\] (?P<name>[^:]+): (?P<wall>[\d.]+) s \(cpu (?P<cpu>[\d.]+) s, peak (?P<peak>[\d,]+) MB\)")
+STAGE = re.compile(
+    r"^\[\d+/\d+\] (?P<name>[^:]+): (?P<wall>[\d.]+) s \(cpu (?P<cpu>[\d.]+) s, peak (?P<peak>[\d,]+) MB\)"
+)
 
 FLOOR = """
 import sys, time, duckdb
@@ -96,7 +98,8 @@ def table(rows: list[tuple[int, int, Measured, Measured]]) -> str:
     for customers, order_lines, run, floor in rows:
         stage = {name: wall for name, wall, *_ in run.stages}
         kind = "Parquet" if run.label.endswith(".parquet") else "gzip CSV"
-        cells = [f"{customers:,}", f"{order_lines:,}", kind, *(f"{stage[n]:.1f}" if n in stage else "-" for n in names),
+        walls = (f"{stage[n]:.1f}" if n in stage else "-" for n in names)
+        cells = [f"{customers:,}", f"{order_lines:,}", kind, *walls,
                  f"**{run.seconds:.1f}**", f"{run.cpu_seconds:.1f}", f"{run.peak_mb:,.0f}", f"{floor.seconds:.1f}",
                  f"{run.seconds / floor.seconds:.0f}x" if floor.seconds > 0 else "-"]
         lines.append("| " + " | ".join(cells) + " |")
@@ -133,8 +136,10 @@ def main() -> None:
             print(f"{customers:,} customers, {kind}: {run.seconds:.1f} s, CPU {run.cpu_seconds:.1f} s, peak "
                   f"{run.peak_mb:,.0f} MB, floor {floor.seconds:.1f} s {run.failure}", flush=True)
             rows.append((customers, order_lines, run, floor))
-    text = (f"Stage wall seconds, the whole process's wall and CPU seconds and peak memory, and the DuckDB floor\n\n"
-            f"{table(rows)}\n\nPer stage, CPU seconds / the process's peak MB during the stage\n\n{stage_memory(rows)}\n")
+    text = (
+        "Stage wall seconds, the whole process's wall and CPU seconds and peak memory, and the DuckDB floor\n\n"
+        f"{table(rows)}\n\nPer stage, CPU seconds / the process's peak MB during the stage\n\n{stage_memory(rows)}\n"
+    )
     out = ROOT / "bench" / "results" / "scale.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
