@@ -22,6 +22,16 @@ __all__ = ["ParetoNBD"]
 _BLOCK = 16_384
 
 
+def _distinct_pair_terms(
+    r: float, alpha: float, s: float, beta: float, x: np.ndarray, t: np.ndarray, exact: bool
+) -> np.ndarray:
+    """:func:`log_pareto_integral_term` per row, evaluated once per distinct (x, t) pair."""
+    pairs, counts, inverse = dedup_rows([x, t])
+    if counts.size > 0.7 * x.size:  # mostly distinct: grouping saves little
+        return log_pareto_integral_term(r, alpha, s, beta, x, t, exact)
+    return log_pareto_integral_term(r, alpha, s, beta, pairs[0], pairs[1], exact)[inverse]
+
+
 def _pair_terms(r: float, alpha: float, s: float, beta: float, pairs: list[np.ndarray]) -> np.ndarray:
     """:func:`log_pareto_integral_term` of distinct (x, t) pairs, in blocks (the hypergeometric series keep many
     temporaries: blocks let the allocator reuse them instead of faulting whole-column ones in afresh)."""
@@ -31,6 +41,7 @@ def _pair_terms(r: float, alpha: float, s: float, beta: float, pairs: list[np.nd
         rows = slice(start, start + _BLOCK)
         out[rows] = log_pareto_integral_term(r, alpha, s, beta, x[rows], t[rows], exact=False)
     return out
+
 
 P = dict[str, Any]
 
@@ -44,15 +55,13 @@ def _log_terms(p: P, x: Any, tx: Any, T: Any, exact: bool = True) -> tuple[np.nd
     r, alpha, s, beta = p["r"], p["alpha"], p["s"], p["beta"]
     l1 = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
     x, tx = np.asarray(x, dtype=float), np.asarray(tx, dtype=float)
-    if x.ndim == 1 and np.ndim(r) == 0 and x.size > 1000:
-        # rows with x = 0 (so t_x = 0) share one value of the t_x term: evaluate it once
-        u1 = np.empty(x.shape)
-        zero = (x == 0) & (tx == 0)
-        u1[zero] = log_pareto_integral_term(r, alpha, s, beta, np.zeros(1), np.zeros(1), exact)[0]
-        u1[~zero] = log_pareto_integral_term(r, alpha, s, beta, x[~zero], tx[~zero], exact)
+    if x.ndim == 1 and np.ndim(r) == 0 and x.size > 1000 and np.shape(T) == x.shape:
+        # the terms depend on the (x, t) pair alone: evaluate each distinct pair once (daily data over years
+        # hold far fewer pairs than customers)
+        u1, u2 = (_distinct_pair_terms(r, alpha, s, beta, x, t, exact) for t in (tx, np.asarray(T, dtype=float)))
     else:
         u1 = log_pareto_integral_term(r, alpha, s, beta, x, tx, exact)
-    u2 = log_pareto_integral_term(r, alpha, s, beta, x, T, exact)
+        u2 = log_pareto_integral_term(r, alpha, s, beta, x, T, exact)
     diff = np.minimum(u2 - u1, 0.0)
     with np.errstate(divide="ignore"):
         log_a0 = u1 + np.log(-np.expm1(diff))
@@ -68,18 +77,22 @@ def prob_alive(p: P, x: Any, tx: Any, T: Any) -> np.ndarray:
         return np.exp(-soft)
 
 
-def conditional_expected(p: P, t: Any, x: Any, tx: Any, T: Any) -> np.ndarray:
+def conditional_expected(p: P, t: Any, x: Any, tx: Any, T: Any, alive: Any = None) -> np.ndarray:
     """E[Y(t) | x, t_x, T]: FH05 eq. (21),
     P(alive) (r+x)(beta+T)/((alpha+T)(s-1)) [1 - ((beta+T)/(beta+T+t))^(s-1)].
 
     ``[1 - u^(s-1)]/(s-1)`` is computed as ``-expm1((s-1) log u)/(s-1)``, continuous through s = 1.
+    ``alive``: P(alive) when already at hand (it does not depend on ``t``).
     """
     r, alpha, s, beta = p["r"], p["alpha"], p["s"], p["beta"]
     sm1 = np.asarray(s, dtype=float) - 1.0
     lu = np.log1p(t / (beta + T))
     small = np.abs(sm1) < 1e-10
     g = np.where(small, lu, -np.expm1(-sm1 * lu) / np.where(small, 1.0, sm1))
-    pa = prob_alive(p, x, tx, T) if np.any(np.asarray(T) > 0) or np.any(np.asarray(x) > 0) else 1.0
+    if alive is not None:
+        pa = alive
+    else:
+        pa = prob_alive(p, x, tx, T) if np.any(np.asarray(T) > 0) or np.any(np.asarray(x) > 0) else 1.0
     return pa * (r + x) / (alpha + T) * (beta + T) * g
 
 
@@ -270,5 +283,6 @@ class ParetoNBD(BetaGeo):
         if cols is None:
             z = np.zeros(1)
             cols = (z, z, z)
+        alive = prob_alive(p, *cols)[:, None] if np.ndim(p["r"]) == 0 else None  # once per customer, not per time
         x, tx, TT = (c[:, None] for c in cols)
-        return conditional_expected(p, times[None, :], x, tx, TT)
+        return conditional_expected(p, times[None, :], x, tx, TT, alive)
