@@ -144,7 +144,7 @@ def fit_models(
     mask = sample_mask(customers.get_column("customer_id"), settings.selection_sample)
     sampled = customers if mask is None else customers.filter(pl.Series(mask))
     observed = transactions if mask is None else transactions.filter(
-        pl.col("customer_id").is_in(sampled.get_column("customer_id")))
+        pl.col("customer_id").is_in(sampled.get_column("customer_id").implode()))
     x, tx, T = _columns(sampled)
     full = fit_candidates(x, tx, T, time_unit=time_unit, names=settings.models, penalizer_coef=settings.penalizer_coef)
     by_bic = select_model(full)
@@ -169,7 +169,8 @@ def fit_models(
         sample_note = (f"{sampled.height:,} of {customers.height:,} customers (stable hash of customer_id; "
                        f"selection_sample = {settings.selection_sample:,})")
         selection, refit_note = _refit_chosen(selection, customers, time_unit, settings)
-        note += f"; candidates compared on {sampled.height:,} of {customers.height:,} customers, {refit_note}"
+        note += (f"; candidates compared on {sampled.height:,} of {customers.height:,} customers (their "
+                 f"log-likelihood and BIC on those), {refit_note}")
     spend_model, fallback, spend_note = _fit_spend(customers, time_unit)
     fitted = FittedModels(selection.model, spend_model, fallback, spend_note, selection, settings, time_unit, note)
     fitted.sample_note = sample_note
@@ -224,7 +225,8 @@ def _refit_chosen(
         except ClvlensError as exc:
             failures.append(f"{candidate.name} could not be fitted on all customers ({exc})")
             continue
-        candidate.model = model
+        candidate.model = model  # the model used: its row states its own fit's figures, on every customer
+        candidate.log_likelihood, candidate.bic = model.fit_result_.log_likelihood, model.fit_result_.bic
         chosen = ModelSelection(candidate.name, selection.criterion, selection.candidates, selection.holdout_actual)
         text = f"{candidate.name} fitted on all {customers.height:,}"
         return chosen, "; ".join([*failures, text])
