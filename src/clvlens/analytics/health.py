@@ -9,7 +9,7 @@ Four candidate scores, each computed for every customer:
 - ``heuristic``: repeat purchase days / age - days since the last purchase / the oldest customer's age (both in
   the summary's time unit), turned into a probability by a logistic fit on the window before (as the classifier).
 
-The choice is made on an internal time split, over a stable sample of customers (``sample``, 100,000 by default;
+The choice is made on an internal time split, over a stable sample of customers (``sample``, 50,000 by default;
 every customer when there are fewer; :mod:`clvlens.analytics.sampling`): the calibration end is the observation end minus the validation
 window, every score is computed from what was known then, and the customers are ranked against who bought in the
 window after it. The best area under the ROC curve wins (AUC rounded to three decimals; ties go to the lower
@@ -47,8 +47,9 @@ __all__ = ["HEALTH_SCORES", "HealthResult", "health_scores", "heuristic_score", 
 
 HEALTH_SCORES = ("p_active", "p_alive", "p_active_ml", "heuristic")
 _MIN_VALIDATION_DAYS = 14
-#: customers the scores are validated and the classifier trained on by default (a stable hash sample)
-HEALTH_SAMPLE = 100_000
+#: customers the scores are validated and the classifier trained on by default (a stable hash sample): the
+#: 95% margin of the AUC difference between the top two scores was 0.0023 on 60,883 customers of the 100k demo store
+HEALTH_SAMPLE = 50_000
 #: from this many training customers LightGBM trains on every core: below it (the default sample included) one
 #: thread, since on a busy 2-core machine OpenMP threads waiting on each other took 30x longer per round (measured)
 _THREADED_FROM = 200_000
