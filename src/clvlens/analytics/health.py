@@ -10,8 +10,8 @@ Four candidate scores, each computed for every customer:
   the summary's time unit), turned into a probability by a logistic fit on the window before (as the classifier).
 
 The choice is made on an internal time split, over a stable sample of customers (``sample``, 50,000 by default;
-every customer when there are fewer; :mod:`clvlens.analytics.sampling`): the calibration end is the observation end minus the validation
-window, every score is computed from what was known then, and the customers are ranked against who bought in the
+every customer when there are fewer; :mod:`clvlens.analytics.sampling`): the calibration end is the observation
+end minus the validation window, every score is computed from what was known then, and the customers are ranked against who bought in the
 window after it. The best area under the ROC curve wins (AUC rounded to three decimals; ties go to the lower
 Brier score). The validation window is the health window when the history holds three of them (the classifier
 needs a window of history, a window of labels and a window to be checked on), else a third of the history in

@@ -54,7 +54,8 @@ def _utf8_matrix(text: pl.Series) -> tuple[np.ndarray, np.ndarray]:
         array = array.combine_chunks()
     array = array.cast(pa.large_string())
     offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[array.offset : array.offset + len(array) + 1]
-    data = np.frombuffer(array.buffers()[2], dtype=np.uint8) if array.buffers()[2] is not None else np.zeros(0, np.uint8)
+    buffer = array.buffers()[2]
+    data = np.frombuffer(buffer, dtype=np.uint8) if buffer is not None else np.zeros(0, np.uint8)
     lengths = np.diff(offsets)
     width = int(lengths.max()) if lengths.size else 0
     position = offsets[:-1, None] + np.arange(width)[None, :]

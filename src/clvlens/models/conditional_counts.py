@@ -38,10 +38,10 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from clvlens.models._base import dedup_rows
 from clvlens.models import bgbb as _bgbb
 from clvlens.models import bgnbd as _bgnbd
 from clvlens.models import paretonbd as _pareto
+from clvlens.models._base import dedup_rows
 from clvlens.models._special import log_pareto_integral_term
 
 __all__ = [

@@ -209,7 +209,7 @@ def _choice_error(selection: ModelSelection) -> PairedDifference | None:
     n = float(w.sum())
     mean = float(w @ d / n)
     se = float(np.sqrt(w @ (d - mean) ** 2 / max(n - 1.0, 1.0) / n))
-    return PairedDifference(mean, se, int(round(n)))
+    return PairedDifference(mean, se, round(n))
 
 
 def _refit_chosen(
