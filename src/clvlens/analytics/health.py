@@ -11,14 +11,14 @@ Four candidate scores, each computed for every customer:
 
 The choice is made on an internal time split, over a stable sample of customers (``sample``, 50,000 by default;
 every customer when there are fewer; :mod:`clvlens.analytics.sampling`): the calibration end is the observation
-end minus the validation window, every score is computed from what was known then, and the customers are ranked against who bought in the
-window after it. The best area under the ROC curve wins (AUC rounded to three decimals; ties go to the lower
-Brier score). The validation window is the health window when the history holds three of them (the classifier
-needs a window of history, a window of labels and a window to be checked on), else a third of the history in
-whole weeks. The sampling error of the choice is the DeLong standard error of the AUC difference between the
-top two on the sampled customers; a choice within it is noted. The classifier used for every customer is trained
-on the same sample of customers (LightGBM on every core for large samples) and predicts every customer.
-Scores learned on a shorter window are carried to the health window as 1 - (1 - p)^k, with k per
+end minus the validation window, every score is computed from what was known then, and the customers are ranked
+against who bought in the window after it. The best area under the ROC curve wins (AUC rounded to three decimals;
+ties go to the lower Brier score). The validation window is the health window when the history holds three of
+them (the classifier needs a window of history, a window of labels and a window to be checked on), else a third
+of the history in whole weeks. The sampling error of the choice is the DeLong standard error of the AUC
+difference between the top two on the sampled customers; a choice within it is noted. The classifier used for
+every customer is trained on the same sample (LightGBM on every core for large samples) and predicts every
+customer. Scores learned on a shorter window are carried to the health window as 1 - (1 - p)^k, with k per
 customer the ratio of log P(no purchase) over the two windows under the transaction model (so the hazard decays
 as the model says, not at a constant rate).
 """
