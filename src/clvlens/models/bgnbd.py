@@ -17,7 +17,7 @@ import numpy as np
 from scipy import special
 
 from clvlens.errors import ClvlensError
-from clvlens.models._base import BaseModel, start_scales, validate_finite_nonneg, validate_integer
+from clvlens.models._base import BaseModel, dedup_rows, start_scales, validate_finite_nonneg, validate_integer
 from clvlens.models._bgnbd_likelihood import log_likelihood_derivatives, prepare_rows, row_log_likelihood
 from clvlens.models._special import beta_mixture_mean, softplus_and_sigmoid
 from clvlens.models.clv import parse_horizon
@@ -366,6 +366,14 @@ class BetaGeo(BaseModel):
         if cols is None:
             z = np.zeros(1)
             cols = (z, z, z)
+        if cols[0].size > 1000 and np.ndim(p["r"]) == 0:
+            # given alive, the path depends on the (x, T) pair alone: once per distinct pair (daily data over
+            # years hold far fewer pairs than customers), times P(alive) per customer
+            (ux, uT), _, inverse = dedup_rows([cols[0], cols[2]])
+            if ux.size < 0.7 * cols[0].size:
+                given = conditional_expected(p, times[None, :], ux[:, None], uT[:, None], uT[:, None], self._shift,
+                                             np.ones(1))
+                return given[inverse] * prob_alive(p, *cols, self._shift)[:, None]
         x, tx, TT = (c[:, None] for c in cols)
         alive = prob_alive(p, x, tx, TT, self._shift)
         return conditional_expected(p, times[None, :], x, tx, TT, self._shift, alive)
