@@ -188,8 +188,10 @@ def customer_lifetime_value_interval(
     n = cols[0].shape[0]
     info: dict[str, Any] = report if report is not None else {}
     drawn = getattr(model, "draw_report_", {})
-    info.update(draws_requested=int(n_draws), draws_outside_region=int(n_draws - m), draws_failed=0,
-                stopped=None, proposals=int(drawn.get("proposed", m)),
+    # a sampler that ran out of time stopped short: the missing draws were not refused as outside the region
+    budget = drawn.get("stopped") or getattr(spend, "draw_report_", {}).get("stopped")
+    info.update(draws_requested=int(n_draws), draws_outside_region=0 if budget else int(n_draws - m),
+                draws_failed=0, stopped=budget or None, proposals=int(drawn.get("proposed", m)),
                 proposals_refused=int(drawn.get("outside_box", 0) + drawn.get("outside_likelihood_region", 0)))
     if interval_method(method, n, n_draws) == "linear":
         info.update(method="linear", draws_used=m)
