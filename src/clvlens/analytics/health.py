@@ -282,8 +282,8 @@ def health_scores(
         chosen = _choose(figures)
     choice = _choice_error(figures, validated, chosen)
     if choice is not None and choice[1].within_error:
-        notes.append(f"health: {chosen} and {choice[0]} are within sampling error "
-                     f"(AUC difference {choice[1].describe()})")
+        notes.append(f"health: {chosen} and {choice[0]} are within sampling error of each other "
+                     "(see health_choice_error)")
 
     exponent = (_window_exponents(model, days / UNIT_DAYS[time_unit], window_units, (x, tx, T))
                 if days and days < window_days else 1.0)

@@ -162,15 +162,15 @@ def fit_models(
             note = f"chosen by BIC: the time split could not be used ({exc})"
     choice_error = _choice_error(selection)
     if choice_error is not None and choice_error.within_error:
-        note += f"; the top two are within sampling error ({choice_error.describe()})"
+        note += "; the top two are within sampling error of each other (see model_selection_error)"
     if mask is None:
         sample_note = f"all {customers.height:,} customers"
     else:
         sample_note = (f"{sampled.height:,} of {customers.height:,} customers (stable hash of customer_id; "
                        f"selection_sample = {settings.selection_sample:,})")
         selection, refit_note = _refit_chosen(selection, customers, time_unit, settings)
-        note += (f"; candidates compared on {sampled.height:,} of {customers.height:,} customers (their "
-                 f"log-likelihood and BIC on those), {refit_note}")
+        note += ("; candidates compared on a sample of the customers (see model_selection_sample; their "
+                 f"log-likelihood and BIC on it), {refit_note}")
     spend_model, fallback, spend_note = _fit_spend(customers, time_unit)
     fitted = FittedModels(selection.model, spend_model, fallback, spend_note, selection, settings, time_unit, note)
     fitted.sample_note = sample_note
@@ -228,7 +228,7 @@ def _refit_chosen(
         candidate.model = model  # the model used: its row states its own fit's figures, on every customer
         candidate.log_likelihood, candidate.bic = model.fit_result_.log_likelihood, model.fit_result_.bic
         chosen = ModelSelection(candidate.name, selection.criterion, selection.candidates, selection.holdout_actual)
-        text = f"{candidate.name} fitted on all {customers.height:,}"
+        text = f"{candidate.name} fitted on all customers"
         return chosen, "; ".join([*failures, text])
     raise ClvlensError("no model could be fitted on all customers (" + "; ".join(failures) + ")")
 
