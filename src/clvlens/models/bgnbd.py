@@ -291,7 +291,10 @@ class BetaGeo(BaseModel):
         """E[number of purchases in (T, T + t] | x, t_x, T]."""
         self._check_fitted()
         x, tx, TT = self._cols3(frequency, recency, T)
-        return conditional_expected(self.params_, _time(t, self.time_unit), x, tx, TT, self._shift)
+        tt = _time(t, self.time_unit)
+        if np.ndim(tt) == 0 and x.ndim == 1 and x.shape == tx.shape == TT.shape:
+            return self._expected_path(self.params_, np.array([float(tt)]), (x, tx, TT))[:, 0]
+        return conditional_expected(self.params_, tt, x, tx, TT, self._shift)
 
     def conditional_probability_of_n_purchases_up_to_time(
         self, t: Any, n: Any, frequency: Any, recency: Any = None, T: Any = None
