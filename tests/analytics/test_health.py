@@ -122,3 +122,27 @@ def test_health_on_a_short_history_falls_back_to_p_active(demo_log: pl.DataFrame
     result = health_scores(observed, customers, model, window="12M", time_unit="W", observation_end=end)
     assert result.score == "p_active" and result.validation_window_days is None
     assert any("too short" in note for note in result.notes)
+
+
+def test_health_validates_and_trains_on_a_stable_sample_and_scores_everyone(demo_log: pl.DataFrame) -> None:
+    """With a sample smaller than the base, the scores are validated on the sampled customers (the same ones
+    whatever the row order), the classifier still scores every customer, and the choice's AUC error is stated."""
+    end = datetime(2024, 9, 30)
+    observed = observed_until(demo_log, end)
+    customers = build_customer_table(demo_log, "W", end)
+    cols = [customers.get_column(c).to_numpy().astype(float) for c in ("frequency", "recency", "T")]
+    model = BetaGeo(time_unit="W").fit(*cols)
+    kwargs = {"window": "13W", "time_unit": "W", "observation_end": end, "sample": 1_000}
+    result = health_scores(observed, customers, model, **kwargs)
+    again = health_scores(observed.reverse(), customers.reverse(), model, **kwargs)
+    assert result.sample_note == f"1,000 of {customers.height:,} customers (stable hash of customer_id)"
+    validated = result.validation.get_column("customers").to_list()
+    assert max(validated) <= 1_000 and validated == again.validation.get_column("customers").to_list()
+    np.testing.assert_allclose(result.validation.get_column("health_auc").to_numpy(),
+                               again.validation.get_column("health_auc").to_numpy(), rtol=1e-12)
+    assert result.customer_columns.height == customers.height
+    assert result.customer_columns.get_column("p_active_ml").null_count() == 0
+    assert result.choice_error is not None and result.choice_error.startswith(f"AUC of {result.score} - ")
+    assert "sampling error" in result.choice_error
+    whole = health_scores(observed, customers, model, window="13W", time_unit="W", observation_end=end)
+    assert whole.sample_note == f"all {customers.height:,} customers"

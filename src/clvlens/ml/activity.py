@@ -8,6 +8,7 @@ whole label window must lie before the date it is then applied at. Saved as Ligh
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -31,6 +32,9 @@ from clvlens.ml.lgbm import _BoosterModel, _lightgbm
 from clvlens.summary.rfm import UNIT_DAYS
 
 __all__ = ["ActivityClassifier", "TrainedActivity", "load_activity", "train_activity"]
+
+#: from this many rows the classifier predicts on every core
+_PARALLEL_PREDICT_ROWS = 100_000
 
 
 class ActivityClassifier(_BoosterModel):
@@ -57,7 +61,9 @@ class ActivityClassifier(_BoosterModel):
         matrix = self._matrix(X)
         if self.booster_ is None:
             return np.full(matrix.shape[0], float(self.constant_probability_ or 0.0))
-        return np.clip(np.asarray(self.booster_.predict(matrix), dtype=float), 0.0, 1.0)
+        # one parallel loop over the rows (no per-round synchronisation as in training): every core for many rows
+        threads = max(1, os.cpu_count() or 1) if matrix.shape[0] >= _PARALLEL_PREDICT_ROWS else 1
+        return np.clip(np.asarray(self.booster_.predict(matrix, num_threads=threads), dtype=float), 0.0, 1.0)
 
     def _boosters(self) -> list[Any]:
         return [] if self.booster_ is None else [self.booster_]

@@ -34,6 +34,7 @@ _LOG_BOUND = 18.0  # log-parameters are boxed in [-18, 18] (about 1.5e-8 .. 6.6e
 _LOG_DRIFT = 9.0  # beyond about 1e-4 .. 8e3 an unconverged fit may be drifting to an edge: fewer retries
 _LOG_EDGE = 14.0  # a fitted parameter outside [8e-7, 1.2e6] is treated as having run off to 0 or infinity
 _WEAK_LOG_SD = 1.0  # sd(log theta) above this (a 95% interval wider than a factor 50 each way): weakly identified
+_MAX_NEWTON_STEP = 1.0  # largest change of a log-parameter in one quasi-Newton step
 _ILL_CONDITIONED = 1e10  # Hessian condition number beyond which its inverse is not to be trusted
 
 
@@ -182,28 +183,37 @@ def _lbfgs(obj: _Objective, x0: np.ndarray, maxiter: int = 500) -> optimize.Opti
 
 def _subsample(data: dict[str, Any], model: BaseModel) -> dict[str, Any]:
     cols, w = data["cols"], data["w"]
-    step = math.ceil(w.size / (model._subsample_above // 4))
+    step = math.ceil(w.size / getattr(model, "_subsample_rows", model._subsample_above // 4))
     idx = np.arange(0, w.size, step)
     return model._prepare([c[idx] for c in cols], w[idx])
 
 
 def _newton_polish(
-    obj: _Objective, phi: np.ndarray, H: np.ndarray, tol: float, max_steps: int = 12
+    obj: _Objective, phi: np.ndarray, H: np.ndarray, tol: float, max_steps: int = 25
 ) -> tuple[np.ndarray, float, int]:
     """Quasi-Newton iterations from the Hessian approximation ``H``, with step halving.
 
     Each step's change in gradient refines the inverse Hessian by the BFGS update (Nocedal & Wright 2006,
-    eq. 6.17), so a subsample's Hessian that is a few per cent off costs one or two extra steps, not five.
+    eq. 6.17), so a subsample's Hessian that is a few per cent off costs one or two extra steps, not five. Along
+    a flat ridge ``H`` may be indefinite or singular; its eigenvalues are taken in absolute value with a floor
+    (a modified Newton method, Nocedal & Wright 2006, section 3.4) so that every step descends.
     """
     try:
-        Hinv = np.linalg.inv(H)
+        eig, vec = np.linalg.eigh(0.5 * (H + H.T))
     except np.linalg.LinAlgError:
         return phi, 1e300, 0
+    if not (np.all(np.isfinite(eig)) and np.max(np.abs(eig)) > 0):
+        return phi, 1e300, 0
+    eig = np.maximum(np.abs(eig), 1e-8 * float(np.max(np.abs(eig))))
+    Hinv = (vec / eig) @ vec.T
     f, g = obj.grad(phi)
     steps = 0
     eye = np.eye(phi.size)
     while steps < max_steps and np.max(np.abs(g)) >= tol * 0.1:
         step = -Hinv @ g
+        length = float(np.max(np.abs(step)))
+        if length > _MAX_NEWTON_STEP:  # a trust region: a near-null direction's step stays a factor e at most
+            step *= _MAX_NEWTON_STEP / length
         for _ in range(30):
             cand = phi + step
             fc, gc = obj.grad(cand)
@@ -304,6 +314,17 @@ def _maximise(model: BaseModel, data: dict[str, Any], n_customers: int) -> tuple
         if ok(res.x, float(res.fun), res.jac):
             best = (res.x, float(res.fun), "L-BFGS-B", int(res.nit))
             break
+        near = np.all(np.isfinite(res.x)) and float(np.max(np.abs(res.jac))) < 100 * tol
+        if near and not np.any(np.abs(res.x) > edge):
+            # L-BFGS-B stopped on its relative-reduction test close to the optimum, as it does where the
+            # likelihood rises ever more slowly along a ridge: Newton steps with the full data's curvature
+            # finish from there, where another start would crawl along the ridge all over again
+            phi, fval, nsteps = _newton_polish(obj, res.x, obj.hessian(res.x) / obj.n, tol)
+            attempts.append(f"{nsteps} Newton steps from the L-BFGS-B point")
+            if fval <= best[1]:
+                best = (phi, fval, "L-BFGS-B + Newton", int(res.nit) + nsteps)
+            if ok(phi, fval):
+                break
         if i >= 1 and np.all(np.isfinite(res.x)) and np.any(np.abs(res.x) > _LOG_DRIFT):
             break  # two starts drifting to an edge: more starts of the same optimiser would only follow
     assert best is not None

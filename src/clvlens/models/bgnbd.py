@@ -17,7 +17,7 @@ import numpy as np
 from scipy import special
 
 from clvlens.errors import ClvlensError
-from clvlens.models._base import BaseModel, start_scales, validate_finite_nonneg, validate_integer
+from clvlens.models._base import BaseModel, dedup_rows, start_scales, validate_finite_nonneg, validate_integer
 from clvlens.models._bgnbd_likelihood import log_likelihood_derivatives, prepare_rows, row_log_likelihood
 from clvlens.models._special import beta_mixture_mean, softplus_and_sigmoid
 from clvlens.models.clv import parse_horizon
@@ -291,7 +291,10 @@ class BetaGeo(BaseModel):
         """E[number of purchases in (T, T + t] | x, t_x, T]."""
         self._check_fitted()
         x, tx, TT = self._cols3(frequency, recency, T)
-        return conditional_expected(self.params_, _time(t, self.time_unit), x, tx, TT, self._shift)
+        tt = _time(t, self.time_unit)
+        if np.ndim(tt) == 0 and x.ndim == 1 and x.shape == tx.shape == TT.shape:
+            return self._expected_path(self.params_, np.array([float(tt)]), (x, tx, TT))[:, 0]
+        return conditional_expected(self.params_, tt, x, tx, TT, self._shift)
 
     def conditional_probability_of_n_purchases_up_to_time(
         self, t: Any, n: Any, frequency: Any, recency: Any = None, T: Any = None
@@ -366,6 +369,14 @@ class BetaGeo(BaseModel):
         if cols is None:
             z = np.zeros(1)
             cols = (z, z, z)
+        if cols[0].size > 1000 and np.ndim(p["r"]) == 0:
+            # given alive, the path depends on the (x, T) pair alone: once per distinct pair (daily data over
+            # years hold far fewer pairs than customers), times P(alive) per customer
+            (ux, uT), _, inverse = dedup_rows([cols[0], cols[2]])
+            if ux.size < 0.7 * cols[0].size:
+                given = conditional_expected(p, times[None, :], ux[:, None], uT[:, None], uT[:, None], self._shift,
+                                             np.ones(1))
+                return given[inverse] * prob_alive(p, *cols, self._shift)[:, None]
         x, tx, TT = (c[:, None] for c in cols)
         alive = prob_alive(p, x, tx, TT, self._shift)
         return conditional_expected(p, times[None, :], x, tx, TT, self._shift, alive)

@@ -188,8 +188,10 @@ def customer_lifetime_value_interval(
     n = cols[0].shape[0]
     info: dict[str, Any] = report if report is not None else {}
     drawn = getattr(model, "draw_report_", {})
-    info.update(draws_requested=int(n_draws), draws_outside_region=int(n_draws - m), draws_failed=0,
-                stopped=None, proposals=int(drawn.get("proposed", m)),
+    # a sampler that ran out of time stopped short: the missing draws were not refused as outside the region
+    budget = drawn.get("stopped") or getattr(spend, "draw_report_", {}).get("stopped")
+    info.update(draws_requested=int(n_draws), draws_outside_region=0 if budget else int(n_draws - m),
+                draws_failed=0, stopped=budget or None, proposals=int(drawn.get("proposed", m)),
                 proposals_refused=int(drawn.get("outside_box", 0) + drawn.get("outside_likelihood_region", 0)))
     if interval_method(method, n, n_draws) == "linear":
         info.update(method="linear", draws_used=m)
@@ -266,7 +268,23 @@ def _linear_interval(
     chunk = max(1, 2_000_000 // shift.shape[0])
     for lo in range(0, base.size, chunk):
         sl = slice(lo, lo + chunk)
-        q = np.quantile(base[sl] + shift @ grad[:, sl], quantiles, axis=0)
-        lower[sl], upper[sl] = q
+        # customers x draws, each customer's draws contiguous: the quantiles' partial sorts run along rows
+        values = grad[:, sl].T @ shift.T
+        values += base[sl, None]
+        lower[sl], upper[sl] = _row_quantiles(values, quantiles)
     # CLV cannot be negative; the expansion can be, far out in the lower tail of a tiny value
     return margin * np.maximum(lower, 0.0), margin * np.maximum(upper, 0.0)
+
+
+def _row_quantiles(values: np.ndarray, quantiles: list[float]) -> list[np.ndarray]:
+    """Each row's quantiles, as ``np.quantile(values, q, axis=1)`` (linear interpolation), by one sort of the rows:
+    short contiguous rows sort faster than numpy's partition selects in them."""
+    ordered = np.sort(values, axis=1)
+    out = []
+    for q in quantiles:
+        position = q * (values.shape[1] - 1)
+        below = int(np.floor(position))
+        above = min(below + 1, values.shape[1] - 1)
+        fraction = position - below
+        out.append(ordered[:, below] + fraction * (ordered[:, above] - ordered[:, below]))
+    return out

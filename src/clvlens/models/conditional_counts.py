@@ -41,6 +41,7 @@ from scipy import special
 from clvlens.models import bgbb as _bgbb
 from clvlens.models import bgnbd as _bgnbd
 from clvlens.models import paretonbd as _pareto
+from clvlens.models._base import dedup_rows
 from clvlens.models._special import log_pareto_integral_term
 
 __all__ = [
@@ -178,7 +179,14 @@ def pareto_conditional_pmf(p: P, t: Any, n: Any, x: Any, tx: Any, T: Any) -> np.
     shape = x.shape
     x, tx, T, t, n = (np.ravel(v) for v in (x, tx, T, t, n))
     alive = _pareto.prob_alive(p, x, tx, T)
-    new_pmf = _pareto_new_pmf(p["r"] + x, p["alpha"] + T, float(p["s"]), p["beta"] + T, t, n)
+    if x.size > 1000 and np.all(t == t[0]) and np.all(n == n[0]):
+        # one window and count for everyone: the new customer's pmf depends on the (x, T) pair alone, and daily
+        # data hold far fewer pairs than customers
+        (ux, uT), _, inverse = dedup_rows([x, T])
+        new_pmf = _pareto_new_pmf(p["r"] + ux, p["alpha"] + uT, float(p["s"]), p["beta"] + uT,
+                                  np.full(ux.shape, t[0]), np.full(ux.shape, n[0]))[inverse]
+    else:
+        new_pmf = _pareto_new_pmf(p["r"] + x, p["alpha"] + T, float(p["s"]), p["beta"] + T, t, n)
     return _combine(alive, new_pmf, n).reshape(shape)
 
 

@@ -25,6 +25,7 @@ from clvlens.models._base import (
     dedup_rows,
     extract_columns,
     fit_weights,
+    frequency_index,
     validate_finite_nonneg,
     validate_integer,
 )
@@ -163,14 +164,17 @@ class GammaGamma(BaseModel):
 
     def _prepare(self, cols: list[np.ndarray], weights: np.ndarray) -> dict[str, Any]:
         x, m = cols
-        return {"cols": cols, "w": weights, "lx": np.log(x), "lm": np.log(m), "xm": x * m}
+        ux, xi = frequency_index(x)  # the gamma functions depend on x alone: once per distinct frequency
+        return {"cols": cols, "w": weights, "lx": np.log(x), "lm": np.log(m), "xm": x * m, "ux": ux, "xi": xi}
 
     def _loglik(self, params: np.ndarray, data: dict[str, Any]) -> np.ndarray:
         p, q, g = params
         x = data["cols"][0]
+        pu = p * data["ux"]
+        per_x = special.gammaln(pu + q) - special.gammaln(pu) - special.gammaln(q) + q * np.log(g)
         px = p * x
-        return (special.gammaln(px + q) - special.gammaln(px) - special.gammaln(q) + q * np.log(g)
-                + px * data["lx"] + (px - 1.0) * data["lm"] - (px + q) * np.log(g + data["xm"]))
+        return (per_x[data["xi"]] + px * data["lx"] + (px - 1.0) * data["lm"]
+                - (px + q) * np.log(g + data["xm"]))
 
     def _loglik_grad(self, params: np.ndarray, data: dict[str, Any]) -> tuple[float, np.ndarray]:
         p, q, g = params
@@ -178,9 +182,10 @@ class GammaGamma(BaseModel):
         px = p * x
         lg = np.log(g + data["xm"])
         ll = float(w @ self._loglik(params, data))
-        dpq = special.digamma(px + q)
+        pu = p * data["ux"]
+        dpq = special.digamma(pu + q)[data["xi"]]
         grad = np.array([
-            w @ (x * (dpq - special.digamma(px) + data["lx"] + data["lm"] - lg)),
+            w @ (x * (dpq - special.digamma(pu)[data["xi"]] + data["lx"] + data["lm"] - lg)),
             w @ (dpq - special.digamma(q) + np.log(g) - lg),
             w @ (q / g - (px + q) / (g + data["xm"])),
         ])

@@ -13,13 +13,35 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy import special
 
-from clvlens.models._base import frequency_index, start_scales
+from clvlens.models._base import dedup_rows, frequency_index, start_scales
 from clvlens.models._special import log_pareto_integral_term, softplus_and_sigmoid
 from clvlens.models.bgnbd import BetaGeo, _time
 
 __all__ = ["ParetoNBD"]
 
 _BLOCK = 16_384
+
+
+def _distinct_pair_terms(
+    r: float, alpha: float, s: float, beta: float, x: np.ndarray, t: np.ndarray, exact: bool
+) -> np.ndarray:
+    """:func:`log_pareto_integral_term` per row, evaluated once per distinct (x, t) pair."""
+    pairs, counts, inverse = dedup_rows([x, t])
+    if counts.size > 0.7 * x.size:  # mostly distinct: grouping saves little
+        return log_pareto_integral_term(r, alpha, s, beta, x, t, exact)
+    return log_pareto_integral_term(r, alpha, s, beta, pairs[0], pairs[1], exact)[inverse]
+
+
+def _pair_terms(r: float, alpha: float, s: float, beta: float, pairs: list[np.ndarray]) -> np.ndarray:
+    """:func:`log_pareto_integral_term` of distinct (x, t) pairs, in blocks (the hypergeometric series keep many
+    temporaries: blocks let the allocator reuse them instead of faulting whole-column ones in afresh)."""
+    x, t = pairs
+    out = np.empty(x.size)
+    for start in range(0, x.size, _BLOCK):
+        rows = slice(start, start + _BLOCK)
+        out[rows] = log_pareto_integral_term(r, alpha, s, beta, x[rows], t[rows], exact=False)
+    return out
+
 
 P = dict[str, Any]
 
@@ -33,15 +55,13 @@ def _log_terms(p: P, x: Any, tx: Any, T: Any, exact: bool = True) -> tuple[np.nd
     r, alpha, s, beta = p["r"], p["alpha"], p["s"], p["beta"]
     l1 = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
     x, tx = np.asarray(x, dtype=float), np.asarray(tx, dtype=float)
-    if x.ndim == 1 and np.ndim(r) == 0 and x.size > 1000:
-        # rows with x = 0 (so t_x = 0) share one value of the t_x term: evaluate it once
-        u1 = np.empty(x.shape)
-        zero = (x == 0) & (tx == 0)
-        u1[zero] = log_pareto_integral_term(r, alpha, s, beta, np.zeros(1), np.zeros(1), exact)[0]
-        u1[~zero] = log_pareto_integral_term(r, alpha, s, beta, x[~zero], tx[~zero], exact)
+    if x.ndim == 1 and np.ndim(r) == 0 and x.size > 1000 and np.shape(T) == x.shape:
+        # the terms depend on the (x, t) pair alone: evaluate each distinct pair once (daily data over years
+        # hold far fewer pairs than customers)
+        u1, u2 = (_distinct_pair_terms(r, alpha, s, beta, x, t, exact) for t in (tx, np.asarray(T, dtype=float)))
     else:
         u1 = log_pareto_integral_term(r, alpha, s, beta, x, tx, exact)
-    u2 = log_pareto_integral_term(r, alpha, s, beta, x, T, exact)
+        u2 = log_pareto_integral_term(r, alpha, s, beta, x, T, exact)
     diff = np.minimum(u2 - u1, 0.0)
     with np.errstate(divide="ignore"):
         log_a0 = u1 + np.log(-np.expm1(diff))
@@ -57,18 +77,22 @@ def prob_alive(p: P, x: Any, tx: Any, T: Any) -> np.ndarray:
         return np.exp(-soft)
 
 
-def conditional_expected(p: P, t: Any, x: Any, tx: Any, T: Any) -> np.ndarray:
+def conditional_expected(p: P, t: Any, x: Any, tx: Any, T: Any, alive: Any = None) -> np.ndarray:
     """E[Y(t) | x, t_x, T]: FH05 eq. (21),
     P(alive) (r+x)(beta+T)/((alpha+T)(s-1)) [1 - ((beta+T)/(beta+T+t))^(s-1)].
 
     ``[1 - u^(s-1)]/(s-1)`` is computed as ``-expm1((s-1) log u)/(s-1)``, continuous through s = 1.
+    ``alive``: P(alive) when already at hand (it does not depend on ``t``).
     """
     r, alpha, s, beta = p["r"], p["alpha"], p["s"], p["beta"]
     sm1 = np.asarray(s, dtype=float) - 1.0
     lu = np.log1p(t / (beta + T))
     small = np.abs(sm1) < 1e-10
     g = np.where(small, lu, -np.expm1(-sm1 * lu) / np.where(small, 1.0, sm1))
-    pa = prob_alive(p, x, tx, T) if np.any(np.asarray(T) > 0) or np.any(np.asarray(x) > 0) else 1.0
+    if alive is not None:
+        pa = alive
+    else:
+        pa = prob_alive(p, x, tx, T) if np.any(np.asarray(T) > 0) or np.any(np.asarray(x) > 0) else 1.0
     return pa * (r + x) / (alpha + T) * (beta + T) * g
 
 
@@ -137,6 +161,9 @@ class ParetoNBD(BetaGeo):
     _no_dropout: ClassVar[dict[str, str]] = {"s": "down", "beta": "up"}
     _param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "s", "beta")
     _subsample_above: ClassVar[int] = 20_000
+    #: a likelihood evaluation costs the distinct (x, t) pairs' special functions (see ``_prepare``), so the warm
+    #: start can afford a subsample of 10,000 rows, large enough to land near the full data's optimum
+    _subsample_rows: ClassVar[int] = 10_000
     _analytic_gradient: ClassVar[bool] = False
     _analytic_hessian: ClassVar[bool] = False
 
@@ -156,26 +183,35 @@ class ParetoNBD(BetaGeo):
         return np.array([1.0, per_age, 1.0, per_age])
 
     def _prepare(self, cols: list[np.ndarray], weights: np.ndarray) -> dict[str, Any]:
-        x = cols[0]
+        """The rows plus the distinct (x, t_x) and (x, T) pairs and distinct ages, each with the rows' index into
+        them: the hypergeometric terms depend on a pair alone, and daily data hold far fewer distinct pairs than
+        rows (a 1M-customer log over two years: tens of thousands), so a likelihood evaluation costs the pairs'
+        special functions plus a few cheap operations per row."""
+        x, tx, T = cols
         ux, xi = frequency_index(x)
-        return {"cols": cols, "w": weights, "ux": ux, "xi": xi}
+        pairs_tx, _, at_tx = dedup_rows([x, tx])
+        pairs_T, _, at_T = dedup_rows([x, T])
+        ages, at_age = np.unique(T, return_inverse=True)
+        return {"cols": cols, "w": weights, "ux": ux, "xi": xi, "pairs_tx": pairs_tx, "at_tx": at_tx,
+                "pairs_T": pairs_T, "at_T": at_T, "ages": ages, "at_age": at_age.ravel()}
 
     def _loglik(self, params: np.ndarray, data: dict[str, Any]) -> np.ndarray:
+        """Per-row log-likelihood, FH05 eq. (22), from the hypergeometric terms of the distinct pairs."""
         r, alpha, s, beta = params
-        x, tx, T = data["cols"]
-        ux = data["ux"]
+        x = data["cols"][0]
+        ux, xi = data["ux"], data["xi"]
         c = special.gammaln(r + ux) - special.gammaln(r) + r * np.log(alpha) + s * np.log(beta)
-        p = {"r": r, "alpha": alpha, "s": s, "beta": beta}
-        out = c[data["xi"]]
-        # blocks of rows keep the many temporaries of the hypergeometric series small enough to be reused by
-        # the allocator (whole-column temporaries are faulted in afresh each time, which cost more than the maths)
-        for start in range(0, x.size, _BLOCK):
-            rows = slice(start, start + _BLOCK)
-            # exact=False: no slow mpmath fallback inside the optimiser (a NaN just rejects the step)
-            l1, l2 = _log_terms(p, x[rows], tx[rows], T[rows], exact=False)
-            with np.errstate(invalid="ignore"):  # inf - inf at extreme trial parameters: NaN, rejected later
-                out[rows] += np.logaddexp(l1, l2)
-        return out
+        # exact=False: no slow mpmath fallback inside the optimiser (a NaN just rejects the step)
+        u1 = _pair_terms(r, alpha, s, beta, data["pairs_tx"])[data["at_tx"]]
+        u2 = _pair_terms(r, alpha, s, beta, data["pairs_T"])[data["at_T"]]
+        ages, at_age = data["ages"], data["at_age"]
+        l1 = -(r + x) * np.log(alpha + ages)[at_age]
+        l1 -= (s * np.log(beta + ages))[at_age]
+        with np.errstate(divide="ignore", invalid="ignore"):  # inf - inf at extreme trial parameters: NaN, rejected
+            diff = np.minimum(u2 - u1, 0.0)
+            log_a0 = u1 + np.log(-np.expm1(diff))
+            l2 = log_a0 + (np.log(s) - np.log(r + s + ux))[xi]
+            return c[xi] + np.logaddexp(l1, l2)
 
     def _starts(self, data: dict[str, Any]) -> list[np.ndarray]:
         mt, a0 = start_scales(data)
@@ -247,5 +283,6 @@ class ParetoNBD(BetaGeo):
         if cols is None:
             z = np.zeros(1)
             cols = (z, z, z)
+        alive = prob_alive(p, *cols)[:, None] if np.ndim(p["r"]) == 0 else None  # once per customer, not per time
         x, tx, TT = (c[:, None] for c in cols)
-        return conditional_expected(p, times[None, :], x, tx, TT)
+        return conditional_expected(p, times[None, :], x, tx, TT, alive)

@@ -41,6 +41,8 @@ class Candidate:
     holdout_predicted: float | None = None
     #: why the candidate may not be chosen although it was fitted (a degenerate fit), else None
     refused: str | None = None
+    #: per customer |predicted - actual| holdout purchases (for the sampling error of the choice; not stored)
+    holdout_errors: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def weakly_identified(self) -> dict[str, str]:
@@ -169,7 +171,8 @@ def select_model(
         actual_total = float(np.sum(actual))
         for c in fitted:
             predicted = c.model.conditional_expected_number_of_purchases_up_to_time(length, x, tx, T)  # type: ignore[union-attr]
-            c.holdout_mae = float(np.mean(np.abs(predicted - actual)))
+            c.holdout_errors = np.abs(predicted - actual)
+            c.holdout_mae = float(np.mean(c.holdout_errors))
             c.holdout_predicted = float(np.sum(predicted))
         criterion = "holdout_mae"
         fitted.sort(key=lambda c: c.holdout_mae)  # type: ignore[arg-type, return-value]

@@ -60,6 +60,10 @@ def health_info(result: HealthResult | None, window: str) -> dict[str, Any]:
         info["health_brier"] = round(float(chosen["health_brier"]), 4)
     if result.notes:
         info["health_notes"] = "; ".join(result.notes)
+    if result.sample_note:
+        info["health_validation_sample"] = result.sample_note
+    if result.choice_error:
+        info["health_choice_error"] = result.choice_error
     return info
 
 

@@ -117,6 +117,10 @@ def value_info(settings: ModelSettings, fitted: FittedModels | None) -> dict[str
         info["model"] = fitted.selection.chosen
         info["model_criterion"] = f"{fitted.selection.criterion}: {fitted.criterion_note}".rstrip(": ")
         info["spend_model"] = fitted.spend_note
+        if fitted.sample_note is not None:
+            info["model_selection_sample"] = fitted.sample_note
+        if fitted.choice_error is not None:
+            info["model_selection_error"] = fitted.choice_error
     return info
 
 
