@@ -265,7 +265,8 @@ def health_scores(
     days = validation_window_days(first, observation_end, window_days)  # type: ignore[arg-type]
     mask = sample_mask(customers.get_column("customer_id"), sample)
     learning = transactions if mask is None else transactions.filter(
-        pl.col("customer_id").is_in(customers.get_column("customer_id").filter(pl.Series(mask)).implode()))
+        pl.col("customer_id").is_in(customers.get_column("customer_id").filter(pl.Series(mask)).implode())
+    ).sort("customer_id", "timestamp", "amount")  # the learners see the sample in one order, whatever the log's
     sample_note = (f"all {customers.height:,} customers" if mask is None else
                    f"{int(mask.sum()):,} of {customers.height:,} customers (stable hash of customer_id)")
     figures: dict[str, dict[str, float]] = {}

@@ -1,8 +1,8 @@
 """A reproducible customer sample for internal validations (model choice, health-score choice).
 
-Customers are ranked by a stable 64-bit hash of their id (the UTF-8 bytes of the id as text, hashed by a
-polynomial over the bytes and splitmix64's finaliser, both fixed here, not a library's hash that may change
-between versions), and the ``size`` lowest hashes form the sample: the same customers in every run, whatever
+Customers are ranked by the stable 64-bit hash of their id that every sample of a run uses
+(:mod:`clvlens.ml.sampling`: fixed here, not a library's hash that may change between versions), and the ``size``
+lowest hashes form the sample: the same customers in every run, whatever
 the order of the rows, and a larger sample contains every smaller one. With ``size`` or fewer customers, every
 customer is taken.
 
@@ -18,78 +18,24 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from clvlens.ml.sampling import customer_hash
+from clvlens.ml.sampling import sample_mask as ml_sample_mask
+
 __all__ = ["PairedDifference", "auc_difference", "customer_hash", "paired_difference", "sample_mask"]
 
-_MULTIPLIER = np.uint64(0x100000001B3)  # FNV-1a's 64-bit prime
-_OFFSET = np.uint64(0xCBF29CE484222325)  # FNV-1a's 64-bit offset basis
-#: customers ranked by hash are read in slices of this many bytes-matrix rows (bounded memory for long ids)
-_BLOCK = 262_144
 #: a paired difference smaller than this many standard errors is "within sampling error" (two-sided 95%)
 Z_95 = 1.959963984540054
 
 
-def customer_hash(ids: pl.Series) -> np.ndarray:
-    """A stable 64-bit hash of each id (as text): the same value for the same id in any run and any order."""
-    text = ids.cast(pl.String).fill_null("")
-    out = np.empty(text.len(), dtype=np.uint64)
-    for start in range(0, text.len(), _BLOCK):
-        codes, lengths = _utf8_matrix(text.slice(start, _BLOCK))
-        h = np.full(lengths.size, _OFFSET, dtype=np.uint64)
-        with np.errstate(over="ignore"):
-            for column in range(codes.shape[1]):  # bytes past an id's end are 0: its length is hashed as well
-                h ^= codes[:, column].astype(np.uint64)
-                h *= _MULTIPLIER
-            h ^= lengths.astype(np.uint64)
-            h *= _MULTIPLIER
-        out[start : start + lengths.size] = _finalise(h)
-    return out
-
-
-def _utf8_matrix(text: pl.Series) -> tuple[np.ndarray, np.ndarray]:
-    """The ids' UTF-8 bytes as a zero-padded (ids x longest) matrix, and each id's length in bytes."""
-    import pyarrow as pa
-
-    array = text.to_arrow()
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    array = array.cast(pa.large_string())
-    offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[array.offset : array.offset + len(array) + 1]
-    buffer = array.buffers()[2]
-    data = np.frombuffer(buffer, dtype=np.uint8) if buffer is not None else np.zeros(0, np.uint8)
-    lengths = np.diff(offsets)
-    width = int(lengths.max()) if lengths.size else 0
-    position = offsets[:-1, None] + np.arange(width)[None, :]
-    inside = np.arange(width)[None, :] < lengths[:, None]
-    codes = np.zeros((lengths.size, width), dtype=np.uint8)
-    codes[inside] = data[position[inside]]
-    return codes, lengths
-
-
-def _finalise(h: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser: every input bit reaches every output bit (FNV's low bits alone are weak)."""
-    with np.errstate(over="ignore"):
-        z = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return z ^ (z >> np.uint64(31))
-
-
 def sample_mask(ids: pl.Series, size: int | None) -> np.ndarray | None:
-    """A boolean mask of the ``size`` customers with the lowest hashes, or None when every customer is taken
-    (``size`` None or at least the number of customers). Ties of the hash (distinct ids, probability ~n^2/2^65)
-    are broken by the id itself, so the sample never depends on the row order."""
-    n = ids.len()
-    if size is None or size >= n:
+    """A boolean mask of the ``size`` customers with the lowest hashes (:func:`clvlens.ml.sampling.customer_hash`,
+    the hash of the scorecard's and the ML training's samples too), or None when every customer is taken (``size``
+    None or at least the number of customers)."""
+    if size is None or size >= ids.len():
         return None
     if size < 1:
         raise ValueError(f"sample size must be at least 1, got {size}")
-    h = customer_hash(ids)
-    cut = np.partition(h, size - 1)[size - 1]
-    mask = h < cut
-    tied = np.flatnonzero(h == cut)
-    if tied.size:
-        order = pl.Series(ids.cast(pl.String).to_numpy()[tied]).arg_sort().to_numpy()
-        mask[tied[order[: size - int(mask.sum())]]] = True
-    return mask
+    return ml_sample_mask(ids, size)
 
 
 @dataclass(frozen=True)
