@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import polars as pl
 import pytest
 
@@ -90,6 +91,12 @@ def test_run_on_cdnow_writes_the_workspace(tmp_path: Path, cdnow_sample: Path) -
     # 2,357 customers: no linearising; a draw outside the likelihood-ratio region may be replaced and is counted
     assert info["clv_interval"].startswith("90% from 100 parametric-bootstrap draws")
     assert info["identification"] == "all parameters identified"
+    # Gamma-Gamma's independence assumption is recorded with the correlation among the repeat buyers
+    repeat = customers.filter(pl.col("frequency") >= 1)
+    r = np.corrcoef(repeat["frequency"].to_numpy(), repeat["monetary_value"].to_numpy())[0, 1]
+    assert abs(r) < 0.3 and info["spend_independence"].startswith(f"holds (Pearson r between repeat purchases and "
+                                                                  f"mean spend {r:.2f}, ")
+    assert f"over {repeat.height:,} repeat buyers" in info["spend_independence"]
     # the saved models predict exactly what the run stored
     from clvlens.pipeline.modeling import load_models, score_customers
 

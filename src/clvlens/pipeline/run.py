@@ -336,6 +336,9 @@ def _run_info(
     }
     if fitted is not None:
         info["identification"] = identification_note(fitted)
+        independence = getattr(fitted.spend_model, "independence_", None)
+        if independence is not None:
+            info["spend_independence"] = spend_independence_note(independence)
         draws = settings.models.interval_draws
         method = interval_method("auto", customers.height, draws)
         info["clv_interval"] = fitted.interval_note or (
@@ -353,3 +356,16 @@ def _run_info(
     for stage, reason in skipped.items():
         info[f"skipped_{stage}"] = reason
     return info
+
+
+def spend_independence_note(check: dict[str, Any]) -> str:
+    """Gamma-Gamma's independence of spend and purchase frequency, as checked when it was fitted, in words."""
+    r = check.get("pearson_r")
+    if r is None:
+        return (f"not testable: too few or constant values among {check.get('n_customers', 0):,.0f} repeat buyers; "
+                "nothing contradicts it")
+    verdict = "holds" if check.get("holds") else "doubtful: expected spend may be biased"
+    return (f"{verdict} (Pearson r between repeat purchases and mean spend {r:.2f}, Spearman "
+            f"{check.get('spearman_r') or 0:.2f}, over {check.get('n_customers', 0):,.0f} repeat buyers; "
+            f"flagged from |r| >= {check.get('threshold')})")
+
