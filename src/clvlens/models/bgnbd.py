@@ -332,12 +332,7 @@ class BetaGeo(BaseModel):
     def probability_of_n_purchases_up_to_time(self, t: Any, n: Any) -> np.ndarray:
         """P(X(t) = n) for a new customer (``t`` > 0, whole ``n`` >= 0): :meth:`_prob_n_purchases`."""
         self._check_fitted()
-        try:
-            n = np.asarray(n, dtype=float)
-        except (TypeError, ValueError):
-            n = np.asarray(np.nan)
-        if not np.all(np.isfinite(n)) or np.any(n < 0) or np.any(n != np.round(n)):
-            raise ClvlensError("n: must be non-negative whole numbers of purchases")
+        n = _counts(n)
         t = _time(t, self.time_unit)
         if np.any(t <= 0):
             raise ClvlensError("t: must be > 0")
