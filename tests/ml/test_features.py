@@ -157,3 +157,41 @@ def test_vectorised_features_equal_their_definitions(demo_transactions: pl.DataF
         assert fast[name].is_null().equals(slow[name].is_null()), name
         np.testing.assert_allclose(fast[name].to_numpy(), slow[name].to_numpy(), rtol=1e-9, atol=1e-12,
                                    equal_nan=True, err_msg=name)
+
+
+def test_feature_cache_builds_exactly_what_a_fresh_build_does_on_real_data(online_retail) -> None:
+    """Two specs at one date from one cache (the run's ML LTV and activity models): each equals its own fresh
+    build, though the second reuses the first's RFM, timing and BG/NBD parts; a third date builds its own."""
+    from clvlens.ml import FeatureCache
+
+    frame = online_retail.transactions
+    end = frame.get_column("timestamp").max().replace(hour=0, minute=0, second=0, microsecond=0)
+    earlier = end - timedelta(days=90)
+    value_spec = learn_spec(frame, end - timedelta(days=365), "12M")
+    activity_spec = learn_spec(frame, end - timedelta(days=120), 120 / 7)
+    cache = FeatureCache(frame)
+    for cutoff, spec in ((end, value_spec), (end, activity_spec), (earlier, value_spec)):
+        assert_frame_equal(build_features(cache, cutoff, spec), build_features(frame, cutoff, spec))
+    assert {key[0] for key in cache._parts} == {"rfm", "base", "btyd"} | ({"mix"} if value_spec.categories else set())
+    assert sum(key[0] == "base" for key in cache._parts) == 2  # one per date, not one per spec
+    from clvlens.summary import rfm_summary
+
+    given = FeatureCache(frame).add_summary(rfm_summary(frame, time_unit="W", observation_end=end), end, "w")
+    assert_frame_equal(build_features(given, end, value_spec), build_features(frame, end, value_spec))
+    assert len(given._parts) == 3 + bool(value_spec.categories)  # the given summary, not a second one
+    with_btyd = build_features(cache, end, activity_spec)
+    assert with_btyd.get_column("btyd_expected_purchases").drop_nulls().len() > 0
+    assert not with_btyd.get_column("btyd_expected_purchases").equals(
+        build_features(cache, end, value_spec).get_column("btyd_expected_purchases"))  # the horizon is the spec's
+
+
+def test_feature_cache_keeps_a_bounded_number_of_parts(demo_transactions) -> None:
+    from clvlens.ml import FeatureCache
+
+    cache = FeatureCache(demo_transactions, max_parts=2)
+    spec = learn_spec(demo_transactions, datetime(2024, 1, 1), "6M")
+    assert spec.categories  # the category mix is one of the cached parts
+    for day in range(5):
+        cutoff = datetime(2024, 6, 1) + timedelta(days=day)
+        assert_frame_equal(build_features(cache, cutoff, spec), build_features(demo_transactions, cutoff, spec))
+        assert len(cache._parts) <= 2

@@ -38,6 +38,7 @@ from clvlens.analytics.evaluation.metrics import activity_metrics
 from clvlens.analytics.sampling import PairedDifference, auc_difference, sample_mask
 from clvlens.errors import ClvlensError
 from clvlens.ml.activity import TrainedActivity, train_activity
+from clvlens.ml.features import FeatureCache
 from clvlens.models import parse_horizon
 from clvlens.models._base import BaseModel
 from clvlens.summary import rfm_summary
@@ -249,11 +250,13 @@ def health_scores(
     observation_end: datetime,
     random_state: int = 0,
     sample: int | None = HEALTH_SAMPLE,
+    features: FeatureCache | None = None,
 ) -> HealthResult:
     """Every candidate score for the customers (as of ``observation_end``), validated and chosen; see the module
     docstring. ``transactions`` must hold only what was observed by ``observation_end``; ``customers`` needs
     customer_id, frequency, recency and T; ``model`` is the run's fitted transaction model. ``sample``: the
-    customers validated and trained on (None: all)."""
+    customers validated and trained on (None: all). ``features``: a feature cache of ``transactions`` to score
+    the activity model from (see :class:`clvlens.ml.FeatureCache`)."""
     window_days = parse_horizon(window, "D")
     window_units = window_days / UNIT_DAYS[time_unit]
     x, tx, T = _columns(customers)
@@ -295,7 +298,7 @@ def health_scores(
         activity = train_activity(learning, as_of=observation_end, window_days=learn_days, time_unit=time_unit,
                                   random_state=random_state, n_jobs=_threads(customers.height if mask is None
                                                                              else int(mask.sum())))
-        predicted = activity.predict(transactions, observation_end)
+        predicted = activity.predict(features or transactions, observation_end)
         aligned = customers.select("customer_id").join(predicted, on="customer_id", how="left")
         ml_values = _to_window(aligned.get_column("p_active_ml").fill_null(activity.base_rate).to_numpy(), exponent)
     except Exception as exc:  # as above: recorded, and health falls back to a validated score that exists

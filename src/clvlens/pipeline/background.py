@@ -1,0 +1,55 @@
+"""Tables written into the run's staging workspace on a second thread while the run computes.
+
+The cleaned transactions are final once loaded, and storing them is the largest write of a run (ten million lines
+for a million customers). The model fits that follow mostly keep one core busy, so the table is written on the
+other meanwhile: DuckDB and the Arrow hand-over leave Python's lock, and the writer uses one DuckDB thread so that
+it takes the idle core rather than competing for both. The run waits for the writer before it writes anything else
+and before the workspace is committed; a failed write is raised there, as if it had happened in line.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+
+import duckdb
+import polars as pl
+
+from clvlens.pipeline.workspace import write_table
+
+
+class BackgroundTables:
+    """Write ``tables`` (name -> frame) through a cursor of ``connection`` on a thread; :meth:`finish` waits."""
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection, tables: Mapping[str, pl.DataFrame]) -> None:
+        self._cursor = connection.cursor()
+        self._tables = dict(tables)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._write, name="clvlens-writer", daemon=True)
+
+    def start(self) -> BackgroundTables:
+        """Start writing; returns self."""
+        self._cursor.execute("SET threads = 1")
+        self._thread.start()
+        return self
+
+    def _write(self) -> None:
+        try:
+            for name, frame in self._tables.items():
+                write_table(self._cursor, name, frame)
+        except BaseException as exc:  # re-raised on the run's thread by finish()
+            self._error = exc
+        finally:
+            self._tables.clear()
+
+    def finish(self) -> None:
+        """Wait for the writer, give DuckDB back every core, and raise what the write raised (if anything)."""
+        if self._thread.is_alive() or self._thread.ident is not None:
+            self._thread.join()
+        try:
+            self._cursor.execute("RESET threads")
+        finally:
+            self._cursor.close()
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
