@@ -25,6 +25,7 @@ class BackgroundTables:
         self._cursor = connection.cursor()
         self._tables = dict(tables)
         self._error: BaseException | None = None
+        self._open = True
         self._thread = threading.Thread(target=self._write, name="clvlens-writer", daemon=True)
 
     def start(self) -> BackgroundTables:
@@ -43,13 +44,16 @@ class BackgroundTables:
             self._tables.clear()
 
     def finish(self) -> None:
-        """Wait for the writer, give DuckDB back every core, and raise what the write raised (if anything)."""
-        if self._thread.is_alive() or self._thread.ident is not None:
+        """Wait for the writer, give DuckDB back every core, and raise what the write raised (if anything).
+        Calling it again does nothing."""
+        if self._thread.ident is not None:
             self._thread.join()
-        try:
-            self._cursor.execute("RESET threads")
-        finally:
-            self._cursor.close()
+        if self._open:
+            self._open = False
+            try:
+                self._cursor.execute("RESET threads")
+            finally:
+                self._cursor.close()
         if self._error is not None:
             error, self._error = self._error, None
             raise error

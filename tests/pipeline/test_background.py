@@ -1,0 +1,34 @@
+"""Tables written on a second thread: the same rows as an in-line write, and a failed write raised at finish."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from clvlens.pipeline.background import BackgroundTables
+
+
+def test_background_tables_hold_the_frames_in_order(tmp_path: Path, online_retail) -> None:
+    frame = online_retail.transactions
+    with duckdb.connect(str(tmp_path / "ws.duckdb")) as connection:
+        writer = BackgroundTables(connection, {"transactions": frame, "quarantine": online_retail.quarantine})
+        writer.start().finish()
+        stored = connection.sql("SELECT * FROM transactions").pl()
+        assert connection.execute("SELECT count(*) FROM quarantine").fetchone()[0] == online_retail.quarantine.height
+        # every core is DuckDB's again once the writer is done
+        assert connection.execute("SELECT current_setting('threads')").fetchone()[0] > 1
+    assert_frame_equal(stored, frame, check_dtypes=False)
+
+
+def test_a_failed_background_write_is_raised_by_finish(tmp_path: Path) -> None:
+    with duckdb.connect(str(tmp_path / "ws.duckdb")) as connection:
+        writer = BackgroundTables(connection, {"good": pl.DataFrame({"a": [1, 2]}), "bad": object()})  # type: ignore
+        writer.start()
+        with pytest.raises(duckdb.InvalidInputException, match="not suitable"):
+            writer.finish()
+        assert connection.execute("SELECT sum(a) FROM good").fetchone()[0] == 3
+        writer.finish()  # a second call has nothing left to raise
