@@ -13,6 +13,7 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
 
 from clvlens.analytics.basket import (
     BasketMatrix,
@@ -296,3 +297,17 @@ def test_tables_store_in_duckdb_and_plot(demo) -> None:
     bar = bundles_bar(tables.bundles, top=5)
     assert len(bar.data[0].y) == 5
     assert bundles(tables.itemsets, sizes=(2,), top=3).height == 3
+
+
+def test_offers_ranked_in_blocks_equal_offers_ranked_at_once_on_online_retail(online_retail, monkeypatch) -> None:
+    """Customers are ranked a block at a time to bound memory; blocks of 100 customers give the same table."""
+    from clvlens.analytics.basket import _offers
+
+    lines = online_retail.transactions
+    values = lines.select("customer_id").unique().with_columns(clv=pl.col("customer_id").str.len_chars() * 1.0)
+    at_once = basket_tables(lines, values, min_support=0.01).next_best_offer
+    assert at_once.get_column("customer_id").n_unique() > 500  # many blocks below
+    monkeypatch.setattr(_offers, "OFFER_BLOCK", 100)
+    in_blocks = basket_tables(lines, values, min_support=0.01).next_best_offer
+    # item values are means of per-order sums whose summation order Polars may change between any two runs
+    assert_frame_equal(in_blocks, at_once, check_exact=False, rel_tol=1e-12, abs_tol=0.0)

@@ -46,6 +46,8 @@ OFFER_SCHEMA: dict[str, Any] = {
     "rule": pl.String,
 }
 DEFAULT_LIFT_CAP = 5.0
+#: customers ranked at once: bounds the memory of the (customer, rule) pairs on a large log
+OFFER_BLOCK = 200_000
 
 
 def _as_list(frame: pl.DataFrame, column: str) -> pl.Expr:
@@ -103,7 +105,8 @@ def _item_values(lines: LineCodes, rows: np.ndarray) -> pl.DataFrame:
     """Average spend on each item per order containing it (1.0 everywhere when there is no amount column), from the
     lines `rows` (a boolean mask)."""
     if "amount" not in lines.frame.columns:
-        return pl.DataFrame({"item_code": np.arange(lines.items.len())}).with_columns(item_value=pl.lit(1.0))
+        return pl.DataFrame({"item_code": np.arange(lines.items.len(), dtype=lines.item.dtype)}).with_columns(
+            item_value=pl.lit(1.0))
     amount = lines.frame.get_column("amount").cast(pl.Float64, strict=False).filter(pl.Series(rows))
     return (
         pl.DataFrame({"item_code": lines.item[rows], "order": lines.order[rows], "amount": amount})
@@ -111,6 +114,44 @@ def _item_values(lines: LineCodes, rows: np.ndarray) -> pl.DataFrame:
         .agg(pl.col("amount").sum())
         .group_by("item_code")
         .agg(pl.col("amount").mean().fill_null(0.0).alias("item_value"))
+    )
+
+
+def _ranked_block(
+    history: pl.DataFrame, antecedent_codes: pl.DataFrame, sizes: pl.DataFrame, rule_columns: pl.DataFrame,
+    weights: pl.DataFrame | None, lift_cap: float, limit: int,
+) -> pl.DataFrame:
+    """The top ``limit`` offers of the customers in ``history`` (customer, item_code bought), scored as in the
+    module docstring: rules whose every antecedent the customer bought, for items the customer never bought."""
+    applicable = (
+        history.lazy().join(antecedent_codes.lazy(), on="item_code")
+        .group_by("customer", "rule_id")
+        .agg(pl.len().alias("matched"))
+        .join(sizes.lazy(), on="rule_id")
+        .filter(pl.col("matched") == pl.col("needed"))
+        .select("customer", "rule_id")
+    )
+    offers = applicable.join(rule_columns.lazy(), on="rule_id").join(
+        history.lazy(), on=["customer", "item_code"], how="anti")
+    if weights is None:
+        offers = offers.with_columns(customer_weight=pl.lit(1.0))
+    else:
+        offers = offers.join(weights.lazy(), on="customer", how="left").with_columns(
+            pl.col("customer_weight").fill_null(1.0))
+    return (
+        offers.with_columns(
+            (
+                pl.col("confidence")
+                * pl.col("item_value")
+                * pl.min_horizontal(pl.col("lift"), pl.lit(float(lift_cap)))
+                * pl.col("customer_weight")
+            ).alias("score")
+        )
+        .sort(["customer", "score", "item", "rule"], descending=[False, True, False, False])
+        .unique(["customer", "item"], keep="first", maintain_order=True)
+        .with_columns(pl.int_range(1, pl.len() + 1).over("customer").cast(pl.Int32).alias("rank"))
+        .filter(pl.col("rank") <= limit)
+        .collect()
     )
 
 
@@ -159,59 +200,40 @@ def offers_from_codes(
     if table.is_empty() or lines.frame.is_empty() or lines.customer is None or lines.customers is None:
         return pl.DataFrame(schema=OFFER_SCHEMA)
     customers = lines.customers
-    codes = pl.LazyFrame({"item": lines.items, "item_code": np.arange(lines.items.len(), dtype=np.int64)})
+    codes = pl.LazyFrame({"item": lines.items, "item_code": np.arange(lines.items.len(), dtype=lines.item.dtype)})
     # only the lines of items that some rule names can make a rule apply or rule an offer out
     named = pl.concat([table.get_column("antecedents").explode(), table.get_column("item")])
     wanted = lines.items.is_in(named.implode()).to_numpy()
     item_rows = lines.item >= 0
     item_rows[item_rows] = wanted[lines.item[item_rows]]
     rows = item_rows & (lines.customer >= 0)
-    history = pl.LazyFrame({"customer": lines.customer[rows], "item_code": lines.item[rows]}).unique()
+    history = pl.DataFrame({"customer": lines.customer[rows], "item_code": lines.item[rows]}).unique()
     antecedent_items = table.lazy().select("rule_id", pl.col("antecedents").alias("item")).explode("item").unique()
     # counted before the codes are joined: an antecedent item the log never sold leaves the rule unmatched
-    sizes = antecedent_items.group_by("rule_id").agg(pl.len().alias("needed"))
-    applicable = (
-        history.join(antecedent_items.join(codes, on="item").select("rule_id", "item_code"), on="item_code")
-        .group_by("customer", "rule_id")
-        .agg(pl.len().alias("matched"))
-        .join(sizes, on="rule_id")
-        .filter(pl.col("matched") == pl.col("needed"))
-        .select("customer", "rule_id")
-    )
+    sizes = antecedent_items.group_by("rule_id").agg(pl.len().alias("needed")).collect()
+    antecedent_codes = antecedent_items.join(codes, on="item").select("rule_id", "item_code").collect()
     rule_columns = (
         table.lazy()
         .select("rule_id", "item", "confidence", "lift", "antecedents", "rule")
         .join(codes, on="item", how="left")
         .with_columns(pl.col("item_code").fill_null(-1))
-    )
-    offers = (
-        applicable.join(rule_columns, on="rule_id")
-        .join(history, on=["customer", "item_code"], how="anti")
         .join(_item_values(lines, item_rows).lazy(), on="item_code", how="left")
         .with_columns(pl.col("item_value").fill_null(0.0))
-    )
-    if weights is None:
-        offers = offers.with_columns(customer_weight=pl.lit(1.0))
-    else:
-        coded = weights.join(pl.DataFrame({"customer_id": customers}).with_row_index("customer"), on="customer_id")
-        offers = offers.join(
-            coded.lazy().select(pl.col("customer").cast(pl.Int64), "customer_weight"), on="customer", how="left"
-        ).with_columns(pl.col("customer_weight").fill_null(1.0))
-    ranked = (
-        offers.with_columns(
-            (
-                pl.col("confidence")
-                * pl.col("item_value")
-                * pl.min_horizontal(pl.col("lift"), pl.lit(float(lift_cap)))
-                * pl.col("customer_weight")
-            ).alias("score")
-        )
-        .sort(["customer", "score", "item", "rule"], descending=[False, True, False, False])
-        .unique(["customer", "item"], keep="first", maintain_order=True)
-        .with_columns(pl.int_range(1, pl.len() + 1).over("customer").cast(pl.Int32).alias("rank"))
-        .filter(pl.col("rank") <= limit)
         .collect()
     )
+    coded_weights = None
+    if weights is not None:
+        coded = weights.join(pl.DataFrame({"customer_id": customers}).with_row_index("customer"), on="customer_id")
+        coded_weights = coded.select(pl.col("customer").cast(history.schema["customer"]), "customer_weight")
+    # customers are ranked a block at a time: (customer, rule) pairs can be ten times the customers
+    blocks = [
+        _ranked_block(history.filter(pl.col("customer").is_between(first, first + OFFER_BLOCK - 1)),
+                      antecedent_codes, sizes, rule_columns, coded_weights, lift_cap, limit)
+        for first in range(0, customers.len(), OFFER_BLOCK)
+    ]
+    if not blocks:
+        return pl.DataFrame(schema=OFFER_SCHEMA)
+    ranked = pl.concat(blocks)
     labelled = ranked.with_columns(customer_id=customers.gather(ranked.get_column("customer"))).join(
         names if names is not None else names_from_codes(lines), on="item", how="left"
     )
