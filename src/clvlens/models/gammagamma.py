@@ -15,7 +15,7 @@ import warnings
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from clvlens.errors import ClvlensError, ClvlensWarning
 from clvlens.models._base import (
@@ -67,11 +67,33 @@ def independence_check(frequency: Any, monetary_value: Any, weights: Any = None,
     t = r * math.sqrt(dof / max(1.0 - r * r, 1e-300))
     out.update(
         pearson_r=r,
-        p_value=float(2 * stats.t.sf(abs(t), dof)),
-        spearman_r=float(stats.spearmanr(x, m).statistic) if weights is None else None,
+        p_value=float(2 * special.stdtr(dof, -abs(t))),  # Student t survival (scipy.stats.t.sf)
+        spearman_r=spearman_r(x, m) if weights is None else None,
         holds=abs(r) < threshold,
     )
     return out
+
+
+def _average_ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks 1..n with ties given their mean rank (as scipy.stats.rankdata's default)."""
+    order = np.argsort(values, kind="mergesort")
+    ordered = values[order]
+    first = np.empty(values.size, dtype=bool)
+    first[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    ends = np.append(starts[1:], values.size)
+    ranks = np.empty(values.size)
+    ranks[order] = ((starts + ends + 1) / 2.0)[np.cumsum(first) - 1]
+    return ranks
+
+
+def spearman_r(x: np.ndarray, m: np.ndarray) -> float:
+    """Spearman's rank correlation: Pearson's r of the tie-averaged ranks (Spearman 1904)."""
+    rx, rm = _average_ranks(x), _average_ranks(m)
+    rx -= rx.mean()
+    rm -= rm.mean()
+    return float(np.sum(rx * rm) / math.sqrt(float(np.sum(rx * rx)) * float(np.sum(rm * rm))))
 
 
 def expected_spend(p: P, x: Any, m: Any) -> np.ndarray:
