@@ -422,6 +422,8 @@ class BaseModel:
         return np.exp(np.array(kept))
 
     def _total_loglik(self, theta: np.ndarray, data: dict[str, Any]) -> float:
+        """Total weighted log-likelihood (-inf where it is not finite), for the plausible region of interval draws.
+        A model may sum it in a cheaper order (grouped rows, sums of its terms): the same total up to rounding."""
         with np.errstate(all="ignore"):
             value = float(np.sum(data["w"] * self._loglik(theta, data)))
         return value if math.isfinite(value) else -math.inf

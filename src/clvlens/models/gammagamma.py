@@ -198,6 +198,29 @@ class GammaGamma(BaseModel):
         return (per_x[data["xi"]] + px * data["lx"] + (px - 1.0) * data["lm"]
                 - (px + q) * np.log(g + data["xm"]))
 
+    def _total_loglik(self, theta: np.ndarray, data: dict[str, Any]) -> float:
+        """The weighted sum of :meth:`_loglik` rearranged as sum_x W_x per_x + p sum(w x log x) + ... - (p sum(w x
+        log(gamma + x m)) + q sum(w log(gamma + x m))): one logarithm per row and a few sums per parameter value
+        (the plausible-region check of interval draws evaluates it once per proposal). Equal to the row sum up
+        to rounding (relative 1e-13 on CDNOW, tested)."""
+        p, q, g = theta
+        sums = data.get("loglik_sums")
+        if sums is None:
+            w, x = data["w"], data["cols"][0]
+            wx = w * x
+            sums = {"W_x": np.bincount(data["xi"], weights=w, minlength=data["ux"].size), "wx": wx,
+                    "wx_lx": float(np.sum(wx * data["lx"])), "wx_lm": float(np.sum(wx * data["lm"])),
+                    "w_lm": float(np.sum(w * data["lm"]))}
+            data["loglik_sums"] = sums
+        with np.errstate(all="ignore"):
+            pu = p * data["ux"]
+            per_x = special.gammaln(pu + q) - special.gammaln(pu) - special.gammaln(q) + q * np.log(g)
+            lg = np.log(g + data["xm"])
+            # sums of products, not BLAS dots: their threads spin against ours
+            value = float(np.sum(sums["W_x"] * per_x) + p * (sums["wx_lx"] + sums["wx_lm"]) - sums["w_lm"]
+                          - p * float(np.sum(sums["wx"] * lg)) - q * float(np.sum(data["w"] * lg)))
+        return value if math.isfinite(value) else -math.inf
+
     def _loglik_grad(self, params: np.ndarray, data: dict[str, Any]) -> tuple[float, np.ndarray]:
         p, q, g = params
         x, w = data["cols"][0], data["w"]
