@@ -128,3 +128,21 @@ def test_cheaper_total_loglik_equals_the_row_sum(master, fitted, name):
     for params in [theta, *(theta * np.exp(rng.normal(0.0, 0.2, theta.size)) for _ in range(5))]:
         assert model._total_loglik(params, data) == pytest.approx(BaseModel._total_loglik(model, params, data),
                                                                   rel=1e-13)
+
+
+def test_pareto_terms_of_both_pair_kinds_at_once_are_the_same_to_the_bit(master, fitted):
+    """The likelihood evaluates the terms of the (x, t_x) and (x, T) pairs together, once per distinct pair of
+    either kind: each term is computed element by element, so it is the one each kind would get alone."""
+    model = fitted["ParetoNBD"]
+    data = model._prepare(list(_cols(master)), np.ones(master["frequency"].size))
+    assert data["pairs"][0].size < data["pairs_tx"][0].size + data["pairs_T"][0].size
+    theta = model._pvec()
+    for params in (theta, theta * np.array([0.5, 2.0, 3.0, 0.3])):
+        together = pareto_module._pair_terms(*params, data["pairs"])
+        union = {(a, b): i for i, (a, b) in enumerate(zip(*data["pairs"], strict=True))}
+        for kind in ("tx", "T"):
+            alone = pareto_module._pair_terms(*params, data[f"pairs_{kind}"])
+            ux, ut = data[f"pairs_{kind}"]
+            # each distinct pair of this kind, found in the union
+            where = np.array([union[(a, b)] for a, b in zip(ux, ut, strict=True)])
+            assert np.array_equal(together[where], alone)
