@@ -323,13 +323,21 @@ def _linear_interval(
     base = base_s * base_v
     lower, upper = np.empty(base.size), np.empty(base.size)
     chunk = max(1, 2_000_000 // shift.shape[0])
+
+    def bounds(lo: int) -> None:
+        sl = slice(lo, lo + chunk)
+        # customers x draws, each customer's draws contiguous: the quantiles' sorts run along rows
+        values = grad[:, sl].T @ shift.T
+        values += base[sl, None]
+        lower[sl], upper[sl] = _row_quantiles(values, quantiles)
+
+    starts = range(0, base.size, chunk)
     with single_threaded_blas():  # small products, many of them: idle BLAS threads would spin against the sorts
-        for lo in range(0, base.size, chunk):
-            sl = slice(lo, lo + chunk)
-            # customers x draws, each customer's draws contiguous: the quantiles' sorts run along rows
-            values = grad[:, sl].T @ shift.T
-            values += base[sl, None]
-            lower[sl], upper[sl] = _row_quantiles(values, quantiles)
+        if len(starts) == 1:
+            bounds(0)
+        else:  # blocks of customers are independent and numpy sorts without the GIL: two threads, two cores
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                list(pool.map(bounds, starts))
     # CLV cannot be negative; the expansion can be, far out in the lower tail of a tiny value
     return margin * np.maximum(lower, 0.0), margin * np.maximum(upper, 0.0)
 
