@@ -266,14 +266,15 @@ class ParetoNBD(BetaGeo):
             np.log(gap, out=gap)
             gap += died[at_tx]
             # log(e^a + e^b) as max + log1p(exp(min - max)): np.logaddexp takes four times as long
-            high = alive[at_T]
-            np.maximum(high, gap, out=high)
-            np.minimum(alive[at_T], gap, out=gap)
+            first = alive[at_T]
+            high = np.maximum(first, gap)
+            np.minimum(first, gap, out=gap)
             gap -= high
             np.exp(gap, out=gap)
             np.log1p(gap, out=gap)
             gap += high
-            value = float(np.sum(data["unit_w"] * gap))  # not a BLAS dot: its threads spin against ours
+            # the weighted sum without a product array, and not a BLAS dot (its threads would spin against ours)
+            value = float(np.einsum("i,i->", data["unit_w"], gap))
         return value if math.isfinite(value) else -math.inf
 
     def _starts(self, data: dict[str, Any]) -> list[np.ndarray]:
