@@ -216,9 +216,10 @@ class GammaGamma(BaseModel):
             pu = p * data["ux"]
             per_x = special.gammaln(pu + q) - special.gammaln(pu) - special.gammaln(q) + q * np.log(g)
             lg = np.log(g + data["xm"])
-            # sums of products, not BLAS dots: their threads spin against ours
+            # sums of products without product arrays, not BLAS dots (their threads would spin against ours)
             value = float(np.sum(sums["W_x"] * per_x) + p * (sums["wx_lx"] + sums["wx_lm"]) - sums["w_lm"]
-                          - p * float(np.sum(sums["wx"] * lg)) - q * float(np.sum(data["w"] * lg)))
+                          - p * float(np.einsum("i,i->", sums["wx"], lg))
+                          - q * float(np.einsum("i,i->", data["w"], lg)))
         return value if math.isfinite(value) else -math.inf
 
     def _loglik_grad(self, params: np.ndarray, data: dict[str, Any]) -> tuple[float, np.ndarray]:
