@@ -147,23 +147,3 @@ def test_pareto_terms_of_both_pair_kinds_at_once_are_the_same_to_the_bit(master,
             where = np.array([union[(a, b)] for a, b in zip(ux, ut, strict=True)])
             assert np.array_equal(together[where], alone)
 
-
-class _RowSumParetoNBD(ParetoNBD):
-    """Pareto/NBD whose optimiser sums the per-row log-likelihood row by row (the engine before the grouped sum)."""
-
-    def _total_loglik(self, theta, data):
-        return BaseModel._total_loglik(self, theta, data)
-
-
-def test_pareto_fit_on_the_grouped_sum_is_the_row_sum_fit_up_to_the_optimiser_tolerance(master):
-    """The optimiser sums Pareto/NBD's log-likelihood per distinct triple and pair (same value up to rounding,
-    1e-13 relative); the rounding moves the optimum only within the optimiser's own tolerance (max |gradient| of
-    the mean objective below 1e-5): both fits reach the same likelihood and parameters far inside a standard
-    error of each other."""
-    cols = _cols(master)
-    grouped, rows = ParetoNBD().fit(*cols), _RowSumParetoNBD().fit(*cols)
-    assert grouped.fit_result_.log_likelihood == pytest.approx(rows.fit_result_.log_likelihood, rel=1e-9)
-    for name in ParetoNBD._param_names:
-        se = rows.fit_result_.standard_errors[name]
-        assert abs(grouped.params_[name] - rows.params_[name]) <= 0.01 * se, name
-        assert grouped.fit_result_.standard_errors[name] == pytest.approx(se, rel=1e-3), name

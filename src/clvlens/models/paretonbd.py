@@ -247,9 +247,10 @@ class ParetoNBD(BetaGeo):
     def _total_loglik(self, theta: np.ndarray, data: dict[str, Any]) -> float:
         """The weighted sum of :meth:`_loglik` over the distinct triples, with every term that depends on a pair
         alone (the hypergeometric terms, L1 and the constant of FH05 eq. 22) combined per pair first: per triple
-        it costs four gathers and five element-wise functions. The optimiser and the plausible-region check of
-        interval draws evaluate it once per step or proposal. Equal to the row sum up to rounding (relative 1e-13
-        on CDNOW, tested); the fit it gives is the row sum's within the optimiser's tolerance (tested)."""
+        it costs four gathers and five element-wise functions (the plausible-region check of interval draws
+        evaluates it once per proposal). Equal to the row sum up to rounding (relative 1e-13 on CDNOW, tested). The
+        optimiser keeps the row sum of :meth:`_loglik`: on a flat likelihood ridge a different rounding can turn
+        a converged fit into one that drifts to the edge."""
         r, alpha, s, beta = theta
         x, t = data["pairs"]
         with np.errstate(all="ignore"):
