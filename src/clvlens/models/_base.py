@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Self
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from clvlens.errors import ClvlensError
 from clvlens.models._engine import _LOG_BOUND, FitResult, maximise
@@ -340,7 +340,7 @@ class BaseModel:
         Returns a pandas DataFrame when pandas is importable, otherwise a list of dicts.
         """
         self._check_fitted()
-        zq = float(stats.norm.ppf(0.5 + level / 2))
+        zq = float(special.ndtri(0.5 + level / 2))  # the normal quantile (scipy.stats.norm.ppf)
         rows = []
         result = getattr(self, "fit_result_", None)
         for k in self._param_names:
@@ -386,7 +386,7 @@ class BaseModel:
         mean = np.log(self._pvec())
         bound = getattr(self, "_log_bound", _LOG_BOUND)
         data = getattr(self, "_fit_data", None)
-        limit = float(stats.chi2.ppf(0.999, mean.size))
+        limit = float(special.chdtri(mean.size, 1.0 - 0.999))  # chi2_k quantile 0.999 (scipy.stats.chi2.ppf)
         ll_hat = None if data is None else self._total_loglik(np.exp(mean), data)
         kept: list[np.ndarray] = []
         report: dict[str, Any] = {"requested": int(n_draws), "accepted": 0, "proposed": 0, "outside_box": 0,
@@ -422,6 +422,8 @@ class BaseModel:
         return np.exp(np.array(kept))
 
     def _total_loglik(self, theta: np.ndarray, data: dict[str, Any]) -> float:
+        """Total weighted log-likelihood (-inf where it is not finite), for the plausible region of interval draws.
+        A model may sum it in a cheaper order (grouped rows, sums of its terms): the same total up to rounding."""
         with np.errstate(all="ignore"):
             value = float(np.sum(data["w"] * self._loglik(theta, data)))
         return value if math.isfinite(value) else -math.inf

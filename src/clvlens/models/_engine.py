@@ -20,12 +20,13 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy import optimize
 from threadpoolctl import ThreadpoolController
 
 from clvlens.errors import ClvlensError
 
 if TYPE_CHECKING:
+    from scipy import optimize
+
     from clvlens.models._base import BaseModel
 
 __all__ = ["FitResult", "identification", "maximise"]
@@ -175,6 +176,8 @@ class _Objective:
 def _lbfgs(obj: _Objective, x0: np.ndarray, maxiter: int = 500) -> optimize.OptimizeResult:
     bound = getattr(obj.model, "_log_bound", _LOG_BOUND)
     bounds = [(-bound, bound)] * x0.size
+    from scipy import optimize  # here, not at import: scipy.optimize costs a CLI call that fits nothing
+
     return optimize.minimize(
         obj.grad, x0, jac=True, method="L-BFGS-B", bounds=bounds,
         options={"maxiter": maxiter, "ftol": 1e-13, "gtol": 1e-9, "maxcor": 20},
@@ -335,6 +338,8 @@ def _maximise(model: BaseModel, data: dict[str, Any], n_customers: int) -> tuple
         # direction), so it only runs from a point well inside the box, and stays in the box.
         budget = 300 * best[0].size
         bound = getattr(model, "_log_bound", _LOG_BOUND)
+        from scipy import optimize
+
         nm = optimize.minimize(
             obj.value, best[0], method="Nelder-Mead", bounds=[(-bound, bound)] * best[0].size,
             options={"maxiter": budget, "maxfev": budget, "xatol": 1e-9, "fatol": 1e-13, "adaptive": True},

@@ -19,6 +19,7 @@ from scipy import special
 from clvlens.errors import ClvlensError
 from clvlens.models._base import BaseModel, dedup_rows, start_scales, validate_finite_nonneg, validate_integer
 from clvlens.models._bgnbd_likelihood import log_likelihood_derivatives, prepare_rows, row_log_likelihood
+from clvlens.models._histories import Histories
 from clvlens.models._special import beta_mixture_mean, softplus_and_sigmoid
 from clvlens.models.clv import parse_horizon
 
@@ -358,6 +359,32 @@ class BetaGeo(BaseModel):
         tt = _time(t, self.time_unit)
         k = self._shift
         return self._interval(lambda p: conditional_expected(p, tt, x, tx, TT, k), level, n_draws, seed)
+
+    def _alive_on(self, p: P, histories: Histories) -> np.ndarray:
+        """P(alive) of each distinct triple of ``histories``."""
+        return prob_alive(p, *histories.cols, self._shift)
+
+    def _given_alive_path(self, p: P, times: np.ndarray, x: np.ndarray, T: np.ndarray) -> np.ndarray:
+        """E[X(t) | alive at T, x] at each of ``times`` (columns) for each (x, T) pair (rows)."""
+        return conditional_expected(p, times[None, :], x[:, None], T[:, None], T[:, None], self._shift, np.ones(1))
+
+    def _discounted_purchases(
+        self, p: P, ends: np.ndarray, factors: np.ndarray, histories: Histories
+    ) -> np.ndarray:
+        """sum_k factors_k (E[X(ends_k)] - E[X(ends_(k-1))]) for each distinct triple of ``histories``.
+
+        E[X(t) | x, t_x, T] = P(alive | x, t_x, T) E[X(t) | alive at T, x] (FHL 2005 eq. 10; FH05 eq. 21 for
+        Pareto/NBD), and the second factor depends on the (x, T) pair alone: the discounted path given alive is
+        evaluated once per distinct pair and multiplied by each triple's P(alive).
+        """
+        (ux, uT), at_pair = histories.pairs("T")
+        given = np.empty(ux.size)
+        chunk = max(1, 2_000_000 // ends.size)
+        for lo in range(0, ux.size, chunk):
+            rows = slice(lo, lo + chunk)
+            path = self._given_alive_path(p, ends, ux[rows], uT[rows])
+            given[rows] = np.diff(path, axis=1, prepend=0.0) @ factors
+        return self._alive_on(p, histories) * given[at_pair]
 
     def _expected_path(self, p: P, times: np.ndarray, cols: tuple[np.ndarray, ...] | None) -> np.ndarray:
         """Cumulative expected purchases at each of ``times`` (columns) for each customer (rows)."""

@@ -13,15 +13,21 @@ from __future__ import annotations
 
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
 from clvlens.errors import ClvlensError
 from clvlens.models._base import BaseModel, as_float_array
+from clvlens.models._engine import single_threaded_blas
+from clvlens.models._histories import Histories
 from clvlens.timeunits import BASE_DAYS, unit_days
 
-__all__ = ["customer_lifetime_value", "customer_lifetime_value_interval", "interval_method", "parse_horizon"]
+__all__ = [
+    "Histories", "alive_and_expected", "customer_lifetime_value", "customer_lifetime_value_interval",
+    "interval_method", "parse_horizon",
+]
 
 #: beyond this many customer-draws ``method="auto"`` linearises the bootstrap
 _LINEAR_ABOVE = 5_000_000
@@ -73,17 +79,42 @@ def _grid(
     return ends, factors
 
 
-def _clv_core(model: BaseModel, p: dict[str, Any], cols: tuple[np.ndarray, ...], spend: np.ndarray,
-              ends: np.ndarray, factors: np.ndarray, margin: float) -> np.ndarray:
-    n = cols[0].shape[0]
-    out = np.empty(n)
+def _discounted_purchases(model: BaseModel, p: dict[str, Any], histories: Histories, ends: np.ndarray,
+                          factors: np.ndarray) -> np.ndarray:
+    """sum_k factors_k (E[X(ends_k)] - E[X(ends_(k-1))]) for each distinct triple of ``histories``: the model's own
+    grouped evaluation where it has one, else its expected-purchase path on the distinct triples."""
+    grouped = getattr(model, "_discounted_purchases", None)
+    if grouped is not None:
+        return grouped(p, ends, factors, histories)
+    cols = histories.cols
+    out = np.empty(histories.size)
     chunk = max(1, 2_000_000 // ends.size)
-    for lo in range(0, n, chunk):
+    for lo in range(0, histories.size, chunk):
         sl = slice(lo, lo + chunk)
         cum = model._expected_path(p, ends, tuple(c[sl] for c in cols))  # type: ignore[attr-defined]
         inc = np.diff(cum, axis=1, prepend=0.0)
         out[sl] = inc @ factors
-    return margin * spend * out
+    return out
+
+
+def _clv_core(model: BaseModel, p: dict[str, Any], histories: Histories, spend: np.ndarray,
+              ends: np.ndarray, factors: np.ndarray, margin: float) -> np.ndarray:
+    return margin * spend * histories.scatter(_discounted_purchases(model, p, histories, ends, factors))
+
+
+def alive_and_expected(model: BaseModel, t: float, histories: Histories) -> tuple[np.ndarray, np.ndarray]:
+    """P(alive) and expected purchases in (T, T + t] per customer of ``histories`` (at the fitted parameters),
+    each evaluated once per distinct (x, t_x, T) triple."""
+    model._check_fitted()
+    cols = histories.cols
+    if hasattr(model, "_alive_on") and hasattr(model, "_discounted_purchases"):
+        p = model.params_  # type: ignore[attr-defined]
+        alive = model._alive_on(p, histories)
+        expected = model._discounted_purchases(p, np.array([float(t)]), np.ones(1), histories)
+    else:
+        alive = model.conditional_probability_alive(*cols)  # type: ignore[attr-defined]
+        expected = model.conditional_expected_number_of_purchases_up_to_time(t, *cols)  # type: ignore[attr-defined]
+    return histories.scatter(alive), histories.scatter(expected)
 
 
 def _rate_and_margin(discount_rate: Any, margin: Any) -> tuple[float, float]:
@@ -105,7 +136,7 @@ def _rate_and_margin(discount_rate: Any, margin: Any) -> tuple[float, float]:
 
 
 def _inputs(model: BaseModel, spend_model: Any, frequency: Any, recency: Any, T: Any, monetary_value: Any,
-            margin: float) -> tuple[tuple[np.ndarray, ...], Any]:
+            margin: float, histories: Histories | None = None) -> tuple[tuple[np.ndarray, ...], Histories, Any]:
     model._check_fitted()
     cols = model._cols3(frequency, recency, T)  # type: ignore[attr-defined]
     if monetary_value is None and not isinstance(frequency, np.ndarray | list | tuple):
@@ -113,24 +144,31 @@ def _inputs(model: BaseModel, spend_model: Any, frequency: Any, recency: Any, T:
             monetary_value = frequency["monetary_value"]
         except (KeyError, IndexError, TypeError, ValueError):
             monetary_value = None
-    return cols, monetary_value
+    if histories is None:
+        return cols, Histories(*cols), monetary_value
+    if histories.n != cols[0].shape[0]:
+        raise ClvlensError(f"histories: group {histories.n} customers but {cols[0].shape[0]} were given")
+    return cols, histories, monetary_value
 
 
 def customer_lifetime_value(
     model: BaseModel, spend: Any, frequency: Any, recency: Any = None, T: Any = None, *,
     monetary_value: Any = None, horizon: str | float = "12M", period: str | float = "1M",
     discount_rate: float = 0.1, margin: float = 1.0, discounting: str = "period",
+    histories: Histories | None = None,
 ) -> np.ndarray:
     """Discounted expected value of each customer's purchases over ``horizon`` (see the module docstring).
 
     ``spend`` is a fitted :class:`~clvlens.models.GammaGamma` (then ``monetary_value`` is required, or taken
-    from the frame) or expected spend per transaction (scalar or one value per customer).
+    from the frame) or expected spend per transaction (scalar or one value per customer). The transaction
+    model's part is evaluated once per distinct (frequency, recency, T) triple; ``histories`` (a
+    :class:`~clvlens.models.clv.Histories` of the same frequency, recency and T) saves grouping them again.
     """
     rate, margin = _rate_and_margin(discount_rate, margin)
-    cols, mv = _inputs(model, spend, frequency, recency, T, monetary_value, margin)
+    cols, hist, mv = _inputs(model, spend, frequency, recency, T, monetary_value, margin, histories)
     ends, factors = _grid(model, horizon, period, discounting, rate)
     s = _spend(spend, cols[0], mv)
-    return _clv_core(model, model.params_, cols, s, ends, factors, margin)  # type: ignore[attr-defined]
+    return _clv_core(model, model.params_, hist, s, ends, factors, margin)  # type: ignore[attr-defined]
 
 
 def _spend(spend: Any, x: np.ndarray, mv: Any, p: dict[str, Any] | None = None) -> np.ndarray:
@@ -154,7 +192,7 @@ def customer_lifetime_value_interval(
     monetary_value: Any = None, horizon: str | float = "12M", period: str | float = "1M",
     discount_rate: float = 0.1, margin: float = 1.0, discounting: str = "period",
     level: float = 0.9, n_draws: int = 200, seed: int | None = 0, method: str = "auto",
-    time_budget: float | None = 60.0, report: dict[str, Any] | None = None,
+    time_budget: float | None = 60.0, report: dict[str, Any] | None = None, histories: Histories | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(lower, upper) CLV bounds from a parametric bootstrap of both models' parameters (seeded).
 
@@ -176,11 +214,9 @@ def customer_lifetime_value_interval(
     if not 0 < level < 1:
         raise ClvlensError(f"level: {level} must lie strictly between 0 and 1, e.g. 0.9")
     rate, margin = _rate_and_margin(discount_rate, margin)
-    cols, mv = _inputs(model, spend, frequency, recency, T, monetary_value, margin)
+    cols, hist, mv = _inputs(model, spend, frequency, recency, T, monetary_value, margin, histories)
     ends, factors = _grid(model, horizon, period, discounting, rate)
-    draws = model.sample_params(n_draws, seed)
-    sseed = None if seed is None else seed + 1
-    sdraws = spend.sample_params(n_draws, sseed) if hasattr(spend, "sample_params") else None
+    draws, sdraws = _draw_both(model, spend, n_draws, seed)
     m = draws.shape[0] if sdraws is None else min(draws.shape[0], sdraws.shape[0])
     draws = draws[:m]
     sdraws = None if sdraws is None else sdraws[:m]
@@ -195,7 +231,7 @@ def customer_lifetime_value_interval(
                 proposals_refused=int(drawn.get("outside_box", 0) + drawn.get("outside_likelihood_region", 0)))
     if interval_method(method, n, n_draws) == "linear":
         info.update(method="linear", draws_used=m)
-        return _linear_interval(model, spend, cols, mv, ends, factors, margin, draws, sdraws, quantiles)
+        return _linear_interval(model, spend, cols, hist, mv, ends, factors, margin, draws, sdraws, quantiles)
     info["method"] = "bootstrap"
     vals = np.full((m, n), np.nan)
     done = 0
@@ -208,7 +244,7 @@ def customer_lifetime_value_interval(
         ps = None if sdraws is None else dict(zip(spend._param_names, sdraws[i], strict=True))
         try:
             with np.errstate(all="ignore"):
-                row = _clv_core(model, p, cols, _spend(spend, cols[0], mv, ps), ends, factors, margin)
+                row = _clv_core(model, p, hist, _spend(spend, cols[0], mv, ps), ends, factors, margin)
         except ClvlensError:
             info["draws_failed"] += 1
             continue
@@ -225,6 +261,23 @@ def customer_lifetime_value_interval(
     return np.maximum(q[0], 0.0), np.maximum(q[1], 0.0)
 
 
+def _draw_both(model: BaseModel, spend: Any, n_draws: int, seed: int | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Both models' parameter draws (the spend model's seeded ``seed + 1``), the spend model's in a second thread:
+    each sampler evaluates its own likelihood once per proposal, mostly in numpy calls that release the GIL, so
+    on two cores the pair takes about as long as the slower one. The draws are those of one after the other."""
+    sseed = None if seed is None else seed + 1
+    if not hasattr(spend, "sample_params"):
+        return model.sample_params(n_draws, seed), None
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        spend_draws = pool.submit(spend.sample_params, n_draws, sseed)
+        try:
+            draws = model.sample_params(n_draws, seed)
+        except BaseException:
+            spend_draws.cancel()
+            raise
+        return draws, spend_draws.result()
+
+
 def interval_method(method: str, n_customers: int, n_draws: int) -> str:
     """The interval method ``customer_lifetime_value_interval`` uses: "bootstrap" or "linear"."""
     if method not in ("auto", "bootstrap", "linear"):
@@ -235,19 +288,23 @@ def interval_method(method: str, n_customers: int, n_draws: int) -> str:
 
 
 def _linear_interval(
-    model: BaseModel, spend: Any, cols: tuple[np.ndarray, ...], mv: Any, ends: np.ndarray, factors: np.ndarray,
-    margin: float, draws: np.ndarray, sdraws: np.ndarray | None, quantiles: list[float],
+    model: BaseModel, spend: Any, cols: tuple[np.ndarray, ...], hist: Histories, mv: Any, ends: np.ndarray,
+    factors: np.ndarray, margin: float, draws: np.ndarray, sdraws: np.ndarray | None, quantiles: list[float],
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Bootstrap quantiles of the first-order expansion of CLV = margin x spend x V in the log-parameters."""
+    """Bootstrap quantiles of the first-order expansion of CLV = margin x spend x V in the log-parameters.
+
+    V and its steps are evaluated once per distinct (x, t_x, T) triple and gathered per customer; the spend, which
+    depends on each customer's mean value, per customer."""
     step = 1e-4  # in log-parameters: a relative step, far inside any draw's spread yet far above round-off
 
-    def value(theta: np.ndarray) -> np.ndarray:  # discounted expected purchases V at natural parameters
-        return _clv_core(model, dict(zip(model._param_names, theta, strict=True)), cols, np.ones(1), ends,
-                         factors, 1.0)
+    def value(theta: np.ndarray) -> np.ndarray:  # discounted expected purchases V per triple, natural parameters
+        return _discounted_purchases(model, dict(zip(model._param_names, theta, strict=True)), hist, ends, factors)
 
     theta = model._pvec()
-    base_v = value(theta)
-    grad_v = np.array([(value(theta * np.exp(step * e)) - base_v) / step for e in np.eye(theta.size)])
+    base_triples = value(theta)
+    grad_v = hist.scatter(
+        np.array([(value(theta * np.exp(step * e)) - base_triples) / step for e in np.eye(theta.size)]))
+    base_v = hist.scatter(base_triples)
     shifts = [np.log(draws) - np.log(theta)]
     if sdraws is None:
         base_s = _spend(spend, cols[0], mv)
@@ -266,20 +323,31 @@ def _linear_interval(
     base = base_s * base_v
     lower, upper = np.empty(base.size), np.empty(base.size)
     chunk = max(1, 2_000_000 // shift.shape[0])
-    for lo in range(0, base.size, chunk):
+
+    def bounds(lo: int) -> None:
         sl = slice(lo, lo + chunk)
-        # customers x draws, each customer's draws contiguous: the quantiles' partial sorts run along rows
+        # customers x draws, each customer's draws contiguous: the quantiles' sorts run along rows
         values = grad[:, sl].T @ shift.T
         values += base[sl, None]
         lower[sl], upper[sl] = _row_quantiles(values, quantiles)
+
+    starts = range(0, base.size, chunk)
+    with single_threaded_blas():  # small products, many of them: idle BLAS threads would spin against the sorts
+        if len(starts) == 1:
+            bounds(0)
+        else:  # blocks of customers are independent and numpy sorts without the GIL: two threads, two cores
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                list(pool.map(bounds, starts))
     # CLV cannot be negative; the expansion can be, far out in the lower tail of a tiny value
     return margin * np.maximum(lower, 0.0), margin * np.maximum(upper, 0.0)
 
 
 def _row_quantiles(values: np.ndarray, quantiles: list[float]) -> list[np.ndarray]:
-    """Each row's quantiles, as ``np.quantile(values, q, axis=1)`` (linear interpolation), by one sort of the rows:
-    short contiguous rows sort faster than numpy's partition selects in them."""
-    ordered = np.sort(values, axis=1)
+    """Each row's quantiles, as ``np.quantile(values, q, axis=1)`` (linear interpolation), by one sort of the rows
+    in place (``values`` is left sorted): short contiguous rows sort faster than numpy's partition selects in
+    them, and without a copy faster still."""
+    values.sort(axis=1)
+    ordered = values
     out = []
     for q in quantiles:
         position = q * (values.shape[1] - 1)

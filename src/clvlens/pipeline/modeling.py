@@ -34,6 +34,7 @@ from clvlens.analytics.sampling import PairedDifference, paired_difference, samp
 from clvlens.errors import ClvlensError
 from clvlens.models import GammaGamma, customer_lifetime_value, customer_lifetime_value_interval, parse_horizon
 from clvlens.models._base import BaseModel
+from clvlens.models.clv import Histories, alive_and_expected
 from clvlens.models.persistence import load_model
 from clvlens.models.selection import TRANSACTION_MODELS, Candidate, ModelSelection, fit_candidates, select_model
 from clvlens.pipeline.workspace import models_stamp, synced_models_folder
@@ -306,7 +307,10 @@ def _select_on_holdout(
 
 
 def score_customers(customers: pl.DataFrame, fitted: FittedModels) -> pl.DataFrame:
-    """customer_id plus P(alive), expected purchases over the horizon, expected spend and CLV with its interval."""
+    """customer_id plus P(alive), expected purchases over the horizon, expected spend and CLV with its interval.
+
+    The transaction model's figures are evaluated once per distinct (frequency, recency, T) history and given to
+    every customer with that history (the same numbers: see :class:`clvlens.models.clv.Histories`)."""
     x, tx, T = _columns(customers)
     model, settings = fitted.transaction_model, fitted.settings
     horizon = parse_horizon(settings.horizon, fitted.time_unit)
@@ -317,19 +321,22 @@ def score_customers(customers: pl.DataFrame, fitted: FittedModels) -> pl.DataFra
         if fitted.spend_model is not None
         else np.full(x.shape, fitted.fallback_spend, dtype=float)
     )
+    histories = Histories(*model._cols3(x, tx, T))  # type: ignore[attr-defined]
     common = {
         "monetary_value": monetary,
         "horizon": settings.horizon,
         "discount_rate": settings.discount_rate,
         "margin": settings.margin,
+        "histories": histories,
     }
     clv = customer_lifetime_value(model, spend, x, tx, T, **common)
     lower, upper = _clv_interval(model, spend, x, tx, T, common, fitted)
+    p_alive, expected = alive_and_expected(model, horizon, histories)
     return pl.DataFrame(
         {
             "customer_id": customers["customer_id"],
-            "p_alive": model.conditional_probability_alive(x, tx, T),
-            "expected_purchases": model.conditional_expected_number_of_purchases_up_to_time(horizon, x, tx, T),
+            "p_alive": p_alive,
+            "expected_purchases": expected,
             "expected_spend": expected_spend,
             "clv": clv,
             "clv_lower": pl.Series(np.maximum(np.minimum(lower, clv), 0.0), dtype=pl.Float64).fill_nan(None),
