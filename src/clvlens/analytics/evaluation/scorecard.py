@@ -145,7 +145,8 @@ def scorecard(
     actual_purchases = summary.get_column("frequency_holdout").to_numpy().astype(float)
     groups = random_groups(summary.get_column("customer_id"), group_count(actual_value.size))
 
-    def score(name: str) -> tuple[dict[str, Any], Prediction | None]:
+    def score(name: str) -> tuple[dict[str, Any], list[pl.DataFrame] | None]:
+        """The contender's row and its decile, gain and prediction tables (None when it failed)."""
         started = time.perf_counter()
         try:
             result = predict(name, ctx)
@@ -156,7 +157,13 @@ def scorecard(
         row: dict[str, Any] = {"model": name, "family": FAMILIES[name], "customers": int(actual_value.size)}
         row.update(figures_with_errors(result, actual_value, actual_purchases, groups))
         row.update({"fit_seconds": seconds, "note": result.note, "error": None})
-        return row, result
+        deciles = pl.DataFrame(metrics.decile_table(result.value, actual_value))
+        tables = [
+            deciles.select(pl.lit(name).alias("model"), pl.all()),
+            _gains(name, result.value, actual_value),
+            _predictions(summary, name, result, actual_value, actual_purchases),
+        ]
+        return row, tables
 
     if workers > 1:
         order = sorted(models, key=lambda m: _SLOW_FIRST.index(m) if m in _SLOW_FIRST else len(_SLOW_FIRST))
@@ -170,14 +177,12 @@ def scorecard(
         scored = [score(name) for name in models]
 
     rows, decile_frames, gain_frames, prediction_frames = [], [], [], []
-    for name, (row, result) in zip(models, scored, strict=True):
+    for row, tables in scored:
         rows.append(row)
-        if result is None:
-            continue
-        decile_frames.append(pl.DataFrame(metrics.decile_table(result.value, actual_value)).select(
-            pl.lit(name).alias("model"), pl.all()))
-        gain_frames.append(_gains(name, result.value, actual_value))
-        prediction_frames.append(_predictions(summary, name, result, actual_value, actual_purchases))
+        if tables is not None:
+            decile_frames.append(tables[0])
+            gain_frames.append(tables[1])
+            prediction_frames.append(tables[2])
     rows.append(_heuristic_row(rfm, actual_purchases > 0, groups))
     gain_frames.append(_gains("perfect", actual_value, actual_value))
     for row in rows:
