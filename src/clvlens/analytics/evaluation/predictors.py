@@ -194,7 +194,8 @@ def ml(name: str, ctx: Context) -> Prediction:
         value = estimator.predict(features)
     columns["value"] = np.asarray(value, dtype=float)
     aligned = ctx.rfm.select("customer_id").join(pl.DataFrame(columns), on="customer_id", how="left")
-    note = f"trained on {data.trained_on.describe()} at {data.train_cutoff.date()}"
+    note = (f"trained on {data.trained_on.describe()} at {data.train_cutoff.date()}"
+            + ("" if data.trained_on.complete else "; the _se columns hold this training fixed"))
     active = aligned.get_column("active").fill_null(0.0).to_numpy() if "active" in aligned.columns else None
     return Prediction(aligned.get_column("value").fill_null(0.0).to_numpy(), None, note, active)
 

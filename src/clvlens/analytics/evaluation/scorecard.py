@@ -8,7 +8,11 @@ Scale: the scorecard scores a reproducible sample of those customers (``sample_s
 :data:`DEFAULT_SAMPLE`; every customer when there are fewer), the same customers on every run whatever the rows'
 order (:mod:`clvlens.ml.sampling`). Every contender fits and trains on the sample's calibration data only, so the
 cost is bounded by the sample, not the shop. Each figure has a standard error (column ``<figure>_se``, random
-groups, see :mod:`.figures`), so a difference between two models can be read against it. Totals
+groups, see :mod:`.figures`), so a difference between two models can be read against it. The error covers which
+customers were scored, with each model as fitted: the ML contenders train on a smaller sample
+(:data:`DEFAULT_TRAIN_SIZE`), on which their ranking figures (Gini, top shares, Spearman, health) hold within
+that error of a training on every customer, while their value-level figures (MAE, bias, totals) move with the
+training customers' total by more (bench/bench_scorecard_train.py, docs/benchmarks.md); their note says so. Totals
 (``predicted_total``, ``actual_total``) are over the scored customers (``customers`` of ``population``).
 Contenders run on ``n_jobs`` threads at once (the heavy parts, LightGBM, scikit-learn's trees and numpy, run
 outside Python's lock), so two cores are used where the machine has them.
