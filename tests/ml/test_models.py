@@ -74,6 +74,9 @@ def test_two_part_is_probability_times_value(split: tuple[LTVDataset, LTVDataset
     p = model.predict_proba_buy(test.X)
     assert np.all((p >= 0) & (p <= 1))
     np.testing.assert_allclose(model.predict(test.X), p * model.predict_value_if_buy(test.X))
+    value, probability = model.predict_with_probability(test.X)  # one prediction per booster, the same figures
+    np.testing.assert_array_equal(value, model.predict(test.X))
+    np.testing.assert_array_equal(probability, p)
 
 
 def test_baseline_walk_reproduces_scikit_learn(split: tuple[LTVDataset, LTVDataset]) -> None:

@@ -4,8 +4,13 @@ Features: ``cohort_age_months`` (how long ago the customer was acquired), ``regi
 and the revenue and orders of the first 1 and 3 months. After fitting, the trees are exported to plain arrays
 (children, split feature, threshold, leaf value) and every prediction walks those arrays, so ``save`` can write
 them as JSON (``trees.json``, no pickle) and a loaded model predicts exactly what the fitted one did. The walk
-reproduces scikit-learn's: features are rounded to float32 and compared ``x <= threshold``; the sum starts at the
-initial constant and adds ``learning_rate * leaf value`` tree by tree.
+reproduces scikit-learn's: features are rounded to float32 and compared ``x <= threshold`` (a NaN goes right);
+the sum starts at the initial constant and adds ``learning_rate * leaf value`` tree by tree, in tree order.
+
+The walk runs every tree at once, one depth level at a time, over blocks of rows: each tree is laid out as a
+complete binary tree of the ensemble's depth (node i has children 2i+1 and 2i+2; a leaf above the last level
+becomes a chain of "always left" nodes, threshold +inf, carrying its value down), so a level is three array
+gathers for all trees and rows and no Python loop runs per tree or per node.
 """
 
 from __future__ import annotations
@@ -31,6 +36,10 @@ from clvlens.ml._common import (
 )
 
 BASELINE_FEATURES = ("cohort_age_months", "region", "revenue_1m", "orders_1m", "revenue_3m", "orders_3m")
+#: rows walked at once (trees x rows of node indices stay in the processor's cache)
+WALK_BLOCK = 256
+#: deepest ensemble laid out as complete trees (2^(depth+1) - 1 nodes each); deeper ones walk tree by tree
+MAX_LAYOUT_DEPTH = 10
 
 
 class BaselineGBR(ParamsMixin):
@@ -93,20 +102,14 @@ class BaselineGBR(ParamsMixin):
     def _raw(self, matrix: np.ndarray) -> np.ndarray:
         """Prediction on the log1p scale by walking the exported trees."""
         x = matrix.astype(np.float32).astype(np.float64)
+        cached = getattr(self, "_layout", None)
+        if cached is None or cached[0] is not self.trees_:  # laid out once per fitted or loaded set of trees
+            cached = self._layout = (self.trees_, _Layout.of(self.trees_))
+        layout = cached[1]
+        contributions = layout.leaf_values(x) if layout is not None else _walk_each(self.trees_, x)
         out = np.full(x.shape[0], self.init_)
-        rows = np.arange(x.shape[0])
-        for tree in self.trees_:
-            node = np.zeros(x.shape[0], dtype=np.int64)
-            left, right = tree["children_left"], tree["children_right"]
-            feature, threshold = tree["feature"], tree["threshold"]
-            active = left[node] != -1
-            while active.any():
-                idx = rows[active]
-                n = node[idx]
-                go_left = x[idx, feature[n]] <= threshold[n]
-                node[idx] = np.where(go_left, left[n], right[n])
-                active = left[node] != -1
-            out += self.learning_rate * tree["value"][node]
+        for values in contributions:  # tree by tree, as scikit-learn sums (the order fixes the rounding)
+            out += self.learning_rate * values
         return out
 
     def predict(self, X: Any) -> np.ndarray:
@@ -162,3 +165,87 @@ def _tree_arrays(tree: dict[str, Any]) -> dict[str, np.ndarray]:
         "threshold": np.asarray(tree["threshold"], dtype=np.float64),
         "value": np.asarray(tree["value"], dtype=np.float64),
     }
+
+
+def _depth(left: np.ndarray, right: np.ndarray) -> int:
+    """Depth of a tree (0: a single leaf)."""
+    deepest, stack = 0, [(0, 0)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if left[node] != -1:
+            stack += [(left[node], depth + 1), (right[node], depth + 1)]
+    return deepest
+
+
+class _Layout:
+    """The trees as complete binary trees of one depth, in (trees x nodes) arrays (see the module docstring)."""
+
+    def __init__(self, trees: list[dict[str, np.ndarray]], depth: int) -> None:
+        self.depth = depth
+        self.width = 2 ** (depth + 1) - 1
+        self.feature = np.zeros((len(trees), self.width), dtype=np.intp)
+        self.threshold = np.full((len(trees), self.width), np.inf)
+        self.value = np.zeros((len(trees), self.width))
+        for index, tree in enumerate(trees):
+            self._place(index, tree)
+
+    @classmethod
+    def of(cls, trees: list[dict[str, np.ndarray]]) -> _Layout | None:
+        """The layout of ``trees``, or None when they are too deep to lay out (MAX_LAYOUT_DEPTH)."""
+        depth = max((_depth(t["children_left"], t["children_right"]) for t in trees), default=0)
+        return cls(trees, depth) if depth <= MAX_LAYOUT_DEPTH else None
+
+    def _place(self, index: int, tree: dict[str, np.ndarray]) -> None:
+        left, right = tree["children_left"], tree["children_right"]
+        stack = [(0, 0)]  # (node in the tree, position in the complete layout)
+        while stack:
+            node, position = stack.pop()
+            if left[node] == -1:  # a leaf: its value fills every position below it (threshold stays +inf)
+                below = [position]
+                while below:
+                    spot = below.pop()
+                    self.value[index, spot] = tree["value"][node]
+                    if 2 * spot + 1 < self.width:
+                        below += [2 * spot + 1, 2 * spot + 2]
+                continue
+            self.feature[index, position] = tree["feature"][node]
+            self.threshold[index, position] = tree["threshold"][node]
+            stack += [(left[node], 2 * position + 1), (right[node], 2 * position + 2)]
+
+    def leaf_values(self, x: np.ndarray) -> np.ndarray:
+        """The leaf value each tree gives each row: (trees x rows)."""
+        count = self.feature.shape[0]
+        offsets = (np.arange(count) * self.width)[:, None]
+        feature, threshold, value = self.feature.ravel(), self.threshold.ravel(), self.value.ravel()
+        out = np.empty((count, x.shape[0]))
+        for start in range(0, x.shape[0], WALK_BLOCK):
+            block = x[start:start + WALK_BLOCK]
+            rows = block.shape[0]
+            by_feature = np.ascontiguousarray(block.T).ravel()  # feature f of row r at f * rows + r
+            row_index = np.arange(rows)[None, :]
+            position = np.zeros((count, rows), dtype=np.intp)
+            for _ in range(self.depth):
+                flat = position + offsets
+                goes_left = by_feature.take(feature.take(flat) * rows + row_index) <= threshold.take(flat)
+                position = 2 * position + 2 - goes_left
+            out[:, start:start + rows] = value.take(position + offsets)
+        return out
+
+
+def _walk_each(trees: list[dict[str, np.ndarray]], x: np.ndarray) -> list[np.ndarray]:
+    """The leaf value each tree gives each row, one tree at a time (for ensembles too deep to lay out)."""
+    rows = np.arange(x.shape[0])
+    out = []
+    for tree in trees:
+        left, right = tree["children_left"], tree["children_right"]
+        feature, threshold = tree["feature"], tree["threshold"]
+        node = np.zeros(x.shape[0], dtype=np.int64)
+        active = left[node] != -1
+        while active.any():
+            idx = rows[active]
+            n = node[idx]
+            node[idx] = np.where(x[idx, feature[n]] <= threshold[n], left[n], right[n])
+            active = left[node] != -1
+        out.append(tree["value"][node])
+    return out

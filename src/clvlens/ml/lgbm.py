@@ -241,10 +241,7 @@ class TwoPartLTV(_BoosterModel):
 
     def predict_proba_buy(self, X: Any) -> np.ndarray:
         """P(the customer buys in the label window)."""
-        matrix = self._matrix(X)
-        if self.classifier_ is None:
-            return np.full(matrix.shape[0], float(self.constant_probability_ or 1.0))
-        return np.asarray(self._predict(self.classifier_, matrix), dtype=float)
+        return self._proba_buy(self._matrix(X))
 
     def predict_value_if_buy(self, X: Any) -> np.ndarray:
         """E[value | the customer buys] in currency."""
@@ -252,7 +249,18 @@ class TwoPartLTV(_BoosterModel):
 
     def predict(self, X: Any) -> np.ndarray:
         """P(buy) x E[value | buy], in currency."""
-        return self.predict_proba_buy(X) * self.predict_value_if_buy(X)
+        return self.predict_with_probability(X)[0]
+
+    def predict_with_probability(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """``predict(X)`` and ``predict_proba_buy(X)`` at once (each booster predicts once)."""
+        matrix = self._matrix(X)
+        probability = self._proba_buy(matrix)
+        return probability * from_log(self._predict(self.regressor_, matrix), self.bias_factor_), probability
+
+    def _proba_buy(self, matrix: np.ndarray) -> np.ndarray:
+        if self.classifier_ is None:
+            return np.full(matrix.shape[0], float(self.constant_probability_ or 1.0))
+        return np.asarray(self._predict(self.classifier_, matrix), dtype=float)
 
     def _boosters(self) -> list[Any]:
         return [b for b in (self.classifier_, self.regressor_) if b is not None]

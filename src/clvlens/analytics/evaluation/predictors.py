@@ -10,8 +10,10 @@ the scorecard for the actual values alone.
   value of the holdout-long window after it as label (which therefore ends at the calibration end), then applied
   to features at the calibration end. No purchase prediction. They train on at most ``train_size`` customers
   (the same reproducible sample for the three, see :mod:`clvlens.ml.sampling`): scikit-learn's exact
-  gradient boosting costs about a second per 3,000 customers, and the figures need many more customers scored
-  than the models need to learn.
+  gradient boosting (200 trees, on one core) costs about a second per 4,000 customers, and the figures need many
+  more customers scored than the models need to learn. The training table is built once and the features the
+  three predict on once, each when a contender first needs it, so the baseline (the longest) starts training
+  while another thread builds the prediction features.
 - ``historical_average``: the customer's calibration value (and purchases) per time unit x the holdout length,
   with the customer's age floored at the holdout length (a customer seen for less than a holdout is assumed to
   repeat what they did, not to extrapolate a few days' spend);
@@ -32,6 +34,7 @@ import polars as pl
 
 from clvlens.errors import ClvlensError
 from clvlens.ml import build_features, learn_spec, ltv_dataset, make_estimator
+from clvlens.ml.features import FeatureSpec
 from clvlens.ml.sampling import CustomerSample, sample_transactions
 from clvlens.models import BetaGeo, GammaGamma, ModifiedBetaGeo, ParetoNBD
 from clvlens.summary.rfm import UNIT_DAYS
@@ -57,9 +60,11 @@ class Context:
     random_state: int = 0
     n_jobs: int = 1  # LightGBM threads of each ML contender
     train_size: int | None = None  # customers the ML contenders train on at most (None: all)
-    # what several contenders share (the ML feature tables, the Gamma-Gamma spend), computed once under the lock
+    # what several contenders share (the ML training table, the features at the calibration end, the Gamma-Gamma
+    # spend), each computed once under its own lock (a contender waiting for one never blocks another's)
     shared: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+    key_locks: dict[str, threading.Lock] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def holdout_days(self) -> float:
@@ -68,6 +73,8 @@ class Context:
     def once(self, key: str, compute: Callable[[], Any]) -> Any:
         """``compute()`` the first time ``key`` is asked for (by any thread), its result (or error) after."""
         with self.lock:
+            key_lock = self.key_locks.setdefault(key, threading.Lock())
+        with key_lock:
             if key not in self.shared:
                 try:
                     self.shared[key] = (compute(), None)
@@ -139,19 +146,19 @@ def btyd(name: str, ctx: Context) -> Prediction:
 
 
 @dataclass(frozen=True)
-class MLData:
-    """What every ML contender learns from and predicts on (built once per scorecard)."""
+class MLTraining:
+    """What every ML contender learns from (built once per scorecard)."""
 
     train_X: pl.DataFrame
     train_y: np.ndarray
     train_cutoff: datetime
-    features: pl.DataFrame  # features at the calibration end, one row per customer of the calibration data
+    spec: FeatureSpec  # the feature settings, shared with the features the contenders predict on
     trained_on: CustomerSample  # customers trained on, of those seen by the training cut-off
 
 
-def ml_data(ctx: Context) -> MLData:
-    """Features at calibration_end - holdout with the value of the holdout-long window after it as label, and
-    features at calibration_end."""
+def ml_training(ctx: Context) -> MLTraining:
+    """Features at calibration_end - holdout with the value of the holdout-long window after it as label, for a
+    reproducible sample of at most ``ctx.train_size`` customers."""
     train_cutoff = ctx.calibration_end - timedelta(days=math.ceil(ctx.holdout_days - 1e-9))
     first = ctx.calibration.get_column("timestamp").min()
     if first is None or first >= train_cutoff + DAY:
@@ -165,22 +172,30 @@ def ml_data(ctx: Context) -> MLData:
     train = ltv_dataset(learn_from, train_cutoff, spec=spec)
     if train.label_end > ctx.calibration_end + DAY:  # pragma: no cover - guarded by the cut-off arithmetic
         raise ClvlensError("calibration_end: the training label window would overlap the holdout")
-    features = build_features(ctx.calibration, ctx.calibration_end, spec)
-    return MLData(train.X, train.y, train_cutoff, features, trained_on)
+    return MLTraining(train.X, train.y, train_cutoff, spec, trained_on)
+
+
+def ml_features(ctx: Context) -> pl.DataFrame:
+    """Features at calibration_end, one row per customer of the calibration data (what the contenders predict on)."""
+    training: MLTraining = ctx.once("ml_training", lambda: ml_training(ctx))
+    return build_features(ctx.calibration, ctx.calibration_end, training.spec)
 
 
 def ml(name: str, ctx: Context) -> Prediction:
     """Train at calibration_end - holdout on the holdout-long window after it; predict at calibration_end."""
-    data: MLData = ctx.once("ml", lambda: ml_data(ctx))
+    data: MLTraining = ctx.once("ml_training", lambda: ml_training(ctx))
     estimator = make_estimator(name, random_state=ctx.random_state, n_jobs=ctx.n_jobs)
     estimator.fit(data.train_X, data.train_y)
-    features = data.features
-    columns = {"customer_id": features.get_column("customer_id"),
-               "value": np.asarray(estimator.predict(features), dtype=float)}
-    if hasattr(estimator, "predict_proba_buy"):
-        columns["active"] = np.asarray(estimator.predict_proba_buy(features), dtype=float)
+    features: pl.DataFrame = ctx.once("ml_features", lambda: ml_features(ctx))
+    columns: dict[str, Any] = {"customer_id": features.get_column("customer_id")}
+    if hasattr(estimator, "predict_with_probability"):  # the two-part model: its P(buy) is the health score
+        value, columns["active"] = estimator.predict_with_probability(features)
+    else:
+        value = estimator.predict(features)
+    columns["value"] = np.asarray(value, dtype=float)
     aligned = ctx.rfm.select("customer_id").join(pl.DataFrame(columns), on="customer_id", how="left")
-    note = f"trained on {data.trained_on.describe()} at {data.train_cutoff.date()}"
+    note = (f"trained on {data.trained_on.describe()} at {data.train_cutoff.date()}"
+            + ("" if data.trained_on.complete else "; the _se columns hold this training fixed"))
     active = aligned.get_column("active").fill_null(0.0).to_numpy() if "active" in aligned.columns else None
     return Prediction(aligned.get_column("value").fill_null(0.0).to_numpy(), None, note, active)
 

@@ -8,7 +8,11 @@ Scale: the scorecard scores a reproducible sample of those customers (``sample_s
 :data:`DEFAULT_SAMPLE`; every customer when there are fewer), the same customers on every run whatever the rows'
 order (:mod:`clvlens.ml.sampling`). Every contender fits and trains on the sample's calibration data only, so the
 cost is bounded by the sample, not the shop. Each figure has a standard error (column ``<figure>_se``, random
-groups, see :mod:`.figures`), so a difference between two models can be read against it. Totals
+groups, see :mod:`.figures`), so a difference between two models can be read against it. The error covers which
+customers were scored, with each model as fitted: the ML contenders train on a smaller sample
+(:data:`DEFAULT_TRAIN_SIZE`), on which their ranking figures (Gini, top shares, Spearman, health) hold within
+that error of a training on every customer, while their value-level figures (MAE, bias, totals) move with the
+training customers' total by more (bench/bench_scorecard_train.py, docs/benchmarks.md); their note says so. Totals
 (``predicted_total``, ``actual_total``) are over the scored customers (``customers`` of ``population``).
 Contenders run on ``n_jobs`` threads at once (the heavy parts, LightGBM, scikit-learn's trees and numpy, run
 outside Python's lock), so two cores are used where the machine has them.
@@ -51,8 +55,11 @@ METRIC_COLUMNS = (
 HEURISTIC = "health_heuristic"
 #: customers scored by default: the standard errors of the figures are then a few tenths of a percent of them
 DEFAULT_SAMPLE = 50_000
-#: customers the ML contenders train on at most by default (see :mod:`.predictors`)
-DEFAULT_TRAIN_SIZE = 20_000
+#: customers the ML contenders train on at most by default (see :mod:`.predictors`): the smallest size at which
+#: the baseline GBR's and LightGBM's holdout Gini, averaged over random training draws, matches that of 20,000 and
+#: more within the scored sample's standard error, on the simulated 100k shop and on CDNOW
+#: (``python bench/bench_scorecard_train.py``, docs/benchmarks.md)
+DEFAULT_TRAIN_SIZE = 15_000
 #: the columns added for scale: customers in the holdout population, and each figure's standard error
 SAMPLE_COLUMNS = ("population",)
 ERROR_COLUMNS = tuple(f"{name}_se" for name in METRIC_COLUMNS)
@@ -145,7 +152,8 @@ def scorecard(
     actual_purchases = summary.get_column("frequency_holdout").to_numpy().astype(float)
     groups = random_groups(summary.get_column("customer_id"), group_count(actual_value.size))
 
-    def score(name: str) -> tuple[dict[str, Any], Prediction | None]:
+    def score(name: str) -> tuple[dict[str, Any], list[pl.DataFrame] | None]:
+        """The contender's row and its decile, gain and prediction tables (None when it failed)."""
         started = time.perf_counter()
         try:
             result = predict(name, ctx)
@@ -156,7 +164,13 @@ def scorecard(
         row: dict[str, Any] = {"model": name, "family": FAMILIES[name], "customers": int(actual_value.size)}
         row.update(figures_with_errors(result, actual_value, actual_purchases, groups))
         row.update({"fit_seconds": seconds, "note": result.note, "error": None})
-        return row, result
+        deciles = pl.DataFrame(metrics.decile_table(result.value, actual_value))
+        tables = [
+            deciles.select(pl.lit(name).alias("model"), pl.all()),
+            _gains(name, result.value, actual_value),
+            _predictions(summary, name, result, actual_value, actual_purchases),
+        ]
+        return row, tables
 
     if workers > 1:
         order = sorted(models, key=lambda m: _SLOW_FIRST.index(m) if m in _SLOW_FIRST else len(_SLOW_FIRST))
@@ -170,14 +184,12 @@ def scorecard(
         scored = [score(name) for name in models]
 
     rows, decile_frames, gain_frames, prediction_frames = [], [], [], []
-    for name, (row, result) in zip(models, scored, strict=True):
+    for row, tables in scored:
         rows.append(row)
-        if result is None:
-            continue
-        decile_frames.append(pl.DataFrame(metrics.decile_table(result.value, actual_value)).select(
-            pl.lit(name).alias("model"), pl.all()))
-        gain_frames.append(_gains(name, result.value, actual_value))
-        prediction_frames.append(_predictions(summary, name, result, actual_value, actual_purchases))
+        if tables is not None:
+            decile_frames.append(tables[0])
+            gain_frames.append(tables[1])
+            prediction_frames.append(tables[2])
     rows.append(_heuristic_row(rfm, actual_purchases > 0, groups))
     gain_frames.append(_gains("perfect", actual_value, actual_value))
     for row in rows:
