@@ -156,14 +156,14 @@ def scorecard_holdout(first_purchase: datetime, observation_end: datetime, holdo
 
 def run_scorecard(
     transactions: pl.DataFrame, *, observation_end: datetime, time_unit: str, holdout: str | None,
-    sample_size: int | None = DEFAULT_SAMPLE,
+    sample_size: int | None = DEFAULT_SAMPLE, n_jobs: int = 2,
 ) -> Scorecard:
     """Score every model on the holdout before the observation end, on a reproducible sample of ``sample_size``
-    customers (None: all); where the calibration data hold two years, add each BTYD model with the seasonal index
-    applied (rows "<model>+seasonal", the note says the factor)."""
+    customers (None: all), ``n_jobs`` contenders at a time; where the calibration data hold two years, add each
+    BTYD model with the seasonal index applied (rows "<model>+seasonal", the note says the factor)."""
     first = transactions.get_column("timestamp").min()
     length = scorecard_holdout(first, observation_end, holdout)  # type: ignore[arg-type]
-    card = scorecard(transactions, observation_end - length, observation_end, time_unit=time_unit, n_jobs=2,
+    card = scorecard(transactions, observation_end - length, observation_end, time_unit=time_unit, n_jobs=n_jobs,
                      sample_size=sample_size)
     return add_seasonal_rows(card, transactions)
 

@@ -21,7 +21,7 @@ from clvlens.data import CleanedData, CleaningRules, load_source
 from clvlens.errors import ClvlensError
 from clvlens.ml import FeatureCache
 from clvlens.models import interval_method, parse_horizon
-from clvlens.pipeline.background import BackgroundTables
+from clvlens.pipeline.background import BackgroundTables, BackgroundTask
 from clvlens.pipeline.checks import check_holdout, check_output_folder, check_run_settings, run_space_needed
 from clvlens.pipeline.health import add_health, health_info, save_activity
 from clvlens.pipeline.learning import (
@@ -164,6 +164,14 @@ def _compute(settings: RunSettings, cleaned: CleanedData, report: Callable[[str]
     skipped: dict[str, str] = dict.fromkeys(sorted(settings.skip), SKIPPED_BY_USER)
 
     report(STEPS[2])
+    # the scorecard needs only the observed transactions: it runs on a second thread, one contender at a time,
+    # while the models are fitted and scored (see pipeline.background); its step waits for it
+    scoring = None
+    if settings.scorecard and "scorecard" not in settings.skip:
+        scoring = BackgroundTask(lambda: run_scorecard(
+            observed, observation_end=period.observation_end, time_unit=period.time_unit,
+            holdout=settings.models.holdout, sample_size=settings.scorecard_sample, n_jobs=1,
+        ), "scorecard").start()
     fitted = None
     season, season_note = estimate(observed, period.observation_end)
     seasonal, value_notes = 1.0, {"seasonality": f"not applied: {season_note}"}
@@ -218,12 +226,9 @@ def _compute(settings: RunSettings, cleaned: CleanedData, report: Callable[[str]
 
     report(STEPS[6])
     card = None
-    if settings.scorecard and "scorecard" not in settings.skip:
+    if scoring is not None:
         try:
-            card = run_scorecard(
-                observed, observation_end=period.observation_end, time_unit=period.time_unit,
-                holdout=settings.models.holdout, sample_size=settings.scorecard_sample,
-            )
+            card = scoring.result()
         except ClvlensError as exc:
             skipped["scorecard"] = str(exc)
 
