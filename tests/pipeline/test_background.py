@@ -32,3 +32,18 @@ def test_a_failed_background_write_is_raised_by_finish(tmp_path: Path) -> None:
             writer.finish()
         assert connection.execute("SELECT sum(a) FROM good").fetchone()[0] == 3
         writer.finish()  # a second call has nothing left to raise
+
+
+def test_background_task_returns_its_value_and_raises_its_error(online_retail) -> None:
+    from clvlens.errors import ClvlensError
+    from clvlens.pipeline.background import BackgroundTask
+
+    frame = online_retail.transactions
+    task = BackgroundTask(lambda: frame.group_by("customer_id").len().height, "count").start()
+    assert task.result() == frame.get_column("customer_id").n_unique()
+
+    def fails() -> None:
+        raise ClvlensError("holdout: too long")
+
+    with pytest.raises(ClvlensError, match="holdout: too long"):
+        BackgroundTask(fails, "fails").start().result()
