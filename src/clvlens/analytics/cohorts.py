@@ -62,19 +62,23 @@ def cohort_table(
         return pl.DataFrame(schema=schema)
     if not frame.schema[timestamp].is_temporal():
         raise ClvlensError(f"transactions: column '{timestamp}' must be a datetime, got {frame.schema[timestamp]}")
-    log = frame.lazy().select(
-        pl.col(customer_id).alias("customer_id"),
-        _month_index(timestamp).alias("month"),
-        pl.col(amount).cast(pl.Float64).alias("amount"),
-    ).with_columns(pl.col("month").min().over("customer_id").alias("cohort_month"))
-    activity = (
-        log.with_columns((pl.col("month") - pl.col("cohort_month")).alias("period"))
-        .group_by("cohort_month", "period")
-        .agg(pl.col("customer_id").n_unique().cast(pl.Int64).alias("active_customers"),
-             pl.col("amount").sum().alias("revenue"))
+    # one row per customer and active month first: every later count is then a row count, not a distinct count
+    monthly = (
+        frame.lazy()
+        .group_by(pl.col(customer_id).alias("customer_id"), _month_index(timestamp).alias("month"))
+        .agg(pl.col(amount).cast(pl.Float64).sum().alias("amount"))
+        .with_columns(pl.col("month").min().over("customer_id").alias("cohort_month"))
+        .with_columns((pl.col("month") - pl.col("cohort_month")).alias("period"))
     )
-    last_month = log.select(pl.col("month").max()).collect().item()
-    sizes = log.group_by("cohort_month").agg(pl.col("customer_id").n_unique().cast(pl.Int64).alias("customers"))
+    activity = (
+        monthly.group_by("cohort_month", "period")
+        .agg(pl.len().cast(pl.Int64).alias("active_customers"), pl.col("amount").sum().alias("revenue"))
+        .collect()
+        .lazy()
+    )
+    last_month = frame.select(_month_index(timestamp).max()).item()
+    # every customer buys in their acquisition month: the cohort's size is its period-0 activity
+    sizes = activity.filter(pl.col("period") == 0).select("cohort_month", pl.col("active_customers").alias("customers"))
     grid = sizes.with_columns(
         pl.int_ranges(0, pl.lit(last_month) - pl.col("cohort_month") + 1, dtype=pl.Int32).alias("period")
     ).explode("period")
