@@ -311,3 +311,20 @@ def test_offers_ranked_in_blocks_equal_offers_ranked_at_once_on_online_retail(on
     in_blocks = basket_tables(lines, values, min_support=0.01).next_best_offer
     # item values are means of per-order sums whose summation order Polars may change between any two runs
     assert_frame_equal(in_blocks, at_once, check_exact=False, rel_tol=1e-12, abs_tol=0.0)
+
+
+def test_item_names_are_the_most_frequent_name_on_online_retail(online_retail) -> None:
+    """UCI items carry several descriptions: the display name is the one on most lines, ties alphabetically."""
+    lines = online_retail.transactions.select("item_id", "item_name").filter(pl.col("item_id").is_not_null())
+    counted = lines.group_by("item_id", "item_name").len()
+    expected = (
+        counted.filter(pl.col("item_name").is_not_null())
+        .sort(["item_id", "len", "item_name"], descending=[False, True, False])
+        .group_by("item_id", maintain_order=True).first()
+        .select(pl.col("item_id").alias("item"), pl.col("item_name").alias("expected"))
+    )
+    assert counted.group_by("item_id").len().filter(pl.col("len") > 1).height > 100  # many items with rival names
+    got = item_names(online_retail.transactions).join(expected, on="item", how="left")
+    named = got.filter(pl.col("expected").is_not_null())
+    assert named.height > 3000
+    assert (named.get_column("item_name") == named.get_column("expected")).all()

@@ -192,17 +192,16 @@ def names_from_codes(lines: LineCodes) -> pl.DataFrame:
         return pl.DataFrame({"item": lines.items, "item_name": lines.items})
     missing = lines.names.len()  # the code of a missing name sorts after every real name (codes follow the names)
     named = lines.item >= 0
-    name = lines.name[named]
-    best = (
-        pl.DataFrame({"item": lines.item[named], "name": np.where(name >= 0, name, np.int32(missing))})
-        .group_by("item", "name")
-        .len()
-        .sort(["item", "len", "name"], descending=[False, True, False])
-        .group_by("item", maintain_order=True)
-        .first()
-    )
+    name = lines.name[named].astype(np.int64)
+    width = missing + 1
+    # (item, name) pairs and their line counts from one sort of integer keys (no hash table over every line)
+    pairs, counts = np.unique(lines.item[named].astype(np.int64) * width + np.where(name >= 0, name, missing),
+                              return_counts=True)
+    items, names = pairs // width, pairs % width
+    best = np.lexsort((names, -counts, items))  # per item: most lines first, then the alphabetically first name
+    first = best[np.r_[True, items[best][1:] != items[best][:-1]]] if best.size else best
     name_of = np.full(lines.items.len(), missing, dtype=np.int64)
-    name_of[best.get_column("item").to_numpy()] = best.get_column("name").to_numpy()
+    name_of[items[first]] = names[first]
     padded = pl.concat([lines.names, pl.Series([None], dtype=pl.String)])
     return pl.DataFrame({"item": lines.items, "item_name": padded.gather(name_of)}).with_columns(
         pl.coalesce("item_name", "item").alias("item_name")

@@ -103,18 +103,19 @@ def _customer_weights(customer_value: Any, value_column: str) -> pl.DataFrame | 
 
 def _item_values(lines: LineCodes, rows: np.ndarray) -> pl.DataFrame:
     """Average spend on each item per order containing it (1.0 everywhere when there is no amount column), from the
-    lines `rows` (a boolean mask)."""
+    lines `rows` (a boolean mask): the item's total spend over the number of distinct orders it is in (lines with no
+    order id count as one order), which is the mean of its per-order sums without grouping the lines by order."""
+    n_items = lines.items.len()
     if "amount" not in lines.frame.columns:
-        return pl.DataFrame({"item_code": np.arange(lines.items.len(), dtype=lines.item.dtype)}).with_columns(
+        return pl.DataFrame({"item_code": np.arange(n_items, dtype=lines.item.dtype)}).with_columns(
             item_value=pl.lit(1.0))
-    amount = lines.frame.get_column("amount").cast(pl.Float64, strict=False).filter(pl.Series(rows))
-    return (
-        pl.DataFrame({"item_code": lines.item[rows], "order": lines.order[rows], "amount": amount})
-        .group_by("item_code", "order")
-        .agg(pl.col("amount").sum())
-        .group_by("item_code")
-        .agg(pl.col("amount").mean().fill_null(0.0).alias("item_value"))
-    )
+    amount = lines.frame.get_column("amount").cast(pl.Float64, strict=False).fill_null(0.0).to_numpy()[rows]
+    item = lines.item[rows]
+    spend = np.bincount(item, weights=amount, minlength=n_items)
+    pairs = np.unique(item.astype(np.int64) * (lines.orders.len() + 1) + (lines.order[rows].astype(np.int64) + 1))
+    orders = np.bincount(pairs // (lines.orders.len() + 1), minlength=n_items)
+    present = np.flatnonzero(orders)
+    return pl.DataFrame({"item_code": present.astype(lines.item.dtype), "item_value": spend[present] / orders[present]})
 
 
 def _ranked_block(
