@@ -213,7 +213,7 @@ def encode(values: pl.Series, *, sort: bool) -> tuple[np.ndarray, pl.Series]:
 
     Arrow's hash dictionary encoding does this in one pass; every later group-by and join then works on integers.
     """
-    array = values.cast(pl.String).to_arrow(compat_level=pl.CompatLevel.oldest())
+    array = values.cast(pl.String).to_arrow(compat_level=pl.CompatLevel.newest())  # string views: no copy
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
     encoded = pc.dictionary_encode(array)
