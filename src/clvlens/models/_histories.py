@@ -10,8 +10,6 @@ the same numbers, as each is computed from the same inputs by the same element-w
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from clvlens.models._base import dedup_rows
@@ -62,14 +60,3 @@ class Histories:
                 ux, ut, at = x, t, np.arange(x.size)
             self._pairs[which] = ((ux, ut), at)
         return self._pairs[which]
-
-    def matches(self, n: int) -> bool:
-        """Whether these histories can stand for ``n`` customers."""
-        return self.n == n
-
-
-def as_histories(histories: Any, cols: tuple[np.ndarray, ...]) -> Histories:
-    """``histories`` when given for the same number of customers as ``cols``, else a grouping of ``cols``."""
-    if isinstance(histories, Histories) and histories.matches(int(cols[0].shape[0])):
-        return histories
-    return Histories(*cols)  # type: ignore[arg-type]
