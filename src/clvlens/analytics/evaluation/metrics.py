@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
 
 GAIN_GRID = np.linspace(0.0, 1.0, 101)
 
@@ -89,6 +88,8 @@ def spearman(predicted: np.ndarray, actual: np.ndarray) -> float:
     p, a = _pair(predicted, actual)
     if p.size < 2 or np.all(p == p[0]) or np.all(a == a[0]):
         return math.nan
+    from scipy import stats  # here, not at import: scipy.stats costs a second or two of every CLI start
+
     return float(stats.spearmanr(p, a).statistic)
 
 
@@ -97,6 +98,8 @@ def deciles(predicted: np.ndarray) -> np.ndarray:
     p = np.asarray(predicted, dtype=float).ravel()
     if p.size == 0:
         return np.zeros(0, dtype=np.int64)
+    from scipy import stats
+
     ranks = stats.rankdata(p, method="average")
     return np.clip(np.ceil(ranks * 10.0 / p.size), 1, 10).astype(np.int64)
 
