@@ -195,3 +195,14 @@ def test_feature_cache_keeps_a_bounded_number_of_parts(demo_transactions) -> Non
         cutoff = datetime(2024, 6, 1) + timedelta(days=day)
         assert_frame_equal(build_features(cache, cutoff, spec), build_features(demo_transactions, cutoff, spec))
         assert len(cache._parts) <= 2
+
+
+def test_features_are_the_same_to_the_bit_in_every_build(online_retail) -> None:
+    """Polars may add a customer's amounts in a different order each time; the features must not show it, or
+    LightGBM's predictions would change from run to run on the same log."""
+    frame = online_retail.transactions
+    end = frame.get_column("timestamp").max()
+    spec = learn_spec(frame, end, "6M")
+    first = build_features(frame, end, spec)
+    for _ in range(3):
+        assert_frame_equal(build_features(frame, end, spec), first, check_exact=True)

@@ -39,6 +39,7 @@ DAYS_1M = 365.25 / 12
 DAYS_3M = 3 * 365.25 / 12
 TOP_CATEGORIES = 5
 DAY = timedelta(days=1)
+SIGNIFICANT_DIGITS = 12
 _RFM_COLUMNS = ("customer_id", "frequency", "recency", "T", "monetary_value", "total_value", "first_value")
 
 
@@ -216,7 +217,9 @@ def build_features(transactions: Any, cutoff: Any, spec: FeatureSpec) -> pl.Data
     if spec.btyd:
         model = cache.part(("btyd", end, unit), lambda: _btyd_model(rfm, unit))
         features = features.join(_btyd(rfm, model, spec), on="customer_id", how="left")
-    return features.sort("customer_id")
+    # Polars adds a group's amounts in an order that can change from run to run (the last bits of a sum); the
+    # boosted trees would turn those bits into different predictions, so every feature is cut to 12 digits
+    return features.with_columns(pl.col(pl.Float64).round_sig_figs(SIGNIFICANT_DIGITS)).sort("customer_id")
 
 
 def seen_by(frame: pl.DataFrame, end: datetime) -> pl.DataFrame:
