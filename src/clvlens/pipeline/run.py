@@ -173,13 +173,15 @@ def _compute(settings: RunSettings, cleaned: CleanedData, report: Callable[[str]
             holdout=settings.models.holdout, sample_size=settings.scorecard_sample, n_jobs=1,
         ), "scorecard").start()
     fitted = None
-    season, season_note = estimate(observed, period.observation_end)
-    seasonal, value_notes = 1.0, {"seasonality": f"not applied: {season_note}"}
+    # the seasonal index reads only the transactions: estimated beside the fits, taken before the values need it
+    seasonality = BackgroundTask(lambda: estimate(observed, period.observation_end), "seasonality").start()
+    seasonal, value_notes = 1.0, {}
     try:
         fitted = fit_models(
             observed, customers, time_unit=period.time_unit, observation_end=period.observation_end,
             settings=settings.models,
         )
+        season, season_note = seasonality.result()
         scores, value_notes, seasonal = btyd_values(
             observed, customers, fitted, observation_end=period.observation_end, season=season,
             season_note=season_note,
@@ -188,6 +190,8 @@ def _compute(settings: RunSettings, cleaned: CleanedData, report: Callable[[str]
     except ClvlensError as exc:
         skipped["models"] = str(exc)
         fitted = None  # fitted but not scorable: later stages must not expect the model columns
+    season, season_note = seasonality.result()
+    value_notes = value_notes or {"seasonality": f"not applied: {season_note}"}
 
     report(STEPS[3])
     ltv = None
