@@ -47,3 +47,19 @@ def test_background_task_returns_its_value_and_raises_its_error(online_retail) -
 
     with pytest.raises(ClvlensError, match="holdout: too long"):
         BackgroundTask(fails, "fails").start().result()
+
+
+def test_an_abandoned_write_stops_and_raises_nothing(tmp_path: Path) -> None:
+    """A failed run abandons the write: DuckDB is interrupted, the writer stops and nothing of it is raised (the
+    run's own error is the one to report); the database can then be closed and removed."""
+    large = pl.select(a=pl.int_range(0, 20_000_000), b=pl.lit("x" * 20))
+    path = tmp_path / "ws.duckdb"
+    connection = duckdb.connect(str(path))
+    writer = BackgroundTables(connection, {"large": large}).start()
+    writer.abandon()
+    assert not writer._thread.is_alive()
+    writer.finish()  # nothing left to wait for or raise
+    # interrupted, not finished: twenty million rows take seconds on one DuckDB thread, the interruption moments
+    assert connection.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'large'").fetchone()[0] == 0
+    connection.close()
+    path.unlink()

@@ -9,6 +9,7 @@ and before the workspace is committed; a failed write is raised there, as if it 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -27,6 +28,7 @@ class BackgroundTables:
         self._tables = dict(tables)
         self._error: BaseException | None = None
         self._open = True
+        self._abandoned = False
         self._thread = threading.Thread(target=self._write, name="clvlens-writer", daemon=True)
 
     def start(self) -> BackgroundTables:
@@ -38,6 +40,8 @@ class BackgroundTables:
     def _write(self) -> None:
         try:
             for name, frame in self._tables.items():
+                if self._abandoned:
+                    break
                 write_table(self._cursor, name, frame)
         except BaseException as exc:  # re-raised on the run's thread by finish()
             self._error = exc
@@ -46,9 +50,9 @@ class BackgroundTables:
 
     def finish(self) -> None:
         """Wait for the writer, give DuckDB back every core, and raise what the write raised (if anything).
-        Calling it again does nothing."""
-        if self._thread.ident is not None:
-            self._thread.join()
+        Calling it again does nothing. A Ctrl-C or SIGTERM that arrives while it waits is raised once the writer
+        has stopped, so that the caller's clean-up never removes files the writer still has open."""
+        self._wait()
         if self._open:
             self._open = False
             try:
@@ -58,6 +62,37 @@ class BackgroundTables:
         if self._error is not None:
             error, self._error = self._error, None
             raise error
+
+    def abandon(self) -> None:
+        """The run failed: stop the write at once (DuckDB interrupts it), wait for the writer and close, raising
+        nothing of the writer's (the run's own error is the one to report)."""
+        self._abandoned = True
+        self._wait(interrupting=True)
+        if self._open:
+            self._open = False
+            with contextlib.suppress(duckdb.Error):
+                self._cursor.close()
+        self._error = None
+
+    def _wait(self, *, interrupting: bool = False) -> None:
+        """Join the writer; a signal that arrives meanwhile interrupts DuckDB's write and is raised once the writer
+        has stopped. ``interrupting``: interrupt it from the start, again until it ends (an interruption that comes
+        before a query begins does not stop that query)."""
+        interrupted: BaseException | None = None
+        while self._thread.ident is not None and self._thread.is_alive():
+            try:
+                if interrupting:
+                    self._cursor.interrupt()
+                self._thread.join(timeout=0.05 if interrupting else None)
+            except BaseException as exc:  # a signal while waiting: stop the write, wait on, then raise it
+                interrupted, interrupting = exc, True
+        if interrupted is not None:
+            self._error = None
+            if self._open:
+                self._open = False
+                with contextlib.suppress(duckdb.Error):
+                    self._cursor.close()
+            raise interrupted
 
 
 class BackgroundTask:

@@ -149,8 +149,10 @@ def _run_stages(settings: RunSettings, progress: ProgressCallback | None) -> Run
         try:
             result = _compute(settings, cleaned, report)
             report(STEPS[7])
-        finally:
-            background.finish()
+        except BaseException:
+            background.abandon()  # stopped and closed before the failed write's files are removed
+            raise
+        background.finish()
         _write_results(connection, models_folder, result)
     return result
 
