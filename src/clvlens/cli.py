@@ -534,8 +534,19 @@ class _Terminated(Exception):
     """SIGTERM, raised where the run is so that it unwinds like Ctrl-C (temporary files removed, lock released)."""
 
 
-def _raise_terminated(signum: int, frame: object) -> None:
-    raise _Terminated()
+class _RaiseOnce:
+    """A signal handler that raises ``error`` the first time only: Polars checks for signals inside its work as
+    well, so one Ctrl-C or SIGTERM can reach the handler twice, and a second exception would cut short the clean-up
+    the first one started (the temporary workspace would stay behind)."""
+
+    def __init__(self, error: type[BaseException]) -> None:
+        self.error = error
+        self.raised = False
+
+    def __call__(self, signum: int, frame: object) -> None:
+        if not self.raised:
+            self.raised = True
+            raise self.error()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -543,9 +554,14 @@ def main(argv: list[str] | None = None) -> int:
     import signal
 
     try:
-        previous_term = signal.signal(signal.SIGTERM, _raise_terminated)
+        previous_term = signal.signal(signal.SIGTERM, _RaiseOnce(_Terminated))
+        previous_int = signal.getsignal(signal.SIGINT)
+        if previous_int is signal.default_int_handler:  # a SIGINT the caller ignores stays ignored
+            signal.signal(signal.SIGINT, _RaiseOnce(KeyboardInterrupt))
+        else:
+            previous_int = None
     except ValueError:  # not the main thread (an embedding application): leave its signal handling alone
-        previous_term = None
+        previous_term = previous_int = None
     try:
         outcome = app(args=argv, standalone_mode=False)
     except ClvlensError as exc:
@@ -575,6 +591,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if previous_term is not None:
             signal.signal(signal.SIGTERM, previous_term)
+        if previous_int is not None:
+            signal.signal(signal.SIGINT, previous_int)
     # click answers Ctrl-C (and typer.Exit raised inside a command) by returning the exit code when not standalone
     if isinstance(outcome, int) and not isinstance(outcome, bool) and outcome != 0:
         if outcome == 130:

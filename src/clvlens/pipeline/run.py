@@ -21,7 +21,7 @@ from clvlens.data import CleanedData, CleaningRules, load_source
 from clvlens.errors import ClvlensError
 from clvlens.ml import FeatureCache
 from clvlens.models import interval_method, parse_horizon
-from clvlens.pipeline.background import BackgroundTables, BackgroundTask
+from clvlens.pipeline.background import BackgroundTask
 from clvlens.pipeline.checks import check_holdout, check_output_folder, check_run_settings, run_space_needed
 from clvlens.pipeline.health import add_health, health_info, save_activity
 from clvlens.pipeline.learning import (
@@ -142,17 +142,9 @@ def _run_stages(settings: RunSettings, progress: ProgressCallback | None) -> Run
     )
     report(STEPS[1])
     cleaned.require_transactions()
+    result = _compute(settings, cleaned, report)
+    report(STEPS[7])
     with writing_workspace(settings.out) as (connection, models_folder):
-        # the transactions are final: stored on the other core while the models are fitted (see pipeline.background)
-        background = BackgroundTables(connection, {"transactions": cleaned.transactions,
-                                                   "quarantine": cleaned.quarantine}).start()
-        try:
-            result = _compute(settings, cleaned, report)
-            report(STEPS[7])
-        except BaseException:
-            background.abandon()  # stopped and closed before the failed write's files are removed
-            raise
-        background.finish()
         _write_results(connection, models_folder, result)
     return result
 
@@ -259,9 +251,11 @@ def _compute(settings: RunSettings, cleaned: CleanedData, report: Callable[[str]
 
 
 def _write_results(connection: Any, models_folder: Path, result: RunResult) -> None:
-    """Every table and model of the run but the transactions and quarantine (written in the background)."""
+    """Every table and model of the run."""
     customers, fitted, ltv, info = result.customers, result.fitted, result.ltv, result.info
     health, strategy, basket, card = result.health, result.strategy, result.basket, result.scorecard
+    write_table(connection, "transactions", result.cleaned.transactions)
+    write_table(connection, "quarantine", result.cleaned.quarantine)
     write_table(connection, "customers", customers)
     write_table(connection, "cleaning_report", result.cleaned.report.to_frame())
     if fitted is not None:
