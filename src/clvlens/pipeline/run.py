@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from clvlens import __version__
 from clvlens.data import CleanedData, CleaningRules, load_source
 from clvlens.errors import ClvlensError
 from clvlens.ml import FeatureCache
+from clvlens.ml.features import seen_by
 from clvlens.models import interval_method, parse_horizon
 from clvlens.pipeline.background import BackgroundTask
 from clvlens.pipeline.checks import check_holdout, check_output_folder, check_run_settings, run_space_needed
@@ -289,13 +290,9 @@ def build_customer_table(
 
 
 def observed_until(transactions: pl.DataFrame, observation_end: datetime) -> pl.DataFrame:
-    """The transactions on or before the observation end date (the end date is inclusive)."""
-    bound = observation_end + timedelta(days=1)
-    stamps = transactions.get_column("timestamp")
-    last = stamps.max()
-    if last is not None and last < bound and stamps.null_count() == 0:  # type: ignore[operator]
-        return transactions  # the usual case (the end is the last date): no copy of the whole table
-    return transactions.filter(pl.col("timestamp") < bound)
+    """The transactions on or before the observation end date (the end date is inclusive; the table itself, not a
+    copy, in the usual case where the end is the last date)."""
+    return seen_by(transactions, observation_end)
 
 
 def _customer_table(observed: pl.DataFrame, period: Any) -> pl.DataFrame:
