@@ -100,3 +100,14 @@ def test_missing_optional_tables_are_none(demo_workspace: Path, tmp_path: Path) 
 def test_no_workspace_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(ClvlensError, match="no workspace here"):
         Workspace.open(tmp_path)
+
+
+def test_transactions_read_back_in_source_order(uci_workspace: Path) -> None:
+    # the lines are stored in any order (DuckDB writes them in parallel); reading restores the source's order
+    from clvlens.pipeline import read_table
+
+    lines = read_table(uci_workspace, "transactions")
+    with Workspace.open(uci_workspace) as ws:
+        kept = ws.cleaning_report().filter(pl.col("outcome") == "kept")["rows"][0]
+    assert lines.height == kept > 100_000
+    assert lines["source_row"].is_sorted() and lines["source_row"].n_unique() == lines.height

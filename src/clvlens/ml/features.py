@@ -321,22 +321,24 @@ def _early_and_timing(seen: pl.DataFrame, unit_days: float) -> pl.DataFrame:
     """Early behaviour, timing and region features, vectorised: one group-by for each customer's first purchase,
     joined back to the lines, then grouped aggregates on integer customer codes (no window over strings).
 
-    gap_mean/gap_std come from the customer's distinct purchase days, sorted once by (customer code, day): the
-    gaps between consecutive days are summed per customer with numpy (two passes, so that a customer whose gaps
-    are all equal has a standard deviation of exactly 0).
+    Every query is lazy: an eager group-by over the lines costs about twice the CPU (measured on 10M lines).
+    An order counts in a window when any of its lines falls in it, i.e. when it is among the distinct order ids
+    of the window's lines. gap_mean/gap_std come from the customer's distinct purchase days, sorted by
+    (customer code, day): the gaps between consecutive days are summed per customer with numpy (two passes, so
+    that a customer whose gaps are all equal has a standard deviation of exactly 0).
     """
-    firsts = seen.group_by("customer_id").agg(pl.col("timestamp").min().alias("_first")).with_row_index("_code")
+    firsts = (
+        seen.lazy().group_by("customer_id").agg(pl.col("timestamp").min().alias("_first"))
+        .with_row_index("_code").collect()
+    )
     age_days = (pl.col("timestamp") - pl.col("_first")).dt.total_microseconds() / 86_400e6
     lines = seen.lazy().join(firsts.lazy(), on="customer_id", how="left").with_columns(age_days.alias("_age"))
-    early = lines.filter(pl.col("_age") < DAYS_3M)
-    money = early.group_by("_code").agg(
-        pl.col("amount").filter(pl.col("_age") < DAYS_1M).sum().alias("revenue_1m"),
+    in_first_month = pl.col("_age") < DAYS_1M
+    early = lines.filter(pl.col("_age") < DAYS_3M).group_by("_code").agg(
+        pl.col("amount").filter(in_first_month).sum().alias("revenue_1m"),
         pl.col("amount").sum().alias("revenue_3m"),
-    )
-    # an order counts in a window when any of its lines falls in it, i.e. when its earliest line does
-    orders = early.group_by("_code", "order_id").agg(pl.col("_age").min()).group_by("_code").agg(
-        (pl.col("_age") < DAYS_1M).sum().cast(pl.Float64).alias("orders_1m"),
-        pl.len().cast(pl.Float64).alias("orders_3m"),
+        pl.col("order_id").filter(in_first_month).n_unique().cast(pl.Float64).alias("orders_1m"),
+        pl.col("order_id").n_unique().cast(pl.Float64).alias("orders_3m"),
     )
     region = (
         lines.filter(pl.col("timestamp") == pl.col("_first")).group_by("_code")
@@ -345,15 +347,15 @@ def _early_and_timing(seen: pl.DataFrame, unit_days: float) -> pl.DataFrame:
         else firsts.lazy().select("_code", pl.lit(None, pl.String).alias("region"))
     )
     day = (pl.col("timestamp").dt.truncate("1d") - pl.col("_first").dt.truncate("1d")).dt.total_days()
-    keys = lines.select((pl.col("_code").cast(pl.Int64) * (1 << 32) + day).alias("key")).unique().sort("key")
-    money, orders, region, keys = pl.collect_all([money, orders, region, keys])
-    gap_mean, gap_std = _gap_moments(keys.get_column("key").to_numpy(), firsts.height, unit_days)
+    keys = lines.select((pl.col("_code").cast(pl.Int64) * (1 << 32) + day).alias("key")).unique()
+    early, region, keys = pl.collect_all([early, region, keys])
+    # numpy sorts the distinct keys in about half the time of a sort inside the query
+    gap_mean, gap_std = _gap_moments(np.sort(keys.get_column("key").to_numpy()), firsts.height, unit_days)
     out = firsts.select(
         "_code", "customer_id", pl.col("_first").dt.month().cast(pl.Float64).alias("cohort_month"),
         pl.Series("gap_mean", gap_mean).fill_nan(None), pl.Series("gap_std", gap_std).fill_nan(None),
     )
-    out = out.join(money, on="_code", how="left").join(orders, on="_code", how="left")
-    out = out.join(region, on="_code", how="left").drop("_code")
+    out = out.join(early, on="_code", how="left").join(region, on="_code", how="left").drop("_code")
     return out.select("customer_id", "revenue_1m", "orders_1m", "revenue_3m", "orders_3m", "cohort_month",
                       "gap_mean", "gap_std", "region")
 

@@ -59,12 +59,16 @@ def purchase_months(transactions: pl.DataFrame, observation_end: datetime) -> pl
     end = observation_end.date()
     next_day = end + timedelta(days=1)
     end_month = date(end.year, end.month, 1) if next_day.day == 1 else _month_start_before(end)
+    # lazily and filtered first: only the two columns of the lines in whole months are deduplicated
     days = (
-        transactions.select("customer_id", pl.col("timestamp").dt.date().alias("day"))
-        .unique()
+        transactions.lazy()
+        .select("customer_id", pl.col("timestamp").dt.date().alias("day"))
         .filter((pl.col("day") >= start_month) & (pl.col("day") < _next_month(end_month)))
+        .unique()
     )
-    counted = days.group_by(pl.col("day").dt.year().alias("year"), pl.col("day").dt.month().alias("month")).len()
+    counted = days.group_by(
+        pl.col("day").dt.year().alias("year"), pl.col("day").dt.month().alias("month")
+    ).len().collect()
     months = []
     cursor = start_month
     while cursor <= end_month:
@@ -116,10 +120,11 @@ def apply_seasonality(scores: pl.DataFrame, factor: float) -> pl.DataFrame:
 def window_revenue(transactions: pl.DataFrame, observation_end: datetime, days: float) -> float:
     """Revenue in the `days` before the observation end (the end day included)."""
     start = observation_end + timedelta(days=1) - timedelta(days=days)
-    window = transactions.filter(
+    # lazily, so that only the amounts of the window are gathered (not a copy of every column of its lines)
+    total = transactions.lazy().filter(
         (pl.col("timestamp") >= start) & (pl.col("timestamp") < observation_end + timedelta(days=1))
-    )
-    return float(window.get_column("amount").sum() or 0.0)
+    ).select(pl.col("amount").sum()).collect().item()
+    return float(total or 0.0)
 
 
 def calibration_check(ml_total: float, btyd_total: float | None, baseline: float) -> tuple[float, str]:

@@ -141,7 +141,8 @@ def customer_orders(ws: Workspace, customer_id: str, limit: int = MAX_HISTORY_OR
         return None
     return ws._frame(
         "SELECT order_id, min(timestamp) AS timestamp, sum(amount) AS amount, count(*) AS lines, "
-        "string_agg(DISTINCT CAST(item_name AS VARCHAR), ', ') AS items FROM transactions WHERE customer_id = ? "
+        "string_agg(DISTINCT CAST(item_name AS VARCHAR), ', ' ORDER BY CAST(item_name AS VARCHAR)) AS items "
+        "FROM transactions WHERE customer_id = ? "
         f"GROUP BY order_id ORDER BY timestamp, order_id LIMIT {int(limit)}",
         [customer_id],
     )
