@@ -50,6 +50,8 @@ def _attributes_polars(lazy: pl.LazyFrame) -> pl.DataFrame | None:
         if span * (values.len() + 1) >= _KEY_LIMIT:
             return None
         ranked[name] = values
+        if values.is_empty():  # no value at all: nothing to rank on every line
+            continue
         rank = pl.col(name).cast(pl.String).replace_strict(
             values, pl.int_range(values.len(), eager=True), default=None, return_dtype=pl.Int64)
         keys.append((offset * values.len() + rank).min().alias(f"_{name}_key"))
@@ -62,6 +64,9 @@ def _attributes_polars(lazy: pl.LazyFrame) -> pl.DataFrame | None:
     first_offset = (pl.col("first_timestamp") - pl.lit(low, dtype=schema["timestamp"])).dt.total_microseconds()
     decoded = []
     for name, values in ranked.items():
+        if values.is_empty():
+            decoded.append(pl.lit(None, pl.UInt32).alias(_FIRST_OF[name]))
+            continue
         key, size = pl.col(f"_{name}_key"), values.len()
         at_first = (key // size) == first_offset
         index = pl.when(at_first).then(key % size)
