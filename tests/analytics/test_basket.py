@@ -328,3 +328,21 @@ def test_item_names_are_the_most_frequent_name_on_online_retail(online_retail) -
     named = got.filter(pl.col("expected").is_not_null())
     assert named.height > 3000
     assert (named.get_column("item_name") == named.get_column("expected")).all()
+
+
+def test_item_values_are_mean_order_spend_on_online_retail(online_retail) -> None:
+    """An item's value is the mean over the orders holding it of the order's spend on it (checked by DuckDB)."""
+    from clvlens.analytics.basket._matrix import LineCodes
+    from clvlens.analytics.basket._offers import _item_values
+
+    lines = online_retail.transactions.filter(pl.col("item_id").is_not_null())
+    codes = LineCodes.of(lines, "item_id", with_customers=False)
+    values = _item_values(codes, np.ones(lines.height, dtype=bool))
+    got = values.with_columns(item=codes.items.gather(values.get_column("item_code")))
+    expected = duckdb.sql(
+        "SELECT CAST(item_id AS VARCHAR) AS item, avg(spend) AS expected FROM (SELECT item_id, order_id, "
+        "sum(amount) AS spend FROM lines GROUP BY ALL) GROUP BY ALL").pl()
+    assert expected.height > 3000
+    both = got.join(expected, on="item", how="full")
+    assert both.height == expected.height == got.height
+    assert np.allclose(both["item_value"].to_numpy(), both["expected"].to_numpy(), rtol=1e-9, atol=1e-9)
