@@ -332,7 +332,14 @@ def _early_and_timing(seen: pl.DataFrame, unit_days: float) -> pl.DataFrame:
         .with_row_index("_code").collect()
     )
     age_days = (pl.col("timestamp") - pl.col("_first")).dt.total_microseconds() / 86_400e6
-    lines = seen.lazy().join(firsts.lazy(), on="customer_id", how="left").with_columns(age_days.alias("_age"))
+    # only the two numeric columns come from the join and sit beside the lines: joining the lines themselves
+    # would copy their text columns (0.5 GB more at 10M lines)
+    coded = (
+        seen.lazy().select("customer_id")
+        .join(firsts.lazy(), on="customer_id", how="left", maintain_order="left")
+        .select("_code", "_first").collect()
+    )
+    lines = seen.hstack(coded).lazy().with_columns(age_days.alias("_age"))
     in_first_month = pl.col("_age") < DAYS_1M
     early = lines.filter(pl.col("_age") < DAYS_3M).group_by("_code").agg(
         pl.col("amount").filter(in_first_month).sum().alias("revenue_1m"),
