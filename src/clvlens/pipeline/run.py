@@ -21,6 +21,7 @@ from clvlens.data import CleanedData, CleaningRules, load_source
 from clvlens.errors import ClvlensError
 from clvlens.ml import FeatureCache
 from clvlens.ml.features import seen_by
+from clvlens.ml.lgbm import preload_learners
 from clvlens.models import interval_method, parse_horizon
 from clvlens.pipeline.background import BackgroundTask
 from clvlens.pipeline.checks import check_holdout, check_output_folder, check_run_settings, run_space_needed
@@ -137,6 +138,8 @@ def _run_stages(settings: RunSettings, progress: ProgressCallback | None) -> Run
             progress(step)
 
     report(STEPS[0])
+    # the model libraries load on the second core while the data are read (see ml.lgbm.preload_learners)
+    preload_learners(baseline=settings.scorecard and "scorecard" not in settings.skip)
     cleaned = load_source(
         settings.source, format=settings.format, mapping=settings.mapping, rules=settings.rules,
         date_format=settings.date_format, dayfirst=settings.dayfirst,
