@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from clvlens.ml._common import (
     thread_count,
     write_metadata,
 )
+from clvlens.ml._forest import CompiledForest
 
 #: rows per block when a prediction is spread over the cores
 PREDICT_BLOCK = 50_000
@@ -58,6 +60,15 @@ def preload_learners(*, baseline: bool = True) -> None:
             pass
 
     threading.Thread(target=work, name="clvlens-imports", daemon=True).start()
+
+
+def predictor(booster: Any) -> Callable[[np.ndarray], np.ndarray]:
+    """``booster.predict`` on one thread, as float: by :class:`~clvlens.ml._forest.CompiledForest` (the same
+    numbers, a block of rows through one tree at a time) where it walks the booster's trees, else LightGBM's."""
+    forest = CompiledForest.of(booster)
+    if forest is not None:
+        return forest.predict
+    return lambda matrix: np.asarray(booster.predict(matrix, num_threads=1), dtype=float)
 
 
 def _lightgbm() -> Any:
@@ -162,20 +173,21 @@ class _BoosterModel(ParamsMixin):
         booster.model_from_string(booster.model_to_string()).free_dataset()
         return booster, captured[0]
 
-    def _predict(self, booster: Any, matrix: np.ndarray) -> np.ndarray:
+    def _predict(self, booster: Any, matrix: np.ndarray, threads: int | None = None) -> np.ndarray:
         """The booster's raw prediction; a large matrix (n_jobs -1) is cut into blocks predicted on every core.
 
         Blocks on Python threads (LightGBM leaves Python's lock while it predicts), each one LightGBM thread,
         rather than LightGBM's own threads: on a busy machine a thread that waits for its partner at every step
         makes two threads slower than one, while independent blocks simply finish when they can.
         """
-        threads = thread_count(int(self.n_jobs), matrix.shape[0])
+        threads = thread_count(int(self.n_jobs), matrix.shape[0]) if threads is None else threads
+        predict = predictor(booster)
         if threads <= 1:
-            return np.asarray(booster.predict(matrix, num_threads=1), dtype=float)
+            return predict(matrix)
         blocks = np.array_split(matrix, max(threads, math.ceil(matrix.shape[0] / PREDICT_BLOCK)))
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="lightgbm") as pool:
-            parts = list(pool.map(lambda block: booster.predict(block, num_threads=1), blocks))
-        return np.concatenate([np.asarray(part, dtype=float) for part in parts])
+            parts = list(pool.map(predict, blocks))
+        return np.concatenate(parts)
 
     def _base_metadata(self) -> dict[str, Any]:
         return {
