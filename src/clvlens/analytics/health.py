@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import math
 import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -275,45 +274,36 @@ def health_scores(
                    f"{int(mask.sum()):,} of {customers.height:,} customers (stable hash of customer_id)")
     figures: dict[str, dict[str, float]] = {}
     validated: dict[str, Any] = {}
-    if days is not None and days < window_days:
-        notes.append(f"health validated on a {days}-day window (the history holds fewer than three "
-                     f"{window} windows); learned scores carried to {window} by the transaction model's hazard")
-    # the validation (a time split, its own classifier) and the classifier used for every customer need nothing
-    # from each other: the validation runs on a second thread meanwhile (both mostly LightGBM and Polars, which
-    # leave Python's lock), and the choice is made once both are done; the figures are the same either way
-    final_notes: list[str] = []
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="clvlens-health") as pool:
-        validation = None if days is None else pool.submit(
-            _validate, learning, model, observation_end=observation_end, days=days, time_unit=time_unit,
-            random_state=random_state, notes=notes, scores_out=validated)
-        exponent = (_window_exponents(model, days / UNIT_DAYS[time_unit], window_units, (x, tx, T))
-                    if days and days < window_days else 1.0)
-        ml_values = np.full(x.size, np.nan)
-        activity = None
-        learn_days = days or math.ceil(window_days)
-        try:
-            activity = train_activity(learning, as_of=observation_end, window_days=learn_days, time_unit=time_unit,
-                                      random_state=random_state, n_jobs=_threads(customers.height if mask is None
-                                                                                 else int(mask.sum())))
-            predicted = activity.predict(features or transactions, observation_end)
-            aligned = customers.select("customer_id").join(predicted, on="customer_id", how="left")
-            ml_values = _to_window(aligned.get_column("p_active_ml").fill_null(activity.base_rate).to_numpy(),
-                                   exponent)
-        except Exception as exc:  # as in the validation: recorded, and health falls back to a score that exists
-            final_notes.append(f"p_active_ml: not trained ({_reason(exc)})")
-        heuristic_map = _heuristic_map(learning, observation_end, learn_days, time_unit)
-        if validation is not None:
-            figures, _ = validation.result()
     if days is None:
         notes.append("health: the history is too short for an internal split; health = p_active")
         chosen = "p_active"
     else:
+        if days < window_days:
+            notes.append(f"health validated on a {days}-day window (the history holds fewer than three "
+                         f"{window} windows); learned scores carried to {window} by the transaction model's hazard")
+        figures, _ = _validate(learning, model, observation_end=observation_end, days=days,
+                               time_unit=time_unit, random_state=random_state, notes=notes, scores_out=validated)
         chosen = _choose(figures)
     choice = _choice_error(figures, validated, chosen)
     if choice is not None and choice[1].within_error:
         notes.append(f"health: {chosen} and {choice[0]} are within sampling error of each other "
                      "(see health_choice_error)")
-    notes.extend(final_notes)
+
+    exponent = (_window_exponents(model, days / UNIT_DAYS[time_unit], window_units, (x, tx, T))
+                if days and days < window_days else 1.0)
+    ml_values = np.full(x.size, np.nan)
+    activity = None
+    learn_days = days or math.ceil(window_days)
+    try:
+        activity = train_activity(learning, as_of=observation_end, window_days=learn_days, time_unit=time_unit,
+                                  random_state=random_state, n_jobs=_threads(customers.height if mask is None
+                                                                             else int(mask.sum())))
+        predicted = activity.predict(features or transactions, observation_end)
+        aligned = customers.select("customer_id").join(predicted, on="customer_id", how="left")
+        ml_values = _to_window(aligned.get_column("p_active_ml").fill_null(activity.base_rate).to_numpy(), exponent)
+    except Exception as exc:  # as above: recorded, and health falls back to a validated score that exists
+        notes.append(f"p_active_ml: not trained ({_reason(exc)})")
+    heuristic_map = _heuristic_map(learning, observation_end, learn_days, time_unit)
     heuristic = _to_window(_logistic(raw, heuristic_map["coefficients"]), exponent) if heuristic_map else None
     final = {"p_active": p_active, "p_alive": p_alive, "p_active_ml": ml_values, "heuristic": heuristic}
     if final[chosen] is None or not np.all(np.isfinite(final[chosen])):  # type: ignore[arg-type]
