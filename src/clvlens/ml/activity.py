@@ -8,6 +8,7 @@ whole label window must lie before the date it is then applied at. Saved as Ligh
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,7 +18,7 @@ import numpy as np
 import polars as pl
 
 from clvlens.errors import ClvlensError
-from clvlens.ml._common import read_metadata, read_text, thread_count, write_metadata
+from clvlens.ml._common import read_metadata, read_text, write_metadata
 from clvlens.ml.features import (
     DAY,
     FeatureSpec,
@@ -61,7 +62,7 @@ class ActivityClassifier(_BoosterModel):
         if self.booster_ is None:
             return np.full(matrix.shape[0], float(self.constant_probability_ or 0.0))
         # blocks of rows on every core for many rows (no per-round synchronisation as in training)
-        threads = thread_count(-1, 2**62) if matrix.shape[0] >= _PARALLEL_PREDICT_ROWS else 1
+        threads = max(1, os.cpu_count() or 1) if matrix.shape[0] >= _PARALLEL_PREDICT_ROWS else 1
         return np.clip(self._predict(self.booster_, matrix, threads), 0.0, 1.0)
 
     def _boosters(self) -> list[Any]:
