@@ -1,11 +1,13 @@
 """A LightGBM booster's small trees walked with numpy: every row of a block through one tree at a time.
 
-LightGBM predicts row by row, each row down every tree (about 7.5 microseconds a row for 200 trees of 7 leaves,
-measured): the run's models score every customer this way several times. A tree of k internal nodes is instead
-read here as k comparisons over the whole block, one bit per node, and a table of the 2^k bit patterns that gives
-the leaf value each pattern reaches; the block's total then adds each tree's values in tree order, as LightGBM
-does, so the raw prediction is the same to the bit (tested on the run's models; predictions are otherwise left to
-LightGBM).
+LightGBM predicts row by row, each row down every tree; the run's models score every customer this way several
+times. On the 100k-customer simulated shop (200 trees of 7 leaves) that took 5.9 microseconds a row against 2.1
+with this walk (``python bench/bench_tree_walk.py``, one thread each, on a busy machine).
+
+A tree of k internal nodes is instead read here as k comparisons over the whole block, one bit per node, and a
+table of the 2^k bit patterns that gives the leaf value each pattern reaches; the block's total then adds each
+tree's values in tree order, as LightGBM does, so the raw prediction is the same to the bit (tested on the run's
+models; predictions are otherwise left to LightGBM).
 
 The decisions are LightGBM's own (its ``Tree::NumericalDecision``): a value within 1e-35 of zero is zero (its dense
 rows leave such values out), a NaN is 0 unless the node's missing type is NaN, a missing value (NaN, or zero for
