@@ -1,7 +1,5 @@
 """`python -m clvlens` runs the command line."""
 
-import sys
+from clvlens.cli import entry
 
-from clvlens.cli import main
-
-sys.exit(main())
+entry()

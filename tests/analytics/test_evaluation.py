@@ -86,6 +86,36 @@ def test_spearman_and_deciles() -> None:
     np.testing.assert_array_equal(M.deciles(np.zeros(7)), np.full(7, 6))  # all tied: one decile (rank 4 of 7)
 
 
+def test_shared_ranks_give_scipys_figures_exactly_and_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Spearman, deciles and AUC reuse kept ranks and gain curves: the same numbers as scipy's own functions, to
+    the bit, on ties and NaN alike; the kept arrays are read-only and their total stays within the budget."""
+    from scipy import stats
+
+    rng = np.random.default_rng(5)
+    for _ in range(30):
+        n = int(rng.integers(3, 2_000))
+        predicted = np.round(rng.gamma(1.0, 30.0, n), int(rng.integers(0, 2)))  # many ties
+        actual = np.where(rng.random(n) < 0.4, np.round(rng.gamma(1.0, 50.0, n)), 0.0)
+        bought = actual > 0
+        for _again in range(2):  # computed, then read back from what was kept
+            assert spearman(predicted, actual) == stats.spearmanr(predicted, actual).statistic
+            ranks = stats.rankdata(predicted)
+            np.testing.assert_array_equal(M.deciles(predicted), np.clip(np.ceil(ranks * 10.0 / n), 1, 10))
+            positives = int(bought.sum())
+            if 0 < positives < n:
+                expected = (ranks[bought].sum() - positives * (positives + 1) / 2.0) / (positives * (n - positives))
+                assert M.auc(predicted, bought) == expected
+    with_nan = np.array([1.0, np.nan, 3.0, 2.0])
+    assert np.isnan(spearman(with_nan, np.arange(4.0)))
+    x, _ = M.gain_curve(PRED, ACTUAL)
+    with pytest.raises(ValueError):
+        x[0] = 1.0  # a kept curve cannot be changed by a caller
+    monkeypatch.setattr(M, "MEMO_BYTES", 64 * 1024)
+    for seed in range(40):
+        M.average_ranks(np.random.default_rng(seed).random(1_000))  # 8 kB each
+    assert sum(M._memo_sizes.values()) <= 64 * 1024
+
+
 def _synthetic(n: int = 400, seed: int = 0) -> pl.DataFrame:
     """Customers buying at their own weekly rate from 2022-01-01 to 2023-12-31."""
     rng = np.random.default_rng(seed)

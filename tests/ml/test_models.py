@@ -67,6 +67,28 @@ def test_ratio_correction_matches_the_training_total(split: tuple[LTVDataset, LT
         LightGBMLTV(bias_correction="magic", **small_params).fit(train.X, train.y)
 
 
+@pytest.mark.parametrize("correction", ["ratio", "smearing"])
+def test_bias_factor_from_training_scores_equals_predicting_the_training_rows(
+        split: tuple[LTVDataset, LTVDataset], small_params: dict[str, int], correction: str) -> None:
+    """The bias factor is read off LightGBM's running training score instead of predicting the training rows
+    again: the same numbers, bagged-out rows included (bagging is on), and the same booster as a plain train."""
+    from clvlens.ml._common import bias_factor
+
+    train, _ = split
+    model = LightGBMLTV(bias_correction=correction, subsample=0.7, **small_params).fit(train.X, train.y)
+    matrix = model._matrix(train.X)
+    log_y = np.log1p(train.y.to_numpy() if hasattr(train.y, "to_numpy") else np.asarray(train.y))
+    repredicted = model.booster_.predict(matrix, num_threads=1)
+    assert model.bias_factor_ == bias_factor(correction, repredicted, log_y)
+    plain = LightGBMLTV(bias_correction=correction, subsample=0.7, **small_params)
+    plain._matrix_fit(train.X, train.y)
+    assert plain._train("regression", matrix, log_y).model_to_string() == model.booster_.model_to_string()
+    two = TwoPartLTV(bias_correction=correction, subsample=0.7, **small_params).fit(train.X, train.y)
+    buys = log_y > 0
+    again = two.regressor_.predict(matrix[buys], num_threads=1)
+    assert two.bias_factor_ == bias_factor(correction, again, log_y[buys])
+
+
 def test_two_part_is_probability_times_value(split: tuple[LTVDataset, LTVDataset],
                                              small_params: dict[str, int]) -> None:
     train, test = split

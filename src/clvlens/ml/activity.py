@@ -61,9 +61,9 @@ class ActivityClassifier(_BoosterModel):
         matrix = self._matrix(X)
         if self.booster_ is None:
             return np.full(matrix.shape[0], float(self.constant_probability_ or 0.0))
-        # one parallel loop over the rows (no per-round synchronisation as in training): every core for many rows
+        # blocks of rows on every core for many rows (no per-round synchronisation as in training)
         threads = max(1, os.cpu_count() or 1) if matrix.shape[0] >= _PARALLEL_PREDICT_ROWS else 1
-        return np.clip(np.asarray(self.booster_.predict(matrix, num_threads=threads), dtype=float), 0.0, 1.0)
+        return np.clip(self._predict(self.booster_, matrix, threads), 0.0, 1.0)
 
     def _boosters(self) -> list[Any]:
         return [] if self.booster_ is None else [self.booster_]

@@ -21,6 +21,7 @@ from clvlens.data import CleanedData, CleaningRules, load_source
 from clvlens.errors import ClvlensError
 from clvlens.ml import FeatureCache
 from clvlens.ml.features import seen_by
+from clvlens.ml.lgbm import preload_learners
 from clvlens.models import interval_method, parse_horizon
 from clvlens.pipeline.background import BackgroundTask
 from clvlens.pipeline.checks import check_holdout, check_output_folder, check_run_settings, run_space_needed
@@ -137,6 +138,8 @@ def _run_stages(settings: RunSettings, progress: ProgressCallback | None) -> Run
             progress(step)
 
     report(STEPS[0])
+    # the model libraries load on the second core while the data are read (see ml.lgbm.preload_learners)
+    preload_learners(baseline=settings.scorecard and "scorecard" not in settings.skip)
     cleaned = load_source(
         settings.source, format=settings.format, mapping=settings.mapping, rules=settings.rules,
         date_format=settings.date_format, dayfirst=settings.dayfirst,
@@ -155,18 +158,19 @@ def _compute(settings: RunSettings, cleaned: CleanedData, report: Callable[[str]
     period = resolve_period(cleaned.transactions, settings.time_unit, settings.observation_end, None, "D")
     observed = observed_until(cleaned.transactions, period.observation_end)
     check_holdout(settings.models.holdout, observed, period.observation_end)
-    customers = _customer_table(observed, period)
-    skipped: dict[str, str] = dict.fromkeys(sorted(settings.skip), SKIPPED_BY_USER)
-
-    report(STEPS[2])
     # the scorecard needs only the observed transactions: it runs on a second thread, one contender at a time,
-    # while the models are fitted and scored (see pipeline.background); its step waits for it
+    # from the customer summary on, while the models are fitted and scored (see pipeline.background); its step
+    # waits for it
     scoring = None
     if settings.scorecard and "scorecard" not in settings.skip:
         scoring = BackgroundTask(lambda: run_scorecard(
             observed, observation_end=period.observation_end, time_unit=period.time_unit,
             holdout=settings.models.holdout, sample_size=settings.scorecard_sample, n_jobs=1,
         ), "scorecard").start()
+    customers = _customer_table(observed, period)
+    skipped: dict[str, str] = dict.fromkeys(sorted(settings.skip), SKIPPED_BY_USER)
+
+    report(STEPS[2])
     fitted = None
     # the seasonal index reads only the transactions: estimated beside the fits, taken before the values need it
     seasonality = BackgroundTask(lambda: estimate(observed, period.observation_end), "seasonality").start()

@@ -13,11 +13,68 @@ order its ties happen to be in.
 
 from __future__ import annotations
 
+import hashlib
 import math
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 GAIN_GRID = np.linspace(0.0, 1.0, 101)
+
+#: bytes of sorted results (ranks, gain curves) kept for reuse; arrays over a quarter of it are not kept
+MEMO_BYTES = 64 * 2**20
+_memo: OrderedDict[tuple[str, bytes], Any] = OrderedDict()
+_memo_sizes: dict[tuple[str, bytes], int] = {}
+_memo_lock = threading.Lock()
+
+
+def _memoised(kind: str, arrays: tuple[np.ndarray, ...], compute: Callable[[], Any]) -> Any:
+    """``compute()``, or the result kept from an earlier call of the same kind on arrays of the same content.
+
+    The scorecard ranks the same arrays many times: every contender against the same actual values (in the whole
+    sample and in each random group of the standard errors), and a prediction for its deciles, its Spearman
+    correlation and its gain table. Sorting is most of that cost; the kept results are the same numbers
+    (read-only arrays), found by a digest of the arrays' bytes, the least recently used dropped past
+    :data:`MEMO_BYTES`."""
+    digest = hashlib.blake2b(digest_size=20)
+    for array in arrays:
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(np.ascontiguousarray(array).data)
+    key = (kind, digest.digest())
+    with _memo_lock:
+        if key in _memo:
+            _memo.move_to_end(key)
+            return _memo[key]
+    value = compute()
+    parts = value if isinstance(value, tuple) else (value,)
+    size = 0
+    for part in parts:
+        part.setflags(write=False)
+        size += part.nbytes
+    if size <= MEMO_BYTES // 4:
+        with _memo_lock:
+            if key not in _memo:
+                _memo[key], _memo_sizes[key] = value, size
+                total = sum(_memo_sizes.values())
+                while total > MEMO_BYTES:
+                    old, _ = _memo.popitem(last=False)
+                    total -= _memo_sizes.pop(old)
+    return value
+
+
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks 1..n with ties given their mean rank (scipy.stats.rankdata's default), kept for reuse (read-only)."""
+    x = np.asarray(values, dtype=float).ravel()
+
+    def compute() -> np.ndarray:
+        from scipy.stats import rankdata
+
+        return np.asarray(rankdata(x), dtype=float)
+
+    return _memoised("ranks", (x,), compute)  # type: ignore[no-any-return]
 
 
 def _pair(predicted: np.ndarray, actual: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -47,8 +104,13 @@ def bias(predicted: np.ndarray, actual: np.ndarray) -> float:
 
 
 def gain_curve(predicted: np.ndarray, actual: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Points (customer share, actual share) at the end of each block of tied predictions, starting at (0, 0)."""
+    """Points (customer share, actual share) at the end of each block of tied predictions, starting at (0, 0).
+    The arrays are read-only (kept for reuse)."""
     p, a = _pair(predicted, actual)
+    return _memoised("gain", (p, a), lambda: _gain_curve(p, a))  # type: ignore[no-any-return]
+
+
+def _gain_curve(p: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     total = a.sum()
     if p.size == 0 or total <= 0:
         return np.array([0.0, 1.0]), np.array([math.nan, math.nan])
@@ -86,11 +148,12 @@ def normalized_gini(predicted: np.ndarray, actual: np.ndarray) -> float:
 def spearman(predicted: np.ndarray, actual: np.ndarray) -> float:
     """Spearman rank correlation (NaN when either side is constant)."""
     p, a = _pair(predicted, actual)
-    if p.size < 2 or np.all(p == p[0]) or np.all(a == a[0]):
+    if p.size < 2 or np.all(p == p[0]) or np.all(a == a[0]) or np.isnan(p).any() or np.isnan(a).any():
         return math.nan
-    from scipy import stats  # here, not at import: scipy.stats costs a second or two of every CLI start
-
-    return float(stats.spearmanr(p, a).statistic)
+    # scipy.stats.spearmanr's statistic, computed as it does (the Pearson correlation of the two columns of
+    # average ranks), from ranks that the deciles and the other contenders share
+    ranked = np.column_stack((average_ranks(p), average_ranks(a)))
+    return float(np.corrcoef(ranked, rowvar=False)[1, 0])
 
 
 def deciles(predicted: np.ndarray) -> np.ndarray:
@@ -98,9 +161,7 @@ def deciles(predicted: np.ndarray) -> np.ndarray:
     p = np.asarray(predicted, dtype=float).ravel()
     if p.size == 0:
         return np.zeros(0, dtype=np.int64)
-    from scipy import stats
-
-    ranks = stats.rankdata(p, method="average")
+    ranks = average_ranks(p)
     return np.clip(np.ceil(ranks * 10.0 / p.size), 1, 10).astype(np.int64)
 
 
@@ -170,9 +231,7 @@ def auc(score: np.ndarray, bought: np.ndarray) -> float:
     negatives = y.size - positives
     if positives == 0 or negatives == 0 or not np.all(np.isfinite(s)):
         return math.nan
-    from scipy.stats import rankdata
-
-    ranks = rankdata(s)
+    ranks = average_ranks(s)
     return float((ranks[y].sum() - positives * (positives + 1) / 2.0) / (positives * negatives))
 
 
