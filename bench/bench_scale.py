@@ -6,7 +6,11 @@ seconds, the process's peak resident memory during the stage) are read from its 
 peak from the kernel (`wait4`). The floor is a plain DuckDB read of the same file aggregated per customer (count of
 orders, revenue, first and last purchase), also in a fresh process, with DuckDB's default threads.
 
-    python bench/bench_scale.py --customers 100000 1000000 --data /tmp/clvlens-scale
+    python bench/bench_scale.py --customers 100000 1000000 --data /tmp/clvlens-scale [--repeat 3]
+
+The machine is shared: the same run's CPU seconds can differ by a fifth from one hour to the next. Right before each
+run a fixed pure-Python loop is timed (the "host check" column, seconds of CPU): a larger figure means a slower
+machine at that moment, so runs are compared at similar host checks. `--repeat` runs every case that many times.
 
 Writes bench/results/scale.md (a Markdown table for docs/benchmarks.md) and prints it.
 """
@@ -46,6 +50,22 @@ print(f"{rows} {time.perf_counter() - began:.3f}")
 """
 
 
+HOST_CHECK = """
+import time
+began = time.process_time()
+total = 0
+for i in range(20_000_000):
+    total += i * i
+print(f"{time.process_time() - began:.3f}")
+"""
+
+
+def host_check() -> float:
+    """CPU seconds of a fixed pure-Python loop in a fresh process: the shared machine's speed right now."""
+    output = subprocess.run([sys.executable, "-c", HOST_CHECK], capture_output=True, text=True, check=True).stdout
+    return float(output.split()[-1])
+
+
 @dataclass
 class Measured:
     label: str
@@ -54,6 +74,7 @@ class Measured:
     peak_mb: float
     stages: list[tuple[str, float, float, float]] = field(default_factory=list)
     failure: str = ""
+    host_seconds: float = 0.0
 
 
 def run_process(command: list[str], env: dict[str, str] | None = None) -> tuple[str, float, float, float, int]:
@@ -95,7 +116,7 @@ def table(rows: list[tuple[int, int, Measured, Measured]]) -> str:
     for _, _, run, _ in rows:
         names += [name for name, *_ in run.stages if name not in names]
     header = ["customers", "order lines", "input", *names, "total s", "CPU s", "peak MB", "DuckDB floor s",
-              "total / floor"]
+              "total / floor", "host check s"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * 3 + "---:|" * (len(header) - 3)]
     for customers, order_lines, run, floor in rows:
         stage = {name: wall for name, wall, *_ in run.stages}
@@ -105,7 +126,7 @@ def table(rows: list[tuple[int, int, Measured, Measured]]) -> str:
         cells = [f"{customers:,}", f"{order_lines:,}", kind, *walls,
                  f"**{run.seconds:.1f}**", f"{run.cpu_seconds:.1f}", f"{run.peak_mb:,.0f}",
                  f"{floor.seconds:.1f}" if floor_ok else f"failed: {floor.failure[-80:]}",
-                 f"{run.seconds / floor.seconds:.0f}x" if floor_ok else "-"]
+                 f"{run.seconds / floor.seconds:.0f}x" if floor_ok else "-", f"{run.host_seconds:.2f}"]
         lines.append("| " + " | ".join(cells) + " |")
         if run.failure:
             lines.append(f"| | | failed: {run.failure} |")
@@ -129,6 +150,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("/tmp/clvlens-scale"))
     parser.add_argument("--formats", nargs="+", default=["parquet", "csv.gz"], choices=["parquet", "csv.gz"])
     parser.add_argument("--skip", default="", help="stages to leave out, as `clvlens run --skip` (default none)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of every case (default 1)")
     args = parser.parse_args()
     rows: list[tuple[int, int, Measured, Measured]] = []
     for customers in args.customers:
@@ -136,10 +158,14 @@ def main() -> None:
         for kind in args.formats:
             source = parquet if kind == "parquet" else csv
             floor = measure_floor(source)
-            run = measure_run(source, args.data / f"ws_{customers}", args.skip)
-            print(f"{customers:,} customers, {kind}: {run.seconds:.1f} s, CPU {run.cpu_seconds:.1f} s, peak "
-                  f"{run.peak_mb:,.0f} MB, floor {floor.seconds:.1f} s {run.failure}", flush=True)
-            rows.append((customers, order_lines, run, floor))
+            for _ in range(max(1, args.repeat)):
+                host = host_check()
+                run = measure_run(source, args.data / f"ws_{customers}", args.skip)
+                run.host_seconds = host
+                print(f"{customers:,} customers, {kind}: {run.seconds:.1f} s, CPU {run.cpu_seconds:.1f} s, peak "
+                      f"{run.peak_mb:,.0f} MB, floor {floor.seconds:.1f} s, host check {host:.2f} s {run.failure}",
+                      flush=True)
+                rows.append((customers, order_lines, run, floor))
     text = (
         "Stage wall seconds, the whole process's wall and CPU seconds and peak memory, and the DuckDB floor\n\n"
         f"{table(rows)}\n\nPer stage, CPU seconds / the process's peak MB during the stage\n\n{stage_memory(rows)}\n"
