@@ -255,11 +255,11 @@ def label_window(transactions: Any, cutoff: Any, spec: FeatureSpec) -> tuple[pl.
     frame = canonical_transactions(transactions)
     start = as_datetime(cutoff, "cutoff") + DAY
     stop = start + timedelta(days=spec.horizon_days)
-    labels = frame.lazy().filter((pl.col("timestamp") >= start) & (pl.col("timestamp") < stop)).group_by(
-        "customer_id").agg(
+    window = frame.filter((pl.col("timestamp") >= start) & (pl.col("timestamp") < stop))
+    labels = window.group_by("customer_id").agg(
         pl.col("amount").sum().alias("value"),
         pl.col("timestamp").dt.truncate("1d").n_unique().cast(pl.Int64).alias("purchases"),
-    ).collect()
+    )
     complete = last_date(frame) + DAY >= stop
     return labels, stop, complete
 
@@ -389,10 +389,10 @@ def _category_mix(seen: pl.DataFrame, categories: tuple[str, ...]) -> pl.DataFra
         ((pl.col("amount") * (pl.col("category") == name).fill_null(False)).sum() / total).alias(category_feature(name))
         for name in categories
     ]
-    mix = seen.lazy().group_by("customer_id").agg(
+    mix = seen.group_by("customer_id").agg(
         *shares,
         pl.col("category").drop_nulls().n_unique().cast(pl.Float64).alias("n_categories"),
-    ).collect()
+    )
     names = [category_feature(c) for c in categories]
     return mix.with_columns(
         pl.col(names).fill_nan(0.0),

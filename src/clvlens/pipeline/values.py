@@ -120,11 +120,12 @@ def apply_seasonality(scores: pl.DataFrame, factor: float) -> pl.DataFrame:
 def window_revenue(transactions: pl.DataFrame, observation_end: datetime, days: float) -> float:
     """Revenue in the `days` before the observation end (the end day included)."""
     start = observation_end + timedelta(days=1) - timedelta(days=days)
-    # lazily, so that only the amounts of the window are gathered (not a copy of every column of its lines)
-    total = transactions.lazy().filter(
+    # only the window's amounts are gathered (not a copy of every column of its lines); they are summed eagerly,
+    # in one order every run, where a lazy sum's order can change between runs (and so its last bits)
+    amounts = transactions.lazy().filter(
         (pl.col("timestamp") >= start) & (pl.col("timestamp") < observation_end + timedelta(days=1))
-    ).select(pl.col("amount").sum()).collect().item()
-    return float(total or 0.0)
+    ).select("amount").collect().get_column("amount")
+    return float(amounts.sum() or 0.0)
 
 
 def calibration_check(ml_total: float, btyd_total: float | None, baseline: float) -> tuple[float, str]:
