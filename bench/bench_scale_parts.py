@@ -1,0 +1,98 @@
+"""The measurements behind docs/benchmarks.md's notes on the 1M-customer run (issue 14), each on its own.
+
+    _RJEM_MALLOC_CONF=dirty_decay_ms:0,muzzy_decay_ms:0 PYTHONPATH=src \
+        python bench/bench_scale_parts.py /tmp/clvlens-scale/scale_1000000.parquet
+
+On the cleaned log (loaded and cleaned as `clvlens run` does), best of two, CPU seconds:
+- a minimum timestamp per customer: an eager group-by over the lines, and the same query built lazily;
+- the distinct (item, order) keys of the basket's item values: `np.unique` against one sort;
+- the transactions written into DuckDB keeping their order, and in any order;
+and then the process's memory between the steps of a whole `run_pipeline` (garbage collected and the C heap
+trimmed at each step); the environment variable above makes Polars' allocator return freed pages at once.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import os
+import resource
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from clvlens.analytics.basket._matrix import LineCodes
+from clvlens.data import load_source
+from clvlens.pipeline.run import RunSettings, run_pipeline
+
+
+def cpu_seconds(work: Callable[[], object], repeats: int = 2) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        began = usage.ru_utime + usage.ru_stime
+        work()
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        best = min(best, usage.ru_utime + usage.ru_stime - began)
+    return best
+
+
+def resident_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def write_cpu(lines: pl.DataFrame, keep_order: bool) -> float:
+    folder = Path(tempfile.mkdtemp())
+    try:
+        connection = duckdb.connect(str(folder / "lines.duckdb"))
+        connection.execute(f"SET preserve_insertion_order = {str(keep_order).lower()}")
+        arrow = lines.to_arrow(compat_level=pl.CompatLevel.newest())
+        return cpu_seconds(lambda: (connection.register("incoming", arrow), connection.execute(
+            "CREATE OR REPLACE TABLE lines AS SELECT * FROM incoming"), connection.execute("CHECKPOINT")), 1)
+    finally:
+        shutil.rmtree(folder)
+
+
+def time_parts(source: str) -> None:
+    lines = load_source(source, format="auto").transactions
+    first = pl.col("timestamp").min()
+    eager = cpu_seconds(lambda: lines.group_by("customer_id").agg(first))
+    lazy = cpu_seconds(lambda: lines.lazy().group_by("customer_id").agg(first).collect())
+    print(f"{lines.height:,} lines; CPU seconds, best of two")
+    print(f"  min timestamp per customer, eager group-by: {eager:.2f}; the same, lazy: {lazy:.2f}")
+    codes = LineCodes.of(lines, "item_id", with_customers=False)
+    keys = codes.item.astype(np.int64) * (codes.orders.len() + 1) + codes.order.astype(np.int64) + 1
+    hashed = cpu_seconds(lambda: np.unique(keys), 1)
+    print(f"  distinct (item, order) keys, np.unique ({np.__version__}): {hashed:.2f}; by one sort: "
+          f"{cpu_seconds(lambda: np.sort(keys)):.2f}")
+    print(f"  transactions into DuckDB, order kept: {write_cpu(lines, True):.2f}")
+    print(f"  the same, any order: {write_cpu(lines, False):.2f}")
+
+
+def main(source: str) -> None:
+    time_parts(source)  # its tables are let go before the run below
+    libc = ctypes.CDLL("libc.so.6")
+
+    def at_step(step: str) -> None:
+        gc.collect()
+        libc.malloc_trim(0)
+        print(f"  before {step}: {resident_mb():,.0f} MB", flush=True)
+
+    folder = Path(tempfile.mkdtemp()) / "workspace"
+    print("memory between the steps of run_pipeline:")
+    result = run_pipeline(RunSettings(source=source, out=folder), at_step)
+    at_step("the end (result kept)")
+    del result
+    at_step("the end (result dropped)")
+    shutil.rmtree(folder.parent)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
