@@ -1,12 +1,17 @@
 """The measurements behind docs/benchmarks.md's notes on the 1M-customer run (issue 14), each on its own.
 
     _RJEM_MALLOC_CONF=dirty_decay_ms:0,muzzy_decay_ms:0 PYTHONPATH=src \
-        python bench/bench_scale_parts.py /tmp/clvlens-scale/scale_1000000.parquet
+        python bench/bench_scale_parts.py /tmp/clvlens-scale/scale_1000000.parquet [--no-run]
+
+Pointing PYTHONPATH at an older checkout's src measures that code the same way (the "before" figures); --no-run
+leaves out the whole run.
 
 On the cleaned log (loaded and cleaned as `clvlens run` does), best of two, CPU seconds:
 - a minimum timestamp per customer: an eager group-by over the lines, and the same query built lazily;
 - the distinct (item, order) keys of the basket's item values: `np.unique` against one sort;
 - the transactions written into DuckDB keeping their order, and in any order;
+- the early-behaviour features of every customer (``ml.features._early_and_timing``): CPU, and the most memory
+  the process held during the call above what it held before;
 and then the process's memory between the steps of a whole `run_pipeline` (garbage collected and the C heap
 trimmed at each step); the environment variable above makes Polars' allocator return freed pages at once.
 """
@@ -20,6 +25,7 @@ import resource
 import shutil
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,6 +35,7 @@ import polars as pl
 
 from clvlens.analytics.basket._matrix import LineCodes
 from clvlens.data import load_source
+from clvlens.ml.features import _early_and_timing, canonical_transactions
 from clvlens.pipeline.run import RunSettings, run_pipeline
 
 
@@ -46,6 +53,27 @@ def cpu_seconds(work: Callable[[], object], repeats: int = 2) -> float:
 def resident_mb() -> float:
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def peak_rise_mb(work: Callable[[], object]) -> float:
+    """The most resident memory during ``work()`` above the level before it (sampled every 10 ms)."""
+    gc.collect()
+    base = peak = resident_mb()
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.wait(0.01):
+            peak = max(peak, resident_mb())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        work()
+    finally:
+        done.set()
+        sampler.join()
+    return max(peak, resident_mb()) - base
 
 
 def write_cpu(lines: pl.DataFrame, keep_order: bool) -> float:
@@ -74,10 +102,16 @@ def time_parts(source: str) -> None:
           f"{cpu_seconds(lambda: np.sort(keys)):.2f}")
     print(f"  transactions into DuckDB, order kept: {write_cpu(lines, True):.2f}")
     print(f"  the same, any order: {write_cpu(lines, False):.2f}")
+    seen = canonical_transactions(lines)
+    features_cpu = cpu_seconds(lambda: _early_and_timing(seen, 7.0))
+    print(f"  early-behaviour features: {features_cpu:.2f}, memory above the lines "
+          f"{peak_rise_mb(lambda: _early_and_timing(seen, 7.0)):,.0f} MB")
 
 
-def main(source: str) -> None:
+def main(source: str, run: bool) -> None:
     time_parts(source)  # its tables are let go before the run below
+    if not run:
+        return
     libc = ctypes.CDLL("libc.so.6")
 
     def at_step(step: str) -> None:
@@ -95,4 +129,4 @@ def main(source: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], "--no-run" not in sys.argv[2:])
