@@ -200,3 +200,32 @@ def test_ragged_rows_are_quarantined_with_their_line(tmp_path: Path) -> None:
     assert result.quarantine.select("source_row", "reason", "detail").row(0) == (
         2, "malformed_row", "line 3: 6 fields where the header has 4"
     )
+
+
+def test_a_log_read_in_batches_arrives_in_one_chunk_per_column(tmp_path: Path, online_retail_csv: Path) -> None:
+    """Polars copies every column an expression touches when a frame's columns are chunked differently (see
+    clvlens.data._chunks): the cleaned tables must arrive with one chunk per column, whatever the read's batches."""
+    from clvlens.data import load_online_retail
+
+    raw = pl.read_csv(online_retail_csv, infer_schema_length=0)
+    path = tmp_path / "retail.parquet"
+    raw.write_parquet(path, row_group_size=50_000)  # several batches of the bounded Parquet reader
+    result = load_online_retail(path)
+    assert result.transactions.height + result.quarantine.height == raw.height
+    for name, table in (("transactions", result.transactions), ("quarantine", result.quarantine)):
+        assert set(table.n_chunks("all")) == {1}, name
+    assert result.transactions.equals(load_online_retail(online_retail_csv).transactions)
+
+
+def test_a_callers_chunked_frame_is_left_as_it_was() -> None:
+    parts = [
+        pl.DataFrame({"customer_id": [f"c{i}", f"c{i + 1}"], "order_id": [f"o{i}", f"o{i + 1}"],
+                      "timestamp": ["2024-01-01", "2024-01-02"], "amount": [1.0, 2.0]})
+        for i in range(0, 6, 2)
+    ]
+    frame = pl.concat(parts, rechunk=False)
+    before = frame.n_chunks("all")
+    result = load_transactions(frame)
+    assert frame.n_chunks("all") == before == [3, 3, 3, 3]
+    assert set(result.transactions.n_chunks("all")) == {1}
+    assert result.transactions.get_column("amount").sum() == 9.0

@@ -32,6 +32,7 @@ from clvlens.data._csv import (
     sniff_delimiter,
 )
 from clvlens.data._limits import ReadLimits, TemporaryFolder, check_excel, read_parquet_bounded
+from clvlens.data._chunks import single_chunk
 from clvlens.data.schema import SOURCE_ROW
 from clvlens.errors import ClvlensError
 
@@ -92,12 +93,13 @@ def read_table(
             check_excel(path, limits)
             return _table(_read_excel(path, sheet), str(path), reading=READ_EXCEL)
         return read_text_table(path, delimiter=delimiter, encoding=encoding, limits=limits)
-    return _table(frame_to_polars(source), type(source).__name__, reading=READ_FRAME)
+    return _table(frame_to_polars(source), type(source).__name__, reading=READ_FRAME,
+                  owned=not isinstance(source, pl.DataFrame))
 
 
 def _table(
     frame: pl.DataFrame, name: str, delimiter: str | None = None, encoding: str | None = None,
-    reading: str | None = None,
+    reading: str | None = None, owned: bool = True,
 ) -> RawTable:
     renamed: dict[str, str] = {}
     if SOURCE_ROW in frame.columns:
@@ -107,7 +109,8 @@ def _table(
         renamed[SOURCE_ROW] = RENAMED_SOURCE_ROW
     if frame.height == 0:
         raise ClvlensError(f"{name}: header only, no data rows")
-    frame = frame.with_row_index(SOURCE_ROW, offset=1).with_columns(pl.col(SOURCE_ROW).cast(pl.Int64))
+    frame = single_chunk(frame, in_place=owned).with_row_index(SOURCE_ROW, offset=1)
+    frame = frame.with_columns(frame.get_column(SOURCE_ROW).cast(pl.Int64))
     return RawTable(frame, name, delimiter, encoding, renamed or None, reading)
 
 

@@ -148,13 +148,24 @@ def matrix_from_codes(
     # rows are the orders with at least one item at this level, in order of first appearance
     present = np.zeros(lines.orders.len(), dtype=bool)
     present[order] = True
-    row_of = np.cumsum(present) - 1
+    n_rows = int(present.sum())
+    row_of = (np.cumsum(present) - 1).astype(np.int32)
     n_items = lines.items.len()
-    # duplicates (the same item twice in an order) collapse: a boolean sum is a logical or
-    full = sp.csc_array(
-        (np.ones(order.size, dtype=bool), (row_of[order], item)), shape=(int(present.sum()), n_items), dtype=bool
-    )
-    full.sum_duplicates()
+    # the distinct (item, row) cells by one in-place sort of a combined key, laid out as CSC directly: duplicates
+    # (the same item twice in an order) collapse, and no index array is held twice over (10M lines would need
+    # several 80 MB copies through a COO matrix)
+    keys = item.astype(np.int64)
+    keys *= n_rows
+    keys += row_of[order]
+    del order, item
+    keys.sort()
+    cells = keys[np.r_[True, keys[1:] != keys[:-1]]] if keys.size else keys
+    del keys
+    per_item = np.bincount(cells // max(n_rows, 1), minlength=n_items)
+    indptr = np.concatenate(([0], np.cumsum(per_item)))
+    rows = (cells % max(n_rows, 1)).astype(np.int32)
+    del cells
+    full = sp.csc_array((np.ones(rows.size, dtype=bool), rows, indptr), shape=(n_rows, n_items))
     labels = lines.items
     kept = np.ones(n_items, dtype=bool)
     if keep is not None:

@@ -109,15 +109,35 @@ def _item_values(lines: LineCodes, rows: np.ndarray) -> pl.DataFrame:
     if "amount" not in lines.frame.columns:
         return pl.DataFrame({"item_code": np.arange(n_items, dtype=lines.item.dtype)}).with_columns(
             item_value=pl.lit(1.0))
-    amount = lines.frame.get_column("amount").cast(pl.Float64, strict=False).fill_null(0.0).to_numpy()[rows]
     item = lines.item[rows]
-    spend = np.bincount(item, weights=amount, minlength=n_items)
-    keys = np.sort(item.astype(np.int64) * (lines.orders.len() + 1) + (lines.order[rows].astype(np.int64) + 1))
-    # distinct (item, order) pairs by one sort: numpy 2.3+'s np.unique hashes instead, 75x slower on 10M lines
+    amount = lines.frame.get_column("amount").cast(pl.Float64, strict=False).fill_null(0.0).to_numpy()
+    spend = np.bincount(item, weights=amount[rows], minlength=n_items)
+    del amount
+    # distinct (item, order) pairs by one sort: numpy 2.3+'s np.unique hashes instead, 75x slower on 10M lines;
+    # the keys are built and sorted in place, so the 10M-line temporaries stay one array at a time
+    stride = lines.orders.len() + 1
+    keys = item.astype(np.int64)
+    keys *= stride
+    keys += lines.order[rows]
+    keys += 1
+    keys.sort()
     pairs = keys[np.r_[True, keys[1:] != keys[:-1]]] if keys.size else keys
-    orders = np.bincount(pairs // (lines.orders.len() + 1), minlength=n_items)
+    del keys
+    orders = np.bincount(pairs // stride, minlength=n_items)
     present = np.flatnonzero(orders)
     return pl.DataFrame({"item_code": present.astype(lines.item.dtype), "item_value": spend[present] / orders[present]})
+
+
+def _distinct_pairs(customer: np.ndarray, item: np.ndarray, n_items: int) -> pl.DataFrame:
+    """The distinct (customer, item_code) pairs of the lines, sorted, by one in-place sort of a combined key: a
+    hashed group-by of 10M lines holds several times their memory at once."""
+    keys = customer.astype(np.int64)
+    keys *= n_items
+    keys += item
+    keys.sort()
+    keys = keys[np.r_[True, keys[1:] != keys[:-1]]] if keys.size else keys
+    return pl.DataFrame({"customer": (keys // n_items).astype(customer.dtype),
+                         "item_code": (keys % n_items).astype(item.dtype)})
 
 
 def _ranked_block(
@@ -210,7 +230,7 @@ def offers_from_codes(
     item_rows = lines.item >= 0
     item_rows[item_rows] = wanted[lines.item[item_rows]]
     rows = item_rows & (lines.customer >= 0)
-    history = pl.DataFrame({"customer": lines.customer[rows], "item_code": lines.item[rows]}).unique()
+    history = _distinct_pairs(lines.customer[rows], lines.item[rows], lines.items.len())
     antecedent_items = table.lazy().select("rule_id", pl.col("antecedents").alias("item")).explode("item").unique()
     # counted before the codes are joined: an antecedent item the log never sold leaves the rule unmatched
     sizes = antecedent_items.group_by("rule_id").agg(pl.len().alias("needed")).collect()
@@ -228,11 +248,14 @@ def offers_from_codes(
     if weights is not None:
         coded = weights.join(pl.DataFrame({"customer_id": customers}).with_row_index("customer"), on="customer_id")
         coded_weights = coded.select(pl.col("customer").cast(history.schema["customer"]), "customer_weight")
-    # customers are ranked a block at a time: (customer, rule) pairs can be ten times the customers
+    # customers are ranked a block at a time: (customer, rule) pairs can be ten times the customers; the history
+    # is sorted by customer, so a block is a slice of it
+    firsts = np.arange(0, customers.len() + OFFER_BLOCK, OFFER_BLOCK)
+    edges = np.searchsorted(history.get_column("customer").to_numpy(), firsts)
     blocks = [
-        _ranked_block(history.filter(pl.col("customer").is_between(first, first + OFFER_BLOCK - 1)),
+        _ranked_block(history.slice(int(start), int(stop - start)),
                       antecedent_codes, sizes, rule_columns, coded_weights, lift_cap, limit)
-        for first in range(0, customers.len(), OFFER_BLOCK)
+        for start, stop in zip(edges[:-1], edges[1:], strict=True) if stop > start
     ]
     if not blocks:
         return pl.DataFrame(schema=OFFER_SCHEMA)

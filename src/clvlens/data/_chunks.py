@@ -1,0 +1,29 @@
+"""One contiguous chunk per column, made a column at a time.
+
+A frame read in batches holds each column as many chunks. Polars (2.1) evaluates an expression over a frame whose
+columns are chunked differently (a row index or an all-null column made whole beside columns read in batches) by
+first copying every column it touches into one chunk: at 10M order lines a single ``with_columns`` then costs
+about 450 MB more than the column it adds, and every later step on the frame pays it again. Made contiguous once,
+on arrival, the columns are shared between the frames that later steps derive, and nothing is copied behind the
+caller's back (``bench/bench_scale_parts.py`` measures it).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+
+def single_chunk(frame: pl.DataFrame, *, in_place: bool = False) -> pl.DataFrame:
+    """``frame`` with every column in one chunk, joined a column at a time.
+
+    With ``in_place`` (for a frame nobody else holds, such as one just read) each column replaces its chunked
+    self in ``frame``, so the extra memory is one column's; otherwise ``frame`` is left as it is and the result
+    is a new frame.
+    """
+    if all(count == 1 for count in frame.n_chunks("all")):
+        return frame
+    target = frame if in_place else frame.clone()
+    for position, column in enumerate(target.get_columns()):
+        if column.n_chunks() > 1:
+            target.replace_column(position, column.rechunk())
+    return target
