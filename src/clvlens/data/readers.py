@@ -18,6 +18,7 @@ from typing import Any
 
 import polars as pl
 
+from clvlens.data._chunks import single_chunk
 from clvlens.data._csv import (
     MALFORMED,
     ends_with_newline,
@@ -32,7 +33,6 @@ from clvlens.data._csv import (
     sniff_delimiter,
 )
 from clvlens.data._limits import ReadLimits, TemporaryFolder, check_excel, read_parquet_bounded
-from clvlens.data._chunks import single_chunk
 from clvlens.data.schema import SOURCE_ROW
 from clvlens.errors import ClvlensError
 

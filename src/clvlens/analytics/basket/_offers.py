@@ -22,6 +22,7 @@ best-scoring one is kept and reported in `rule`/`antecedents`.
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -255,7 +256,7 @@ def offers_from_codes(
     blocks = [
         _ranked_block(history.slice(int(start), int(stop - start)),
                       antecedent_codes, sizes, rule_columns, coded_weights, lift_cap, limit)
-        for start, stop in zip(edges[:-1], edges[1:], strict=True) if stop > start
+        for start, stop in pairwise(edges) if stop > start
     ]
     if not blocks:
         return pl.DataFrame(schema=OFFER_SCHEMA)
