@@ -1,9 +1,10 @@
 """What a step of a run costs: wall time, CPU time and the peak memory of the process while it ran.
 
 The CLI prints these for every step of `clvlens run`, so a user with a larger shop sees where the time and the memory
-go (and `bench/bench_scale.py` reads them). Peak memory is sampled from `/proc/self/statm` by a daemon thread every
-few milliseconds; where /proc is absent it falls back to the process's lifetime maximum (`ru_maxrss`), which can only
-say that a step did not raise the peak.
+go (and `bench/bench_scale.py` reads them). A step's peak memory is exact when the step raised the process's
+lifetime peak (the kernel's `ru_maxrss`, read when the step starts and ends); otherwise it is the largest of the
+resident sizes a daemon thread samples from `/proc/self/statm` every 50 ms. Sampling more often cost the run's other
+threads the interpreter lock 200 times a second, for a figure the kernel already keeps.
 """
 
 from __future__ import annotations
@@ -27,23 +28,28 @@ class StepCost:
     peak_bytes: int
 
 
+def lifetime_peak_bytes() -> int:
+    """The process's largest resident memory so far (``ru_maxrss``)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
+
+
 def resident_bytes() -> int:
     """The process's resident memory now (its lifetime peak where /proc is unavailable)."""
     try:
         with open(_STATM) as handle:
             return int(handle.read().split()[1]) * _PAGE
     except OSError:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return peak if sys.platform == "darwin" else peak * 1024
+        return lifetime_peak_bytes()
 
 
 class StepMeter:
     """Measures consecutive named steps: `start(name)` ends the running step (if any) and starts the next."""
 
-    def __init__(self, interval: float = 0.005) -> None:
+    def __init__(self, interval: float = 0.05) -> None:
         self.interval = interval
         self.costs: list[StepCost] = []
-        self._current: tuple[str, float, float] | None = None
+        self._current: tuple[str, float, float, int] | None = None
         self._peak = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -71,16 +77,19 @@ class StepMeter:
         ended = self.finish()
         with self._lock:
             self._peak = resident_bytes()
-        self._current = (name, time.perf_counter(), time.process_time())
+        self._current = (name, time.perf_counter(), time.process_time(), lifetime_peak_bytes())
         return ended
 
     def finish(self) -> StepCost | None:
         """End the running step and return its cost (None when no step is running)."""
         if self._current is None:
             return None
-        name, began, cpu_began = self._current
+        name, began, cpu_began, lifetime_before = self._current
         with self._lock:
             peak = max(self._peak, resident_bytes())
+        lifetime = lifetime_peak_bytes()
+        if lifetime > lifetime_before:  # this step set the process's peak: the kernel's figure is exact
+            peak = max(peak, lifetime)
         cost = StepCost(name, time.perf_counter() - began, time.process_time() - cpu_began, peak)
         self.costs.append(cost)
         self._current = None
