@@ -10,6 +10,9 @@ On the cleaned log (loaded and cleaned as `clvlens run` does), best of two, CPU 
 - a minimum timestamp per customer: an eager group-by over the lines, and the same query built lazily;
 - the distinct (item, order) keys of the basket's item values: `np.unique` against one sort;
 - the transactions written into DuckDB keeping their order, and in any order;
+- one expression (a cast of `amount`) over the six columns the ML features read: the most memory the process held
+  during it above what it held before, and the chunks per column as loaded (an older checkout's loader left the columns
+  chunked differently, and Polars then copies every column the expression touches: see clvlens.data._chunks);
 - the early-behaviour features of every customer (``ml.features._early_and_timing``): CPU, and the most memory
   the process held during the call above what it held before;
 and then the process's memory between the steps of a whole `run_pipeline` (garbage collected and the C heap
@@ -88,12 +91,23 @@ def write_cpu(lines: pl.DataFrame, keep_order: bool) -> float:
         shutil.rmtree(folder)
 
 
+def cast_amount(lines: pl.DataFrame) -> pl.DataFrame:
+    # the columns and the cast of ml.features.canonical_transactions
+    return lines.select("customer_id", "order_id", "timestamp", "amount", "category", "region").with_columns(
+        pl.col("amount").cast(pl.Float64))
+
+
 def time_parts(source: str) -> None:
     lines = load_source(source, format="auto").transactions
+    # first: an eager group-by joins a frame's chunks in place, so after the parts below there would be one
+    chunks = sorted(set(lines.n_chunks("all")))
+    cast_rise = peak_rise_mb(lambda: cast_amount(lines))
     first = pl.col("timestamp").min()
     eager = cpu_seconds(lambda: lines.group_by("customer_id").agg(first))
     lazy = cpu_seconds(lambda: lines.lazy().group_by("customer_id").agg(first).collect())
     print(f"{lines.height:,} lines; CPU seconds, best of two")
+    print(f"  one cast over six columns, memory above the lines: {cast_rise:,.0f} MB (chunks per column as "
+          f"loaded: {chunks})")
     print(f"  min timestamp per customer, eager group-by: {eager:.2f}; the same, lazy: {lazy:.2f}")
     codes = LineCodes.of(lines, "item_id", with_customers=False)
     keys = codes.item.astype(np.int64) * (codes.orders.len() + 1) + codes.order.astype(np.int64) + 1
