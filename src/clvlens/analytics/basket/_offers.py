@@ -28,7 +28,14 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from clvlens.analytics.basket._matrix import LineCodes, check_positive_int, level_column, names_from_codes, to_polars
+from clvlens.analytics.basket._matrix import (
+    LineCodes,
+    check_positive_int,
+    distinct_sorted,
+    level_column,
+    names_from_codes,
+    to_polars,
+)
 from clvlens.data.readers import frame_to_polars
 from clvlens.errors import ClvlensError
 
@@ -48,7 +55,7 @@ OFFER_SCHEMA: dict[str, Any] = {
 }
 DEFAULT_LIFT_CAP = 5.0
 #: customers ranked at once: bounds the memory of the (customer, rule) pairs on a large log
-OFFER_BLOCK = 200_000
+OFFER_BLOCK = 100_000
 
 
 def _as_list(frame: pl.DataFrame, column: str) -> pl.Expr:
@@ -114,15 +121,13 @@ def _item_values(lines: LineCodes, rows: np.ndarray) -> pl.DataFrame:
     amount = lines.frame.get_column("amount").cast(pl.Float64, strict=False).fill_null(0.0).to_numpy()
     spend = np.bincount(item, weights=amount[rows], minlength=n_items)
     del amount
-    # distinct (item, order) pairs by one sort: numpy 2.3+'s np.unique hashes instead, 75x slower on 10M lines;
-    # the keys are built and sorted in place, so the 10M-line temporaries stay one array at a time
+    # distinct (item, order) pairs: the keys are built and sorted in place, one 10M-line array at a time
     stride = lines.orders.len() + 1
     keys = item.astype(np.int64)
     keys *= stride
     keys += lines.order[rows]
     keys += 1
-    keys.sort()
-    pairs = keys[np.r_[True, keys[1:] != keys[:-1]]] if keys.size else keys
+    pairs = distinct_sorted(keys)[0]
     del keys
     orders = np.bincount(pairs // stride, minlength=n_items)
     present = np.flatnonzero(orders)
@@ -135,8 +140,7 @@ def _distinct_pairs(customer: np.ndarray, item: np.ndarray, n_items: int) -> pl.
     keys = customer.astype(np.int64)
     keys *= n_items
     keys += item
-    keys.sort()
-    keys = keys[np.r_[True, keys[1:] != keys[:-1]]] if keys.size else keys
+    keys = distinct_sorted(keys)[0]
     return pl.DataFrame({"customer": (keys // n_items).astype(customer.dtype),
                          "item_code": (keys % n_items).astype(item.dtype)})
 
