@@ -96,12 +96,14 @@ def _to_window(probability: np.ndarray, exponent: np.ndarray | float) -> np.ndar
     return -np.expm1(exponent * np.log1p(-np.clip(probability, 0.0, 1.0 - 1e-12)))
 
 
-def _window_exponents(model: BaseModel, short: float, long: float, cols: tuple[np.ndarray, ...]) -> np.ndarray:
+def _window_exponents(
+    model: BaseModel, short: float, long: float, cols: tuple[np.ndarray, ...], p_long: np.ndarray
+) -> np.ndarray:
     """Per customer, log P(no purchase in the long window) / log P(none in the short one) under the transaction
     model: carrying a learned short-window probability to the long window with it follows the model's decaying
-    hazard instead of a constant one (which overstates long-window activity). Between 1 and long / short."""
+    hazard instead of a constant one (which overstates long-window activity). Between 1 and long / short.
+    ``p_long``: the model's P(active) over the long window, which the caller already has."""
     p_short = model.conditional_probability_active(short, *cols)  # type: ignore[attr-defined]
-    p_long = model.conditional_probability_active(long, *cols)  # type: ignore[attr-defined]
     with np.errstate(divide="ignore", invalid="ignore"):
         k = np.log1p(-np.minimum(p_long, 1 - 1e-15)) / np.log1p(-np.minimum(p_short, 1 - 1e-15))
         small = np.divide(p_long, p_short, out=np.full(k.shape, long / short), where=p_short > 0)
@@ -289,7 +291,7 @@ def health_scores(
         notes.append(f"health: {chosen} and {choice[0]} are within sampling error of each other "
                      "(see health_choice_error)")
 
-    exponent = (_window_exponents(model, days / UNIT_DAYS[time_unit], window_units, (x, tx, T))
+    exponent = (_window_exponents(model, days / UNIT_DAYS[time_unit], window_units, (x, tx, T), p_active)
                 if days and days < window_days else 1.0)
     ml_values = np.full(x.size, np.nan)
     activity = None
