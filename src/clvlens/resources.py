@@ -3,8 +3,8 @@
 The CLI prints these for every step of `clvlens run`, so a user with a larger shop sees where the time and the memory
 go (and `bench/bench_scale.py` reads them). A step's peak memory is exact when the step raised the process's
 lifetime peak (the kernel's `ru_maxrss`, read when the step starts and ends); otherwise it is the largest of the
-resident sizes a daemon thread samples from `/proc/self/statm` every 50 ms. Sampling more often cost the run's other
-threads the interpreter lock 200 times a second, for a figure the kernel already keeps.
+resident sizes a daemon thread samples from `/proc/self/statm` every 50 ms (every 5 ms, as before, the sampler took
+the interpreter lock from the run's threads 200 times a second for a figure the kernel already keeps).
 """
 
 from __future__ import annotations
