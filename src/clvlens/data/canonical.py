@@ -14,6 +14,7 @@ from collections.abc import Mapping
 import numpy as np
 import polars as pl
 
+from clvlens.data._chunks import single_chunk
 from clvlens.data._csv import MALFORMED
 from clvlens.data.dates import parse_timestamps
 from clvlens.data.readers import RawTable
@@ -90,6 +91,8 @@ def to_canonical(
     )
     out["_time_present"] = _present(source.use("timestamp"), timestamp)
     result = pl.DataFrame([series.alias(name) for name, series in out.items()])
+    out.clear()  # so that each chunked column is let go as its contiguous copy replaces it
+    result = single_chunk(result, in_place=True)
     nonfinite = pl.any_horizontal(
         (pl.col(c).is_not_null() & ~pl.col(c).is_finite()) for c in ("amount", "quantity", "unit_price")
     )

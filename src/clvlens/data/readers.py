@@ -18,7 +18,6 @@ from typing import Any
 
 import polars as pl
 
-from clvlens.data._chunks import single_chunk
 from clvlens.data._csv import (
     MALFORMED,
     ends_with_newline,
@@ -93,13 +92,12 @@ def read_table(
             check_excel(path, limits)
             return _table(_read_excel(path, sheet), str(path), reading=READ_EXCEL)
         return read_text_table(path, delimiter=delimiter, encoding=encoding, limits=limits)
-    return _table(frame_to_polars(source), type(source).__name__, reading=READ_FRAME,
-                  owned=not isinstance(source, pl.DataFrame))
+    return _table(frame_to_polars(source), type(source).__name__, reading=READ_FRAME)
 
 
 def _table(
     frame: pl.DataFrame, name: str, delimiter: str | None = None, encoding: str | None = None,
-    reading: str | None = None, owned: bool = True,
+    reading: str | None = None,
 ) -> RawTable:
     renamed: dict[str, str] = {}
     if SOURCE_ROW in frame.columns:
@@ -109,7 +107,9 @@ def _table(
         renamed[SOURCE_ROW] = RENAMED_SOURCE_ROW
     if frame.height == 0:
         raise ClvlensError(f"{name}: header only, no data rows")
-    frame = single_chunk(frame, in_place=owned).with_row_index(SOURCE_ROW, offset=1)
+    frame = frame.with_row_index(SOURCE_ROW, offset=1)
+    # a Series, not an expression: an expression over columns chunked differently copies them all (see
+    # clvlens.data._chunks); the canonical table is made contiguous once its columns are converted
     frame = frame.with_columns(frame.get_column(SOURCE_ROW).cast(pl.Int64))
     return RawTable(frame, name, delimiter, encoding, renamed or None, reading)
 
