@@ -158,11 +158,12 @@ def matrix_from_codes(
     keys *= n_rows
     keys += row_of[order]
     del order, item
-    cells = distinct_sorted(keys)[0]
+    cells = distinct_sorted(keys)
     del keys
     per_item = np.bincount(cells // max(n_rows, 1), minlength=n_items)
     indptr = np.concatenate(([0], np.cumsum(per_item)))
-    rows = (cells % max(n_rows, 1)).astype(np.int32)
+    cells %= max(n_rows, 1)
+    rows = cells.astype(np.int32)
     del cells
     full = sp.csc_array((np.ones(rows.size, dtype=bool), rows, indptr), shape=(n_rows, n_items))
     labels = lines.items
@@ -196,15 +197,28 @@ def item_names(transactions: Any, *, level: str = "item") -> pl.DataFrame:
     )
 
 
-def distinct_sorted(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct values of integer ``keys`` in order and how often each occurs, by sorting ``keys`` in place
-    (the caller's array is reordered). numpy 2.3 and later find distinct values by hashing (75x slower on 10M
-    keys) and ``np.unique`` holds copies besides; one in-place sort holds none."""
+def distinct_sorted(keys: np.ndarray) -> np.ndarray:
+    """The distinct values of integer ``keys`` in order, by sorting ``keys`` in place (the caller's array is
+    reordered). numpy 2.3 and later find distinct values by hashing (75x slower on 10M keys) and ``np.unique``
+    holds copies besides; one in-place sort and a mask of first occurrences hold a byte per key."""
+    return keys[_first_of_runs(keys)]
+
+
+def distinct_sorted_counts(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`distinct_sorted`, and how often each distinct value occurs."""
+    first = _first_of_runs(keys)
+    starts = np.flatnonzero(first)
+    del first
+    return keys[starts], np.diff(starts, append=keys.size)
+
+
+def _first_of_runs(keys: np.ndarray) -> np.ndarray:
     keys.sort()
-    if not keys.size:
-        return keys, np.zeros(0, dtype=np.int64)
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    return keys[starts], np.diff(np.r_[starts, keys.size])
+    first = np.empty(keys.size, dtype=bool)
+    if keys.size:
+        first[0] = True
+        np.not_equal(keys[1:], keys[:-1], out=first[1:])
+    return first
 
 
 def names_from_codes(lines: LineCodes) -> pl.DataFrame:
@@ -221,7 +235,7 @@ def names_from_codes(lines: LineCodes) -> pl.DataFrame:
     name[name < 0] = missing
     keys += name
     del name
-    pairs, counts = distinct_sorted(keys)
+    pairs, counts = distinct_sorted_counts(keys)
     del keys
     items, names = pairs // width, pairs % width
     best = np.lexsort((names, -counts, items))  # per item: most lines first, then the alphabetically first name

@@ -127,7 +127,7 @@ def _item_values(lines: LineCodes, rows: np.ndarray) -> pl.DataFrame:
     keys *= stride
     keys += lines.order[rows]
     keys += 1
-    pairs = distinct_sorted(keys)[0]
+    pairs = distinct_sorted(keys)
     del keys
     orders = np.bincount(pairs // stride, minlength=n_items)
     present = np.flatnonzero(orders)
@@ -140,7 +140,7 @@ def _distinct_pairs(customer: np.ndarray, item: np.ndarray, n_items: int) -> pl.
     keys = customer.astype(np.int64)
     keys *= n_items
     keys += item
-    keys = distinct_sorted(keys)[0]
+    keys = distinct_sorted(keys)
     return pl.DataFrame({"customer": (keys // n_items).astype(customer.dtype),
                          "item_code": (keys % n_items).astype(item.dtype)})
 
