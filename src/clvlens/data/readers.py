@@ -18,6 +18,7 @@ from typing import Any
 
 import polars as pl
 
+from clvlens.data._chunks import single_chunk
 from clvlens.data._csv import (
     MALFORMED,
     ends_with_newline,
@@ -87,7 +88,8 @@ def read_table(
             raise ClvlensError(f"{path}: is a folder; pass a file, or --format olist for an Olist folder")
         kind = format if format != "auto" else _kind_from_suffix(path)
         if kind == "parquet":
-            return _table(_read_parquet(path, limits), str(path), reading=READ_PARQUET)
+            # a Parquet read's batches are compact: joined column by column on arrival (see clvlens.data._chunks)
+            return _table(single_chunk(_read_parquet(path, limits), in_place=True), str(path), reading=READ_PARQUET)
         if kind == "excel":
             check_excel(path, limits)
             return _table(_read_excel(path, sheet), str(path), reading=READ_EXCEL)
