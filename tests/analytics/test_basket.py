@@ -264,6 +264,9 @@ def test_next_best_offer_hand_checked() -> None:
     assert unweighted.select("customer_id", "item", "score").rows() == [("C1", "z", 120.0), ("C2", "z", 100.0)]
     joined = rules.with_columns(pl.col("antecedents").list.join(" + "), pl.col("consequents").list.join(" + "))
     assert next_best_offers(lines, joined.to_pandas(), clv).equals(offers)
+    # a customer listed again counts by the first usable row: an infinite or missing value is passed over
+    repeated = pd.DataFrame({"customer_id": ["C2", "C1", "C2", "C1"], "clv": [np.inf, 100.0, 300.0, 900.0]})
+    assert next_best_offers(lines, rules, repeated, top_n=3).equals(offers)
 
 
 def test_next_best_offer_properties_on_demo_store(demo) -> None:
