@@ -13,6 +13,11 @@ On the cleaned log (loaded and cleaned as `clvlens run` does), best of two, CPU 
 - one expression (a cast of `amount`) over the six columns the ML features read: the most memory the process held
   during it above what it held before, and the chunks per column as loaded (an older checkout's loader left the columns
   chunked differently, and Polars then copies every column the expression touches: see clvlens.data._chunks);
+- the offers' customer weights (one value per customer id, 1M ids) kept by their first row: the most memory above
+  the level before, by Polars' `unique` and by a first-occurrence filter;
+- the raw text of the gzip CSV beside the Parquet file (`scale_N.csv.gz`), read as `clvlens` reads it (every column
+  as text), and its chunks joined column by column: the memory held after the read, and the most above it during
+  the join;
 - the early-behaviour features of every customer (``ml.features._early_and_timing``): CPU, and the most memory
   the process held during the call above what it held before;
 and then the process's memory between the steps of a whole `run_pipeline` (garbage collected and the C heap
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import gzip
 import os
 import resource
 import shutil
@@ -38,6 +44,7 @@ import polars as pl
 
 from clvlens.analytics.basket._matrix import LineCodes
 from clvlens.data import load_source
+from clvlens.data._chunks import single_chunk
 from clvlens.ml.features import _early_and_timing, canonical_transactions
 from clvlens.pipeline.run import RunSettings, run_pipeline
 
@@ -97,6 +104,24 @@ def cast_amount(lines: pl.DataFrame) -> pl.DataFrame:
         pl.col("amount").cast(pl.Float64))
 
 
+def raw_csv_join_mb(csv: Path) -> tuple[float, float]:
+    """Memory held after reading the CSV's text (every column as text) above the level before, and the most above
+    that while its chunks are joined column by column (``clvlens.data._chunks.single_chunk``)."""
+    folder = Path(tempfile.mkdtemp())
+    try:
+        text = folder / "lines.csv"
+        with gzip.open(csv, "rb") as packed, open(text, "wb") as plain:
+            shutil.copyfileobj(packed, plain, 1 << 24)
+        gc.collect()
+        before = resident_mb()
+        frame = pl.read_csv(text, infer_schema=False)
+        held = resident_mb() - before
+        joined = peak_rise_mb(lambda: single_chunk(frame, in_place=True))
+        return held, joined
+    finally:
+        shutil.rmtree(folder)
+
+
 def time_parts(source: str) -> None:
     lines = load_source(source, format="auto").transactions
     # first: an eager group-by joins a frame's chunks in place, so after the parts below there would be one
@@ -116,6 +141,15 @@ def time_parts(source: str) -> None:
           f"{cpu_seconds(lambda: np.sort(keys)):.2f}")
     print(f"  transactions into DuckDB, order kept: {write_cpu(lines, True):.2f}")
     print(f"  the same, any order: {write_cpu(lines, False):.2f}")
+    weights = pl.DataFrame({"customer_id": lines.get_column("customer_id").unique(maintain_order=True)})
+    weights = weights.with_columns(value=pl.int_range(pl.len()).cast(pl.Float64))
+    print(f"  customer weights, first row per customer: unique "
+          f"{peak_rise_mb(lambda: weights.unique('customer_id', keep='first')):,.0f} MB, first-occurrence filter "
+          f"{peak_rise_mb(lambda: weights.filter(pl.col('customer_id').is_first_distinct())):,.0f} MB above")
+    csv = Path(source).with_suffix("").with_suffix(".csv.gz")
+    if csv.exists():
+        held, joined = raw_csv_join_mb(csv)
+        print(f"  raw gzip CSV text: {held:,.0f} MB held after the read, {joined:,.0f} MB more to join its chunks")
     seen = canonical_transactions(lines)
     features_cpu = cpu_seconds(lambda: _early_and_timing(seen, 7.0))
     print(f"  early-behaviour features: {features_cpu:.2f}, memory above the lines "

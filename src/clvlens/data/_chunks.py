@@ -6,9 +6,9 @@ first copying every column it touches into one chunk: at 10M order lines, one ca
 features read held 629 MB more, and every later step on the frame paid it again (an eager group-by took twice the
 CPU as well). Made contiguous once, when the canonical table is assembled from its converted columns, the columns
 are shared between the frames that later steps derive, and nothing is copied behind the caller's back
-(``bench/bench_scale_parts.py`` measures both). A Parquet read's batches are joined on arrival (its load then
-peaked 0.1-0.3 GB lower at 10M lines); a CSV's raw text columns are not, as they point into the reader's parse
-buffers: joining those cost 1.2 GB for a 0.5 GB table.
+(``bench/bench_scale_parts.py`` measures both). A Parquet read's batches are joined on arrival; a CSV's raw text
+columns are not, as they point into the reader's parse buffers: joining those held 1.3 GB more at 10M lines (the
+same script), where the converted columns are compact.
 """
 
 from __future__ import annotations
