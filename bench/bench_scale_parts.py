@@ -116,7 +116,7 @@ def raw_csv_join_mb(csv: Path) -> tuple[float, float]:
         before = resident_mb()
         frame = pl.read_csv(text, infer_schema=False)
         held = resident_mb() - before
-        joined = peak_rise_mb(lambda: single_chunk(frame, in_place=True))
+        joined = peak_rise_mb(lambda: single_chunk(frame))
         return held, joined
     finally:
         shutil.rmtree(folder)

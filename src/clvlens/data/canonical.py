@@ -92,7 +92,7 @@ def to_canonical(
     out["_time_present"] = _present(source.use("timestamp"), timestamp)
     result = pl.DataFrame([series.alias(name) for name, series in out.items()])
     out.clear()  # so that each chunked column is let go as its contiguous copy replaces it
-    result = single_chunk(result, in_place=True)
+    result = single_chunk(result)
     nonfinite = pl.any_horizontal(
         (pl.col(c).is_not_null() & ~pl.col(c).is_finite()) for c in ("amount", "quantity", "unit_price")
     )

@@ -89,7 +89,7 @@ def read_table(
         kind = format if format != "auto" else _kind_from_suffix(path)
         if kind == "parquet":
             # a Parquet read's batches are compact: joined column by column on arrival (see clvlens.data._chunks)
-            return _table(single_chunk(_read_parquet(path, limits), in_place=True), str(path), reading=READ_PARQUET)
+            return _table(single_chunk(_read_parquet(path, limits)), str(path), reading=READ_PARQUET)
         if kind == "excel":
             check_excel(path, limits)
             return _table(_read_excel(path, sheet), str(path), reading=READ_EXCEL)
