@@ -9,12 +9,15 @@ the interpreter lock from the run's threads 200 times a second for a figure the 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 _STATM = "/proc/self/statm"
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -41,6 +44,52 @@ def resident_bytes() -> int:
             return int(handle.read().split()[1]) * _PAGE
     except OSError:
         return lifetime_peak_bytes()
+
+
+_blas_lock = threading.Lock()
+_blas_controller: Any = None
+_blas_limiter: Any = None
+_blas_users = 0
+
+
+@contextlib.contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """Run the block with one BLAS thread in every BLAS library numpy and SciPy load.
+
+    numpy and scipy each bring their own OpenBLAS, and each one's idle worker threads spin for a while after
+    a call. When the optimiser (scipy) and the likelihood (numpy) alternate, those spinning threads compete
+    with the main thread for the cores: a 50,000-row L-BFGS-B fit measured ten times slower on two cores.
+    A run holds the limit throughout (``clvlens.pipeline.run``): with the scorecard on a second thread, every
+    small product anywhere woke a BLAS worker that then spun against both threads, and a 100k-customer run took
+    more CPU and wall time that way (``bench/bench_blas_threads.py``, docs/benchmarks.md). The products here are
+    memory-bound or small, so one thread loses nothing. The limit is process-wide, so concurrent users share it:
+    the first to enter sets it, the last to leave restores it.
+    """
+    global _blas_controller, _blas_limiter, _blas_users
+    with _blas_lock:
+        if _blas_users == 0:
+            if _blas_controller is None:
+                _blas_controller = _blas_libraries()
+            _blas_limiter = _blas_controller.limit(limits=1, user_api="blas")
+        _blas_users += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0:
+                _blas_limiter.restore_original_limits()
+                _blas_limiter = None
+
+
+def _blas_libraries() -> Any:
+    """The loaded BLAS libraries (threadpoolctl's controller, found once: milliseconds)."""
+    # SciPy's own OpenBLAS loads with its first linear-algebra import; a controller built before that would never
+    # limit it, so it is loaded first
+    import scipy.linalg  # noqa: F401
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 class StepMeter:

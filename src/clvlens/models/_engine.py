@@ -12,17 +12,14 @@ else from finite differences. Fits run with one BLAS thread (see :func:`single_t
 
 from __future__ import annotations
 
-import contextlib
 import math
-import threading
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
 from clvlens.errors import ClvlensError
+from clvlens.resources import single_threaded_blas
 
 if TYPE_CHECKING:
     from scipy import optimize
@@ -235,39 +232,6 @@ def _newton_polish(
         phi, f, g = cand, fc, gc
         steps += 1
     return phi, f, steps
-
-
-_blas_lock = threading.Lock()
-_blas_controller: ThreadpoolController | None = None
-_blas_limiter: Any = None
-_blas_users = 0
-
-
-@contextlib.contextmanager
-def single_threaded_blas() -> Iterator[None]:
-    """Run the block with one BLAS thread in every loaded BLAS library.
-
-    numpy and scipy each bring their own OpenBLAS, and each one's idle worker threads spin for a while after
-    a call. When the optimiser (scipy) and the likelihood (numpy) alternate, those spinning threads compete
-    with the main thread for the cores: a 50,000-row L-BFGS-B fit measured ten times slower on two cores.
-    The vector products in a likelihood are memory-bound, so one thread loses nothing. The limit is
-    process-wide, so concurrent fits share it: the first to enter sets it, the last to leave restores it.
-    """
-    global _blas_controller, _blas_limiter, _blas_users
-    with _blas_lock:
-        if _blas_users == 0:
-            if _blas_controller is None:
-                _blas_controller = ThreadpoolController()  # finds the loaded libraries once (milliseconds)
-            _blas_limiter = _blas_controller.limit(limits=1, user_api="blas")
-        _blas_users += 1
-    try:
-        yield
-    finally:
-        with _blas_lock:
-            _blas_users -= 1
-            if _blas_users == 0:
-                _blas_limiter.restore_original_limits()
-                _blas_limiter = None
 
 
 def maximise(model: BaseModel, data: dict[str, Any], n_customers: int) -> tuple[np.ndarray, FitResult]:

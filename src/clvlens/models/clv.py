@@ -20,8 +20,8 @@ import numpy as np
 
 from clvlens.errors import ClvlensError
 from clvlens.models._base import BaseModel, as_float_array
-from clvlens.models._engine import single_threaded_blas
 from clvlens.models._histories import Histories
+from clvlens.resources import single_threaded_blas
 from clvlens.timeunits import BASE_DAYS, unit_days
 
 __all__ = [

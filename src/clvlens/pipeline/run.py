@@ -44,6 +44,7 @@ from clvlens.pipeline.workspace import (
     write_table,
     writing_workspace,
 )
+from clvlens.resources import single_threaded_blas
 from clvlens.summary import customer_attributes, rfm_summary
 from clvlens.summary.rfm import resolve_period
 
@@ -137,19 +138,22 @@ def _run_stages(settings: RunSettings, progress: ProgressCallback | None) -> Run
         if progress is not None:
             progress(step)
 
-    report(STEPS[0])
-    # the model libraries load on the second core while the data are read (see ml.lgbm.preload_learners)
-    preload_learners(baseline=settings.scorecard and "scorecard" not in settings.skip)
-    cleaned = load_source(
-        settings.source, format=settings.format, mapping=settings.mapping, rules=settings.rules,
-        date_format=settings.date_format, dayfirst=settings.dayfirst,
-    )
-    report(STEPS[1])
-    cleaned.require_transactions()
-    result = _compute(settings, cleaned, report)
-    report(STEPS[7])
-    with writing_workspace(settings.out) as (connection, models_folder):
-        _write_results(connection, models_folder, result)
+    # one BLAS thread throughout: the run's products are small, and idle BLAS workers spin against the run's
+    # two threads (see resources.single_threaded_blas)
+    with single_threaded_blas():
+        report(STEPS[0])
+        # the model libraries load on the second core while the data are read (see ml.lgbm.preload_learners)
+        preload_learners(baseline=settings.scorecard and "scorecard" not in settings.skip)
+        cleaned = load_source(
+            settings.source, format=settings.format, mapping=settings.mapping, rules=settings.rules,
+            date_format=settings.date_format, dayfirst=settings.dayfirst,
+        )
+        report(STEPS[1])
+        cleaned.require_transactions()
+        result = _compute(settings, cleaned, report)
+        report(STEPS[7])
+        with writing_workspace(settings.out) as (connection, models_folder):
+            _write_results(connection, models_folder, result)
     return result
 
 
