@@ -9,6 +9,10 @@ leaves out the whole run.
 On the cleaned log (loaded and cleaned as `clvlens run` does), best of two, CPU seconds:
 - a minimum timestamp per customer: an eager group-by over the lines, and the same query built lazily;
 - the distinct (item, order) keys of the basket's item values: `np.unique` against one sort;
+- the basket's line codes, once dropped: the memory Arrow's pool still holds and gives back when asked
+  (``release_unused``, as ``basket_tables`` does);
+- the order sets of the frequent items (``analytics.basket._mining._bitsets``): the most memory above the level
+  before, a column at a time as now and every cell scattered at once as before;
 - the transactions written into DuckDB keeping their order, and in any order;
 - one expression (a cast of `amount`) over the six columns the ML features read: the most memory the process held
   during it above what it held before, and the chunks per column as loaded (an older checkout's loader left the columns
@@ -41,8 +45,10 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
-from clvlens.analytics.basket._matrix import LineCodes
+from clvlens.analytics.basket._matrix import LineCodes, matrix_from_codes
+from clvlens.analytics.basket._mining import _bitsets, min_count_for
 from clvlens.data import load_source
 from clvlens.data._chunks import single_chunk
 from clvlens.ml.features import _early_and_timing, canonical_transactions
@@ -122,6 +128,39 @@ def raw_csv_join_mb(csv: Path) -> tuple[float, float]:
         shutil.rmtree(folder)
 
 
+def arrow_kept_mb(lines: pl.DataFrame) -> float:
+    """Memory Arrow's pool keeps once the basket's line codes (every line's ids through Arrow's dictionary
+    encoding) are dropped: what the process's resident memory falls by when the pool is asked to give it back
+    (``release_unused``, as ``basket_tables`` does), read just before and after."""
+    codes = LineCodes.of(lines, "item_id", with_names="item_name" in lines.columns)
+    del codes
+    gc.collect()
+    kept = resident_mb()
+    pa.default_memory_pool().release_unused()
+    return kept - resident_mb()
+
+
+def order_sets(lines: pl.DataFrame) -> tuple[int, float, float, bool]:
+    """The order sets of the items with 1% support (the basket's default): cells, and the most memory above the level
+    before while ``_bitsets`` builds them a column at a time and while every cell is scattered at once (as before),
+    and whether both give the same words."""
+    basket = matrix_from_codes(LineCodes.of(lines, "item_id", with_customers=False), "item")
+    counts = np.diff(basket.matrix.indptr)
+    frequent = basket.matrix[:, np.flatnonzero(counts >= min_count_for(0.01, basket.n_orders))]
+    del basket
+
+    def every_cell_at_once() -> np.ndarray:
+        n_rows, n_cols = frequent.shape
+        bits = np.zeros((n_cols, max(1, (n_rows + 63) // 64)), dtype=np.uint64)
+        rows = frequent.indices.astype(np.int64)
+        cols = np.repeat(np.arange(n_cols), np.diff(frequent.indptr))
+        np.bitwise_or.at(bits, (cols, rows >> 6), np.left_shift(np.uint64(1), (rows & 63).astype(np.uint64)))
+        return bits
+
+    same = sys.byteorder == "little" and bool(np.array_equal(_bitsets(frequent), every_cell_at_once()))
+    return frequent.nnz, peak_rise_mb(lambda: _bitsets(frequent)), peak_rise_mb(every_cell_at_once), same
+
+
 def time_parts(source: str) -> None:
     lines = load_source(source, format="auto").transactions
     # first: an eager group-by joins a frame's chunks in place, so after the parts below there would be one
@@ -139,6 +178,11 @@ def time_parts(source: str) -> None:
     hashed = cpu_seconds(lambda: np.unique(keys), 1)
     print(f"  distinct (item, order) keys, np.unique ({np.__version__}): {hashed:.2f}; by one sort: "
           f"{cpu_seconds(lambda: np.sort(keys)):.2f}")
+    codes = keys = None  # let go before the parts below
+    print(f"  basket line codes dropped: Arrow's pool gave back {arrow_kept_mb(lines):,.0f} MB when asked")
+    cells, by_column, at_once, same = order_sets(lines)
+    print(f"  order sets of the frequent items ({cells:,} cells): {by_column:,.0f} MB above a column at a time, "
+          f"{at_once:,.0f} MB every cell at once (same words: {same})")
     print(f"  transactions into DuckDB, order kept: {write_cpu(lines, True):.2f}")
     print(f"  the same, any order: {write_cpu(lines, False):.2f}")
     weights = pl.DataFrame({"customer_id": lines.get_column("customer_id").unique(maintain_order=True)})

@@ -349,3 +349,25 @@ def test_item_values_are_mean_order_spend_on_online_retail(online_retail) -> Non
     both = got.join(expected, on="item", how="full")
     assert both.height == expected.height == got.height
     assert np.allclose(both["item_value"].to_numpy(), both["expected"].to_numpy(), rtol=1e-9, atol=1e-9)
+
+
+def test_item_values_of_some_lines_count_only_those_lines(online_retail) -> None:
+    """With a mask (the offers pass the lines of items some rule names), the other lines add neither spend nor
+    orders, and their items get no value; checked by DuckDB on the masked lines."""
+    from clvlens.analytics.basket._matrix import LineCodes
+    from clvlens.analytics.basket._offers import _item_values
+
+    lines = online_retail.transactions.filter(pl.col("item_id").is_not_null())
+    codes = LineCodes.of(lines, "item_id", with_customers=False)
+    chosen = codes.items.gather(np.arange(0, codes.items.len(), 3))  # every third item
+    mask = lines.get_column("item_id").cast(pl.String).is_in(chosen.implode()).to_numpy()
+    values = _item_values(codes, mask)
+    got = values.with_columns(item=codes.items.gather(values.get_column("item_code")))
+    kept = lines.filter(pl.Series(mask))  # noqa: F841 - read by DuckDB below
+    expected = duckdb.sql(
+        "SELECT CAST(item_id AS VARCHAR) AS item, avg(spend) AS expected FROM (SELECT item_id, order_id, "
+        "sum(amount) AS spend FROM kept GROUP BY ALL) GROUP BY ALL").pl()
+    assert 500 < expected.height < codes.items.len() / 2
+    both = got.join(expected, on="item", how="full")
+    assert both.height == expected.height == got.height
+    assert np.allclose(both["item_value"].to_numpy(), both["expected"].to_numpy(), rtol=1e-9, atol=1e-9)

@@ -161,7 +161,9 @@ def matrix_from_codes(
     cells = distinct_sorted(keys)
     del keys
     per_item = np.bincount(cells // max(n_rows, 1), minlength=n_items)
-    indptr = np.concatenate(([0], np.cumsum(per_item)))
+    # int32 offsets while they fit: scipy then keeps the row indices int32 too (5 bytes a cell instead of 9)
+    offset_type = np.int32 if cells.size < 2**31 else np.int64
+    indptr = np.concatenate(([0], np.cumsum(per_item))).astype(offset_type)
     cells %= max(n_rows, 1)
     rows = cells.astype(np.int32)
     del cells

@@ -83,13 +83,19 @@ class RowIndex:
 
 
 def _bitsets(columns: sp.csc_array) -> np.ndarray:
-    """Packed order sets: row j holds bit i of word i // 64 set when order i contains local item j."""
+    """Packed order sets: row j holds one bit per order, set when the order contains local item j (64 to a word;
+    only AND and bit counts read them, so the order of bits in a word does not matter)."""
     n_rows, n_cols = columns.shape
     words = max(1, (n_rows + 63) // 64)
     bits = np.zeros((n_cols, words), dtype=np.uint64)
-    rows = columns.indices.astype(np.int64)
-    cols = np.repeat(np.arange(n_cols), np.diff(columns.indptr))
-    np.bitwise_or.at(bits, (cols, rows >> 6), np.left_shift(np.uint64(1), (rows & 63).astype(np.uint64)))
+    # a column at a time through a byte per order: scattering every cell at once held three 8-byte arrays per
+    # cell (5M cells of 34 frequent items at 10M lines: about 250 MB)
+    present = np.zeros(words * 64, dtype=bool)
+    for j in range(n_cols):
+        rows = columns.indices[columns.indptr[j]:columns.indptr[j + 1]]
+        present[rows] = True
+        bits[j] = np.packbits(present, bitorder="little").view(np.uint64)
+        present[rows] = False
     return bits
 
 

@@ -119,19 +119,21 @@ def _item_values(lines: LineCodes, rows: np.ndarray) -> pl.DataFrame:
     if "amount" not in lines.frame.columns:
         return pl.DataFrame({"item_code": np.arange(n_items, dtype=lines.item.dtype)}).with_columns(
             item_value=pl.lit(1.0))
-    item = lines.item[rows]
+    # the lines outside `rows` go to one spare code, n_items, dropped at the end: no masked copy of the amounts
+    item = np.where(rows, lines.item, np.int32(n_items)).astype(lines.item.dtype, copy=False)
     amount = lines.frame.get_column("amount").cast(pl.Float64, strict=False).fill_null(0.0).to_numpy()
-    spend = np.bincount(item, weights=amount[rows], minlength=n_items)
+    spend = np.bincount(item, weights=amount, minlength=n_items + 1)[:n_items]
     del amount
     # distinct (item, order) pairs: the keys are built and sorted in place, one 10M-line array at a time
     stride = lines.orders.len() + 1
     keys = item.astype(np.int64)
+    del item
     keys *= stride
-    keys += lines.order[rows]
+    keys += lines.order
     keys += 1
     pairs = distinct_sorted(keys)
     del keys
-    orders = np.bincount(pairs // stride, minlength=n_items)
+    orders = np.bincount(pairs // stride, minlength=n_items + 1)[:n_items]
     present = np.flatnonzero(orders)
     return pl.DataFrame({"item_code": present.astype(lines.item.dtype), "item_value": spend[present] / orders[present]})
 
@@ -236,8 +238,6 @@ def offers_from_codes(
     wanted = lines.items.is_in(named.implode()).to_numpy()
     item_rows = lines.item >= 0
     item_rows[item_rows] = wanted[lines.item[item_rows]]
-    rows = item_rows & (lines.customer >= 0)
-    history = _distinct_pairs(lines.customer[rows], lines.item[rows], lines.items.len())
     antecedent_items = table.lazy().select("rule_id", pl.col("antecedents").alias("item")).explode("item").unique()
     # counted before the codes are joined: an antecedent item the log never sold leaves the rule unmatched
     sizes = antecedent_items.group_by("rule_id").agg(pl.len().alias("needed")).collect()
@@ -251,6 +251,10 @@ def offers_from_codes(
         .with_columns(pl.col("item_value").fill_null(0.0))
         .collect()
     )
+    # the customers' (customer, item) history after the item values: their transient arrays are not held together
+    rows = item_rows & (lines.customer >= 0)
+    history = _distinct_pairs(lines.customer[rows], lines.item[rows], lines.items.len())
+    del rows, item_rows
     coded_weights = None
     if weights is not None:
         coded = weights.join(pl.DataFrame({"customer_id": customers}).with_row_index("customer"), on="customer_id")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
+import pyarrow as pa
 
 from clvlens.analytics.basket._frames import (
     bundles,
@@ -84,12 +85,18 @@ def basket_tables(
     mined = mine(basket, support, limit)
     itemsets = itemset_frame(mined, ids, names)
     rules = rule_frame(mined, ids, names, confidence, lift)
+    n_orders = basket.n_orders
+    del basket, mined  # the order x item matrix is not needed by the offers, whose peak it would add to
     offers = offers_from_codes(lines, rules, customer_value, top_n=top_n, value_column=value_column, names=display)
+    del lines
+    # the codes lived in Arrow's pool (mimalloc), which keeps freed memory for the rest of the process unless asked
+    # to give it back: about 250 MB after 10M lines (bench/bench_scale_parts.py)
+    pa.default_memory_pool().release_unused()
     return BasketTables(
         itemsets=itemsets,
         rules=rules,
         bundles=bundles(itemsets, top=bundle_top),
         next_best_offer=offers,
-        n_orders=basket.n_orders,
+        n_orders=n_orders,
         level=level,
     )
