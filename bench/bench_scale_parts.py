@@ -22,6 +22,9 @@ On the cleaned log (loaded and cleaned as `clvlens run` does), best of two, CPU 
 - the raw text of the gzip CSV beside the Parquet file (`scale_N.csv.gz`), read as `clvlens` reads it (every column
   as text), and its chunks joined column by column: the memory held after the read, and the most above it during
   the join;
+- the whole load (read, mapped and cleaned) of the Parquet file and the gzip CSV beside it: the most memory above
+  the level before, with the kept rows copied from the whole table at once and a column at a time;
+- the memory that importing the model libraries adds (a run imports them after a large input has loaded);
 - the early-behaviour features of every customer (``ml.features._early_and_timing``): CPU, and the most memory
   the process held during the call above what it held before;
 and then the process's memory between the steps of a whole `run_pipeline` (garbage collected and the C heap
@@ -36,6 +39,7 @@ import gzip
 import os
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -51,6 +55,9 @@ from clvlens.analytics.basket._matrix import LineCodes, matrix_from_codes
 from clvlens.analytics.basket._mining import _bitsets, min_count_for
 from clvlens.data import load_source
 from clvlens.data._chunks import single_chunk
+from clvlens.data.canonical import to_canonical
+from clvlens.data.cleaning import clean
+from clvlens.data.readers import read_table
 from clvlens.ml.features import _early_and_timing, canonical_transactions
 from clvlens.pipeline.run import RunSettings, run_pipeline
 
@@ -161,6 +168,48 @@ def order_sets(lines: pl.DataFrame) -> tuple[int, float, float, bool]:
     return frequent.nnz, peak_rise_mb(lambda: _bitsets(frequent)), peak_rise_mb(every_cell_at_once), same
 
 
+def load_peak_mb(source: str | Path, release: bool) -> float:
+    """The most memory above the level before while a file is read, mapped and cleaned as ``load_transactions``
+    does, the cleaning given the canonical table to let go (``release``: the kept rows copied a column at a time,
+    each source column freed once copied) or not (the whole table held twice while its kept rows are copied). In a
+    fresh process each time, so that no freed memory from an earlier load is reused."""
+    script = (
+        "import resource, sys\n"
+        "sys.path.insert(0, sys.argv[3])\n"
+        "from bench_scale_parts import load_once, resident_mb\n"
+        "before = resident_mb()\n"
+        "load_once(sys.argv[1], sys.argv[2] == 'True')\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6 - before)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(source), str(release), str(Path(__file__).parent)],
+                          capture_output=True, text=True, check=True)
+    return float(done.stdout.split()[-1])
+
+
+def load_once(source: str | Path, release: bool) -> None:
+    raw = read_table(source)
+    canonical, _ = to_canonical(raw, None, keep_columns=("order_status",), release=True)
+    del raw
+    clean(canonical, None, release=release)
+
+
+def import_mb() -> float:
+    """What importing the model libraries a run preloads (LightGBM, scikit-learn's ensembles) adds to a process that
+    has the data libraries, in a fresh process."""
+    script = (
+        "import sys\n"
+        "sys.path.insert(0, sys.argv[1])\n"
+        "import numpy, polars, scipy.linalg\n"
+        "from bench_scale_parts import resident_mb\n"
+        "before = resident_mb()\n"
+        "import lightgbm, sklearn.ensemble\n"
+        "print(resident_mb() - before)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(Path(__file__).parent)], capture_output=True, text=True,
+                          check=True)
+    return float(done.stdout.split()[-1])
+
+
 def time_parts(source: str) -> None:
     lines = load_source(source, format="auto").transactions
     # first: an eager group-by joins a frame's chunks in place, so after the parts below there would be one
@@ -194,6 +243,12 @@ def time_parts(source: str) -> None:
     if csv.exists():
         held, joined = raw_csv_join_mb(csv)
         print(f"  raw gzip CSV text: {held:,.0f} MB held after the read, {joined:,.0f} MB more to join its chunks")
+    for path in (Path(source), csv):
+        if path.exists():
+            whole, by_column = load_peak_mb(path, False), load_peak_mb(path, True)
+            print(f"  {path.name} read and cleaned: {whole:,.0f} MB above the level before with the table held "
+                  f"twice for its kept rows, {by_column:,.0f} MB a column at a time")
+    print(f"  importing LightGBM and scikit-learn's ensembles: {import_mb():,.0f} MB")
     seen = canonical_transactions(lines)
     features_cpu = cpu_seconds(lambda: _early_and_timing(seen, 7.0))
     print(f"  early-behaviour features: {features_cpu:.2f}, memory above the lines "

@@ -154,3 +154,22 @@ def test_demo_store_accounting_and_exact_recovery() -> None:
     kept = result.transactions.select(columns).sort(columns)
     clean = pl.from_pandas(store.clean).select(columns).with_columns(pl.col("timestamp").cast(pl.Datetime("us")))
     assert kept.equals(clean.sort(columns))
+
+
+def test_cleaning_a_released_table_gives_the_same_rows_and_empties_it(online_retail_csv: Path) -> None:
+    """`clean(..., release=True)` copies the kept rows a column at a time from a table the caller gave up: the
+    same kept rows, quarantine and report as cleaning a table the caller keeps, which is left as it was."""
+    from clvlens.data.canonical import to_canonical
+    from clvlens.data.cleaning import clean
+    from clvlens.data.readers import read_table
+
+    canonical, _ = to_canonical(read_table(online_retail_csv), None)
+    kept_by_caller = canonical.clone()
+    held = clean(kept_by_caller, None)
+    released = clean(canonical, None, release=True)
+    assert canonical.width == 0  # given up: the caller's frame holds nothing any more
+    assert kept_by_caller.width > 10 and kept_by_caller.height == held.report.input_rows
+    assert released.transactions.equals(held.transactions)
+    assert released.quarantine.equals(held.quarantine)
+    assert released.report.to_frame().equals(held.report.to_frame())
+    assert held.quarantine.height > 100_000 and held.transactions.height > 300_000

@@ -51,7 +51,7 @@ def load_transactions(
     )
     name, reading = raw.source_name, raw.reading
     del raw  # the raw strings are not needed any more: free them before cleaning copies the kept rows
-    return clean(canonical, rules, source_name=name, reading=reading)
+    return clean(canonical, rules, source_name=name, reading=reading, release=True)
 
 
 FORMATS = ("auto", "olist", "online_retail", "cdnow", "csv", "parquet", "excel")

@@ -63,7 +63,7 @@ def check_output_folder(out: str | Path, needed_bytes: int) -> None:
 
 def run_space_needed(source: Any) -> int:
     """Free bytes a run on `source` needs in its output folder (see the module docstring)."""
-    return FREE_SPACE_FLOOR + FREE_SPACE_FACTOR * _input_bytes(source)
+    return FREE_SPACE_FLOOR + FREE_SPACE_FACTOR * input_bytes(source)
 
 
 def update_space_needed(folder: str | Path) -> int:
@@ -117,7 +117,8 @@ def check_holdout(holdout: str | None, transactions: pl.DataFrame, observation_e
         )
 
 
-def _input_bytes(source: Any) -> int:
+def input_bytes(source: Any) -> int:
+    """The size on disk of a file or folder source (0 for a frame or a source that cannot be read)."""
     if not isinstance(source, str | Path):
         return 0
     path = Path(source)

@@ -24,7 +24,13 @@ from clvlens.ml.features import seen_by
 from clvlens.ml.lgbm import preload_learners
 from clvlens.models import interval_method, parse_horizon
 from clvlens.pipeline.background import BackgroundTask
-from clvlens.pipeline.checks import check_holdout, check_output_folder, check_run_settings, run_space_needed
+from clvlens.pipeline.checks import (
+    check_holdout,
+    check_output_folder,
+    check_run_settings,
+    input_bytes,
+    run_space_needed,
+)
 from clvlens.pipeline.health import add_health, health_info, save_activity
 from clvlens.pipeline.learning import (
     DEFAULT_SAMPLE,
@@ -52,6 +58,10 @@ ProgressCallback = Callable[[str], None]
 # stages a user may leave out; "report" is written by the caller after the run (faces sit above the pipeline)
 SKIPPABLE = ("ml", "basket", "scorecard", "report")
 SKIPPED_BY_USER = "left out by --skip"
+#: inputs of this size on disk and more are loaded before the model libraries are imported: the load is then the
+#: run's peak of memory, and the imports hold about 100 MB (bench/bench_scale_parts.py). The 1M-customer logs of
+#: bench/bench_scale.py are 111-141 MB; the 100k ones (11-14 MB) import on the core their load leaves idle
+PRELOAD_AFTER_LOAD_FROM = 64 * 2**20
 STEPS = (
     "load and clean",
     "summarise customers",
@@ -142,12 +152,18 @@ def _run_stages(settings: RunSettings, progress: ProgressCallback | None) -> Run
     # two threads (see resources.single_threaded_blas)
     with single_threaded_blas():
         report(STEPS[0])
-        # the model libraries load on the second core while the data are read (see ml.lgbm.preload_learners)
-        preload_learners(baseline=settings.scorecard and "scorecard" not in settings.skip)
+        # the model libraries load on the second core (see ml.lgbm.preload_learners): while a small input is read,
+        # after a large one, whose load is the run's peak of memory that their 100 MB would add to
+        baseline = settings.scorecard and "scorecard" not in settings.skip
+        import_first = input_bytes(settings.source) < PRELOAD_AFTER_LOAD_FROM
+        if import_first:
+            preload_learners(baseline=baseline)
         cleaned = load_source(
             settings.source, format=settings.format, mapping=settings.mapping, rules=settings.rules,
             date_format=settings.date_format, dayfirst=settings.dayfirst,
         )
+        if not import_first:
+            preload_learners(baseline=baseline)
         report(STEPS[1])
         cleaned.require_transactions()
         result = _compute(settings, cleaned, report)

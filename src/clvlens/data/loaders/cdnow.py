@@ -77,4 +77,4 @@ def load_cdnow(
     # copies, so the duplicate rule is off (the summary merges same-day purchases). Its $0.00 lines are real
     # purchase occasions that the published summaries count, so zero amounts are kept.
     rules = rules or CleaningRules(drop_duplicates=False, drop_cancellations=False, allow_zero_amount=True)
-    return clean(canonical, rules, source_name=str(path))
+    return clean(canonical, rules, source_name=str(path), release=True)

@@ -152,4 +152,4 @@ def load_olist(folder: str | Path, *, rules: CleaningRules | None = None) -> Cle
                                 keep_columns=extras)
     # Olist payments carry no cancellation prefix; "C..." would never match its hex ids, but be explicit
     rules = rules or CleaningRules(cancellation_prefix=None)
-    return clean(canonical, rules, source_name=str(folder))
+    return clean(canonical, rules, source_name=str(folder), release=True)

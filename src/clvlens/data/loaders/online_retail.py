@@ -56,4 +56,5 @@ def load_online_retail(
         mapping[canonical] = found
     canonical_frame, _ = to_canonical(raw, mapping, date_format=date_format, dayfirst=dayfirst,
                                       release=True)
-    return clean(canonical_frame, rules or CleaningRules(), source_name=raw.source_name, reading=raw.reading)
+    return clean(canonical_frame, rules or CleaningRules(), source_name=raw.source_name, reading=raw.reading,
+                 release=True)
