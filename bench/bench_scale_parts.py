@@ -173,13 +173,16 @@ def load_peak_mb(source: str | Path, release: bool) -> float:
     does, the cleaning given the canonical table to let go (``release``: the kept rows copied a column at a time,
     each source column freed once copied) or not (the whole table held twice while its kept rows are copied). In a
     fresh process each time, so that no freed memory from an earlier load is reused."""
+    # the kernel's peak (VmHWM) is reset first: a child forked from this process starts with this one's peak
     script = (
-        "import resource, sys\n"
+        "import sys\n"
         "sys.path.insert(0, sys.argv[3])\n"
         "from bench_scale_parts import load_once, resident_mb\n"
+        "open('/proc/self/clear_refs', 'w').write('5')\n"
         "before = resident_mb()\n"
         "load_once(sys.argv[1], sys.argv[2] == 'True')\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6 - before)\n"
+        "status = dict(line.split(':', 1) for line in open('/proc/self/status'))\n"
+        "print(int(status['VmHWM'].split()[0]) * 1024 / 1e6 - before)\n"
     )
     done = subprocess.run([sys.executable, "-c", script, str(source), str(release), str(Path(__file__).parent)],
                           capture_output=True, text=True, check=True)
