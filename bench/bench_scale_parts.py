@@ -197,8 +197,8 @@ def load_once(source: str | Path, release: bool) -> None:
 
 
 def import_mb() -> float:
-    """What importing the model libraries a run preloads (LightGBM, scikit-learn's ensembles) adds to a process that
-    has the data libraries, in a fresh process."""
+    """What importing the model libraries a run preloads (LightGBM, scikit-learn's ensembles) adds to a fresh process
+    that has imported the data libraries and clvlens's pipeline, as a run has when it starts them."""
     script = (
         "import sys\n"
         "sys.path.insert(0, sys.argv[1])\n"

@@ -5,6 +5,9 @@ go (and `bench/bench_scale.py` reads them). A step's peak memory is exact when t
 lifetime peak (the kernel's `ru_maxrss`, read when the step starts and ends); otherwise it is the largest of the
 resident sizes a daemon thread samples from `/proc/self/statm` every 50 ms (every 5 ms, as before, the sampler took
 the interpreter lock from the run's threads 200 times a second for a figure the kernel already keeps).
+
+The machine's threads as a resource too: :func:`single_threaded_blas` holds numpy's and SciPy's BLAS to one thread
+(every model fit, and a whole run).
 """
 
 from __future__ import annotations

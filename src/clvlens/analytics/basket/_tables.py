@@ -90,7 +90,7 @@ def basket_tables(
     offers = offers_from_codes(lines, rules, customer_value, top_n=top_n, value_column=value_column, names=display)
     del lines
     # the codes lived in Arrow's pool (mimalloc), which keeps freed memory for the rest of the process unless asked
-    # to give it back: about 250 MB after 10M lines (bench/bench_scale_parts.py)
+    # to give it back: 250-270 MB after 10M lines (bench/bench_scale_parts.py)
     pa.default_memory_pool().release_unused()
     return BasketTables(
         itemsets=itemsets,
