@@ -13,15 +13,18 @@ from typing import Any
 
 
 class BackgroundTask:
-    """Run ``work()`` on a thread from :meth:`start`; :meth:`result` waits for it and returns its value or raises
-    its error. Used for a stage that needs nothing the stages before it produce (the scorecard), so that it fills
-    the core the model fits leave idle. A task whose result is never asked for (the run failed) ends on its own."""
+    """Run ``work(stopping)`` on a thread from :meth:`start`; :meth:`result` waits for it and returns its value or
+    raises its error. Used for a stage that needs nothing the stages before it produce (the scorecard), so that it
+    fills the core the model fits leave idle. A run that fails calls :meth:`stop`: the work ends at its next check of
+    ``stopping`` (the scorecard checks before each contender), so nothing keeps a core busy for a run that is over."""
 
-    def __init__(self, work: Callable[[], Any], name: str) -> None:
+    def __init__(self, work: Callable[[threading.Event], Any], name: str) -> None:
         self._work = work
         self._value: Any = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name=f"clvlens-{name}", daemon=True)
+        #: set by :meth:`stop`; ``work`` is called with it, to check where it can end early
+        self.stopping = threading.Event()
 
     def start(self) -> BackgroundTask:
         """Start the work; returns self."""
@@ -30,9 +33,16 @@ class BackgroundTask:
 
     def _run(self) -> None:
         try:
-            self._value = self._work()
+            self._value = self._work(self.stopping)
         except BaseException as exc:  # re-raised on the run's thread by result()
             self._error = exc
+
+    def stop(self, *, wait: bool = True) -> None:
+        """Ask the work to end early (it does at its next check of :attr:`stopping`) and, with ``wait``, wait for
+        it to end."""
+        self.stopping.set()
+        if wait:
+            self._thread.join()
 
     def result(self) -> Any:
         """The work's value, once it is done (its error is raised instead)."""

@@ -22,6 +22,7 @@ ML models still have a calibration period at least twice the holdout to learn fr
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -156,7 +157,7 @@ def scorecard_holdout(first_purchase: datetime, observation_end: datetime, holdo
 
 def run_scorecard(
     transactions: pl.DataFrame, *, observation_end: datetime, time_unit: str, holdout: str | None,
-    sample_size: int | None = DEFAULT_SAMPLE, n_jobs: int = 2,
+    sample_size: int | None = DEFAULT_SAMPLE, n_jobs: int = 2, stop: threading.Event | None = None,
 ) -> Scorecard:
     """Score every model on the holdout before the observation end, on a reproducible sample of ``sample_size``
     customers (None: all), ``n_jobs`` contenders at a time; where the calibration data hold two years, add each
@@ -164,7 +165,7 @@ def run_scorecard(
     first = transactions.get_column("timestamp").min()
     length = scorecard_holdout(first, observation_end, holdout)  # type: ignore[arg-type]
     card = scorecard(transactions, observation_end - length, observation_end, time_unit=time_unit, n_jobs=n_jobs,
-                     sample_size=sample_size)
+                     sample_size=sample_size, stop=stop)
     return add_seasonal_rows(card, transactions)
 
 

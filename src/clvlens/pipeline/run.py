@@ -183,17 +183,30 @@ def _compute(settings: RunSettings, cleaned: CleanedData, report: Callable[[str]
     # waits for it
     scoring = None
     if settings.scorecard and "scorecard" not in settings.skip:
-        scoring = BackgroundTask(lambda: run_scorecard(
+        scoring = BackgroundTask(lambda stopping: run_scorecard(
             observed, observation_end=period.observation_end, time_unit=period.time_unit,
-            holdout=settings.models.holdout, sample_size=settings.scorecard_sample, n_jobs=1,
+            holdout=settings.models.holdout, sample_size=settings.scorecard_sample, n_jobs=1, stop=stopping,
         ), "scorecard").start()
+    try:
+        return _compute_beside(settings, cleaned, report, period, observed, scoring)
+    except BaseException as exc:
+        if scoring is not None:  # a failed run leaves nothing scoring on the second core; Ctrl-C does not wait
+            scoring.stop(wait=not isinstance(exc, KeyboardInterrupt))
+        raise
+
+
+def _compute_beside(
+    settings: RunSettings, cleaned: CleanedData, report: Callable[[str], None], period: Any,
+    observed: pl.DataFrame, scoring: BackgroundTask | None,
+) -> RunResult:
+    """The stages from the summary on, while the scorecard (``scoring``) runs beside them."""
     customers = _customer_table(observed, period)
     skipped: dict[str, str] = dict.fromkeys(sorted(settings.skip), SKIPPED_BY_USER)
 
     report(STEPS[2])
     fitted = None
     # the seasonal index reads only the transactions: estimated beside the fits, taken before the values need it
-    seasonality = BackgroundTask(lambda: estimate(observed, period.observation_end), "seasonality").start()
+    seasonality = BackgroundTask(lambda _: estimate(observed, period.observation_end), "seasonality").start()
     seasonal, value_notes = 1.0, {}
     try:
         fitted = fit_models(

@@ -21,6 +21,7 @@ outside Python's lock), so two cores are used where the machine has them.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -119,11 +120,13 @@ def scorecard(
     n_jobs: int = 1,
     sample_size: int | None = DEFAULT_SAMPLE,
     train_size: int | None = DEFAULT_TRAIN_SIZE,
+    stop: threading.Event | None = None,
 ) -> Scorecard:
     """Score every model in ``models`` on the customers seen by ``calibration_end`` over the holdout to
     ``observation_end`` (both dates inclusive): on a reproducible sample of ``sample_size`` of them (None: all).
     The ML contenders train on at most ``train_size`` of them (None: all). ``n_jobs`` contenders run at once.
-    See :class:`Scorecard` for the tables."""
+    Once ``stop`` is set, no further contender starts and a ClvlensError says so (a run that failed stops its
+    scorecard this way). See :class:`Scorecard` for the tables."""
     unknown = [m for m in models if m not in FAMILIES]
     if unknown:
         raise ClvlensError(f"models: unknown model {unknown[0]!r}; choose from {', '.join(FAMILIES)}")
@@ -154,6 +157,8 @@ def scorecard(
 
     def score(name: str) -> tuple[dict[str, Any], list[pl.DataFrame] | None]:
         """The contender's row and its decile, gain and prediction tables (None when it failed)."""
+        if stop is not None and stop.is_set():
+            raise ClvlensError(f"scorecard: stopped before {name} was scored")
         started = time.perf_counter()
         try:
             result = predict(name, ctx)
