@@ -229,7 +229,7 @@ def clean(
     is_kept = frame.get_column(REASON).is_null()
     quarantine = _filter_rows(frame.drop(helper_columns), ~is_kept)
     # the kept rows a column at a time, each source column let go once copied (when nothing else holds it, see
-    # `release`): the whole table is then never held twice (loading 10M Parquet lines peaked 240 MB lower;
+    # `release`): the whole table is then never held twice (loading 10M Parquet lines peaked 240-270 MB lower;
     # bench/bench_scale_parts.py)
     frame = frame.drop([*helper_columns, REASON, DETAIL], strict=False)
     kept = _filter_rows(frame, is_kept, consume=True)

@@ -89,7 +89,7 @@ def _bitsets(columns: sp.csc_array) -> np.ndarray:
     words = max(1, (n_rows + 63) // 64)
     bits = np.zeros((n_cols, words), dtype=np.uint64)
     # a column at a time through a byte per order: scattering every cell at once held several 8-byte arrays per
-    # cell (5.3M cells of 34 frequent items at 10M lines: 203 MB; bench/bench_scale_parts.py)
+    # cell (5.3M cells of 34 frequent items at 10M lines: about 200 MB; bench/bench_scale_parts.py)
     present = np.zeros(words * 64, dtype=bool)
     for j in range(n_cols):
         rows = columns.indices[columns.indptr[j]:columns.indptr[j + 1]]
