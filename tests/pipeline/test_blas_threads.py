@@ -43,9 +43,9 @@ def test_scipys_own_blas_is_limited_when_scipy_loads_after_numpy() -> None:
         "    print(json.dumps({l['filepath']: l['num_threads'] for l in threadpool_info()"
         " if l['user_api'] == 'blas'}))\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
     if (os.cpu_count() or 1) < 2:
         pytest.skip("one core: BLAS runs one thread anyway, so a missed library would not show")
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
     threads = json.loads(done.stdout)
     assert any("scipy" in path for path in threads), threads  # SciPy's library was loaded and seen
