@@ -2,7 +2,9 @@
 
 The walk lays every tree out as a complete binary tree and walks all trees at once (ml/baseline.py); these tests
 hold it to scikit-learn's ``predict`` bit for bit on UCI Online Retail (with its country as region) and CDNOW, for
-the default depth, a deeper ensemble, and the tree-by-tree fallback for ensembles too deep to lay out.
+the default depth, a deeper ensemble, and the tree-by-tree fallback for ensembles too deep to lay out. They walk
+trees grown by scikit-learn (``scikit_learn_trees``); the trees grown by clvlens itself are held to scikit-learn's
+in tests/ml/test_exact_boosting.py.
 """
 
 from __future__ import annotations
@@ -34,6 +36,12 @@ def cdnow_split() -> tuple[LTVDataset, LTVDataset]:
     return time_split(load_cdnow(CDNOW).transactions, "1997-06-30", "1997-12-31", "6M")
 
 
+@pytest.fixture
+def scikit_learn_trees(monkeypatch: pytest.MonkeyPatch) -> None:
+    """BaselineGBR.fit leaves the trees to scikit-learn (as it does for subsampling or very deep trees)."""
+    monkeypatch.setattr(baseline_module, "MAX_GROWN_DEPTH", 0)
+
+
 def _sklearn_raw(model: BaselineGBR, train: LTVDataset, X: pl.DataFrame) -> np.ndarray:
     """scikit-learn's own prediction (log1p scale) of the same ensemble, refitted with the same settings."""
     from sklearn.ensemble import GradientBoostingRegressor
@@ -46,6 +54,7 @@ def _sklearn_raw(model: BaselineGBR, train: LTVDataset, X: pl.DataFrame) -> np.n
 
 
 @pytest.mark.parametrize("max_depth", [3, 5])
+@pytest.mark.usefixtures("scikit_learn_trees")
 def test_walk_is_scikit_learns_prediction_on_uci(uci_split: tuple[LTVDataset, LTVDataset], max_depth: int) -> None:
     train, test = uci_split
     assert train.X.height > 2_000 and "region" in train.X.columns  # real customers, a categorical feature
@@ -54,6 +63,7 @@ def test_walk_is_scikit_learns_prediction_on_uci(uci_split: tuple[LTVDataset, LT
         np.testing.assert_array_equal(model._raw(model._encode(X)), _sklearn_raw(model, train, X))
 
 
+@pytest.mark.usefixtures("scikit_learn_trees")
 def test_walk_is_scikit_learns_prediction_on_cdnow(cdnow_split: tuple[LTVDataset, LTVDataset]) -> None:
     train, test = cdnow_split
     model = BaselineGBR(n_estimators=80, random_state=0).fit(train.X, train.y)
@@ -67,6 +77,7 @@ def test_walk_is_scikit_learns_prediction_on_cdnow(cdnow_split: tuple[LTVDataset
     np.testing.assert_array_equal(layout.leaf_values(matrix), np.array(per_tree))
 
 
+@pytest.mark.usefixtures("scikit_learn_trees")
 def test_too_deep_to_lay_out_walks_tree_by_tree(uci_split: tuple[LTVDataset, LTVDataset],
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     train, test = uci_split

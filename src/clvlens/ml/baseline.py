@@ -1,11 +1,16 @@
-"""The field's simple baseline: scikit-learn's GradientBoostingRegressor on log1p(value) from a few early signals.
+"""The field's simple baseline: gradient boosting (scikit-learn's GradientBoostingRegressor) on log1p(value) from a
+few early signals.
 
 Features: ``cohort_age_months`` (how long ago the customer was acquired), ``region`` (level code, -1 when unseen),
-and the revenue and orders of the first 1 and 3 months. After fitting, the trees are exported to plain arrays
-(children, split feature, threshold, leaf value) and every prediction walks those arrays, so ``save`` can write
-them as JSON (``trees.json``, no pickle) and a loaded model predicts exactly what the fitted one did. The walk
-reproduces scikit-learn's: features are rounded to float32 and compared ``x <= threshold`` (a NaN goes right);
-the sum starts at the initial constant and adds ``learning_rate * leaf value`` tree by tree, in tree order.
+and the revenue and orders of the first 1 and 3 months. The model is scikit-learn's ``GradientBoostingRegressor``
+(squared error, exact trees); with every row in every tree (``subsample=1``, the default) its trees are grown here
+by :mod:`clvlens.ml._exact_boosting`, the same algorithm with each feature sorted once instead of at every node
+(scikit-learn's own trees up to floating-point rounding; tests/ml/test_exact_boosting.py), otherwise by
+scikit-learn. The trees are kept as plain arrays (children, split feature, threshold, leaf value) and every
+prediction walks those arrays, so ``save`` can write them as JSON (``trees.json``, no pickle) and a loaded model
+predicts exactly what the fitted one did. The walk reproduces scikit-learn's: features are rounded to float32 and
+compared ``x <= threshold`` (a NaN goes right); the sum starts at the initial constant and adds
+``learning_rate * leaf value`` tree by tree, in tree order.
 
 The walk runs every tree at once, one depth level at a time, over blocks of rows: each tree is laid out as a
 complete binary tree of the ensemble's depth (node i has children 2i+1 and 2i+2; a leaf above the last level
@@ -34,12 +39,15 @@ from clvlens.ml._common import (
     read_text,
     write_metadata,
 )
+from clvlens.ml._exact_boosting import boost_exact_trees
 
 BASELINE_FEATURES = ("cohort_age_months", "region", "revenue_1m", "orders_1m", "revenue_3m", "orders_3m")
 #: rows walked at once (trees x rows of node indices stay in the processor's cache)
 WALK_BLOCK = 256
 #: deepest ensemble laid out as complete trees (2^(depth+1) - 1 nodes each); deeper ones walk tree by tree
 MAX_LAYOUT_DEPTH = 10
+#: deepest trees grown here (a node is named by its place in a complete tree); deeper ones by scikit-learn
+MAX_GROWN_DEPTH = 12
 
 
 class BaselineGBR(ParamsMixin):
@@ -71,10 +79,6 @@ class BaselineGBR(ParamsMixin):
 
     def fit(self, X: Any, y: Any) -> BaselineGBR:
         """Fit on a feature table holding the baseline columns (others are ignored) and values in currency."""
-        try:
-            from sklearn.ensemble import GradientBoostingRegressor
-        except ImportError:  # pragma: no cover - depends on the environment
-            raise ClvlensError("model: scikit-learn is not installed; pip install scikit-learn") from None
         frame = feature_frame(X)
         names = [n for n in BASELINE_FEATURES if n in frame.columns or n != "region"]
         self.feature_names_ = names
@@ -82,6 +86,26 @@ class BaselineGBR(ParamsMixin):
         matrix = self._encode(frame)
         target = check_target(y, matrix.shape[0])
         log_y = np.log1p(target)
+        if self._grows_its_own_trees():
+            _check_features(matrix, names)
+            boosted = boost_exact_trees(matrix, log_y, n_estimators=int(self.n_estimators),
+                                        learning_rate=float(self.learning_rate), max_depth=int(self.max_depth))
+            self.init_, self.trees_ = boosted.init, [_tree_arrays(tree) for tree in boosted.trees]
+        else:
+            self._fit_scikit_learn(matrix, log_y)
+        self.bias_factor_ = bias_factor(self.bias_correction, self._raw(matrix), log_y)
+        return self
+
+    def _grows_its_own_trees(self) -> bool:
+        """Every row in every tree (no subsampling, which draws rows from scikit-learn's random state) and trees
+        shallow enough to grow a level at a time: the trees are grown here (:mod:`clvlens.ml._exact_boosting`)."""
+        return float(self.subsample) == 1.0 and 1 <= int(self.max_depth) <= MAX_GROWN_DEPTH
+
+    def _fit_scikit_learn(self, matrix: np.ndarray, log_y: np.ndarray) -> None:
+        try:
+            from sklearn.ensemble import GradientBoostingRegressor
+        except ImportError:  # pragma: no cover - depends on the environment
+            raise ClvlensError("model: scikit-learn is not installed; pip install scikit-learn") from None
         gbr = GradientBoostingRegressor(
             loss="squared_error", n_estimators=int(self.n_estimators), learning_rate=float(self.learning_rate),
             max_depth=int(self.max_depth), subsample=float(self.subsample), random_state=int(self.random_state),
@@ -89,8 +113,6 @@ class BaselineGBR(ParamsMixin):
         gbr.fit(matrix, log_y)
         self.init_ = float(np.ravel(gbr.init_.constant_)[0])
         self.trees_ = [_export_tree(est[0].tree_) for est in gbr.estimators_]
-        self.bias_factor_ = bias_factor(self.bias_correction, self._raw(matrix), log_y)
-        return self
 
     def _encode(self, frame: Any) -> np.ndarray:
         if "region" in self.feature_names_ and "region" not in frame.columns:
@@ -145,6 +167,16 @@ class BaselineGBR(ParamsMixin):
         model.init_ = float(trees["init"])
         model.trees_ = [_tree_arrays(t) for t in trees["trees"]]
         return model
+
+
+def _check_features(matrix: np.ndarray, names: list[str]) -> None:
+    """Every training value finite in float32, as scikit-learn requires of its trees' inputs."""
+    with np.errstate(over="ignore"):
+        finite = np.isfinite(matrix.astype(np.float32))
+    if not finite.all():
+        column = int(np.flatnonzero(~finite.all(axis=0))[0])
+        raise ClvlensError(f"baseline GBR: feature {names[column]!r} has missing or infinite values, or values "
+                           "beyond float32's range, in the training rows")
 
 
 def _export_tree(tree: Any) -> dict[str, np.ndarray]:
