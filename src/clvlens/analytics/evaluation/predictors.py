@@ -10,9 +10,9 @@ the scorecard for the actual values alone.
   value of the holdout-long window after it as label (which therefore ends at the calibration end), then applied
   to features at the calibration end. No purchase prediction. They train on at most ``train_size`` customers
   (the same reproducible sample for the three, see :mod:`clvlens.ml.sampling`): the baseline's exact gradient
-  boosting (200 trees, on one core) costs about a second per 8,000 customers (scikit-learn's own trees: per
-  4,000; bench/bench_baseline_trees.py), and the figures need many more customers scored than the models need
-  to learn. The training table is built once and the features the
+  boosting (200 trees, on one core) costs about a second per 10,000 customers (scikit-learn's own trees: per
+  4,000-7,000; bench/bench_baseline_trees.py), and the figures need many more customers scored than the models
+  need to learn. The training table is built once and the features the
   three predict on once, each when a contender first needs it, so the baseline (the longest) starts training
   while another thread builds the prediction features.
 - ``historical_average``: the customer's calibration value (and purchases) per time unit x the holdout length,
