@@ -26,7 +26,6 @@ as the model says, not at a constant rate).
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,9 +34,14 @@ import numpy as np
 import polars as pl
 
 from clvlens.analytics.evaluation.metrics import activity_metrics
-from clvlens.analytics.sampling import PairedDifference, auc_difference, sample_mask
+from clvlens.analytics.health_training import (
+    HEALTH_SAMPLE,
+    HealthTraining,
+    train_health_classifiers,
+)
+from clvlens.analytics.sampling import PairedDifference, auc_difference
 from clvlens.errors import ClvlensError
-from clvlens.ml.activity import TrainedActivity, train_activity
+from clvlens.ml.activity import TrainedActivity
 from clvlens.ml.features import FeatureCache
 from clvlens.models import parse_horizon
 from clvlens.models._base import BaseModel
@@ -47,13 +51,6 @@ from clvlens.summary.rfm import UNIT_DAYS
 __all__ = ["HEALTH_SCORES", "HealthResult", "health_scores", "heuristic_score", "logistic_fit"]
 
 HEALTH_SCORES = ("p_active", "p_alive", "p_active_ml", "heuristic")
-_MIN_VALIDATION_DAYS = 14
-#: customers the scores are validated and the classifier trained on by default (a stable hash sample): the
-#: 95% margin of the AUC difference between the top two scores was 0.0023 on 60,883 customers of the 100k demo store
-HEALTH_SAMPLE = 50_000
-#: from this many training customers LightGBM trains on every core: below it (the default sample included) one
-#: thread, since on a busy 2-core machine OpenMP threads waiting on each other took 30x longer per round (measured)
-_THREADED_FROM = 200_000
 
 
 def heuristic_score(frequency: Any, recency: Any, T: Any) -> np.ndarray:
@@ -135,15 +132,6 @@ class HealthResult:
     choice_error: str | None = None
 
 
-def validation_window_days(first_purchase: datetime, observation_end: datetime, window_days: float) -> int | None:
-    """The window the choice is validated on (see the module docstring); None when the history is too short."""
-    span = (observation_end - first_purchase).days
-    if span >= 3 * window_days:
-        return math.ceil(window_days - 1e-9)
-    weeks = span // 3 // 7
-    return weeks * 7 if weeks * 7 >= _MIN_VALIDATION_DAYS else None
-
-
 def _refit(model: BaseModel, x: np.ndarray, tx: np.ndarray, T: np.ndarray, time_unit: str) -> BaseModel:
     """The model's class refitted on other data, with a small penalty when the plain fit does not converge."""
     first_error: ClvlensError | None = None
@@ -166,10 +154,11 @@ def _summary_with_outcome(transactions: pl.DataFrame, start: datetime, end: date
 
 
 def _validate(
-    transactions: pl.DataFrame, model: BaseModel, *, observation_end: datetime, days: int, time_unit: str,
-    random_state: int, notes: list[str], scores_out: dict[str, Any] | None = None,
+    transactions: pl.DataFrame, model: BaseModel, classifier: TrainedActivity | Exception | None, *,
+    observation_end: datetime, days: int, time_unit: str, notes: list[str], scores_out: dict[str, Any] | None = None,
 ) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
-    """Metrics of every score on the split (calibration end = observation end - days), and the heuristic's map."""
+    """Metrics of every score on the split (calibration end = observation end - days), and the heuristic's map;
+    ``classifier``: the activity classifier trained at the split (see :mod:`.health_training`)."""
     cal_end = observation_end - timedelta(days=days)
     summary = _summary_with_outcome(transactions, cal_end, observation_end, time_unit)
     if summary.is_empty():
@@ -185,8 +174,7 @@ def _validate(
     except ClvlensError as exc:
         notes.append(f"p_active, p_alive: the model could not be refitted at {cal_end.date()} ({exc})")
     try:
-        activity = train_activity(transactions, as_of=cal_end, window_days=days, time_unit=time_unit,
-                                  random_state=random_state, n_jobs=_threads(summary.height))
+        activity = HealthTraining.take(classifier)
         predicted = activity.predict(transactions, cal_end)
         aligned = summary.select("customer_id").join(predicted, on="customer_id", how="left")
         scores["p_active_ml"] = aligned.get_column("p_active_ml").fill_null(activity.base_rate).to_numpy()
@@ -203,11 +191,6 @@ def _validate(
     if scores_out is not None:
         scores_out.update(scores, bought=bought)
     return figures, heuristic_map or {}
-
-
-def _threads(customers: int) -> int:
-    """LightGBM threads: every core for a large training set, one for a small one."""
-    return max(1, os.cpu_count() or 1) if customers >= _THREADED_FROM else 1
 
 
 def _heuristic_map(transactions: pl.DataFrame, as_of: datetime, days: int, time_unit: str) -> dict[str, Any] | None:
@@ -253,12 +236,15 @@ def health_scores(
     random_state: int = 0,
     sample: int | None = HEALTH_SAMPLE,
     features: FeatureCache | None = None,
+    training: HealthTraining | None = None,
 ) -> HealthResult:
     """Every candidate score for the customers (as of ``observation_end``), validated and chosen; see the module
     docstring. ``transactions`` must hold only what was observed by ``observation_end``; ``customers`` needs
     customer_id, frequency, recency and T; ``model`` is the run's fitted transaction model. ``sample``: the
     customers validated and trained on (None: all). ``features``: a feature cache of ``transactions`` to score
-    the activity model from (see :class:`clvlens.ml.FeatureCache`)."""
+    the activity model from (see :class:`clvlens.ml.FeatureCache`). ``training``: the classifiers trained by
+    :func:`~clvlens.analytics.health_training.train_health_classifiers` on the same transactions, customers,
+    window, sample and random state (trained here when None)."""
     window_days = parse_horizon(window, "D")
     window_units = window_days / UNIT_DAYS[time_unit]
     x, tx, T = _columns(customers)
@@ -266,14 +252,11 @@ def health_scores(
     p_active = model.conditional_probability_active(window_units, x, tx, T)  # type: ignore[attr-defined]
     p_alive = model.conditional_probability_alive(x, tx, T)  # type: ignore[attr-defined]
     raw = heuristic_score(x, tx, T)
-    first = transactions.get_column("timestamp").min()
-    days = validation_window_days(first, observation_end, window_days)  # type: ignore[arg-type]
-    mask = sample_mask(customers.get_column("customer_id"), sample)
-    learning = transactions if mask is None else transactions.filter(
-        pl.col("customer_id").is_in(customers.get_column("customer_id").filter(pl.Series(mask)).implode())
-    ).sort("customer_id", "timestamp", "amount")  # the learners see the sample in one order, whatever the log's
-    sample_note = (f"all {customers.height:,} customers" if mask is None else
-                   f"{int(mask.sum()):,} of {customers.height:,} customers (stable hash of customer_id)")
+    if training is None:
+        training = train_health_classifiers(transactions, customers, window=window, time_unit=time_unit,
+                                            observation_end=observation_end, random_state=random_state,
+                                            sample=sample)
+    learning, days, sample_note = training.learning, training.validation_days, training.sample_note
     figures: dict[str, dict[str, float]] = {}
     validated: dict[str, Any] = {}
     if days is None:
@@ -283,8 +266,8 @@ def health_scores(
         if days < window_days:
             notes.append(f"health validated on a {days}-day window (the history holds fewer than three "
                          f"{window} windows); learned scores carried to {window} by the transaction model's hazard")
-        figures, _ = _validate(learning, model, observation_end=observation_end, days=days,
-                               time_unit=time_unit, random_state=random_state, notes=notes, scores_out=validated)
+        figures, _ = _validate(learning, model, training.validation, observation_end=observation_end, days=days,
+                               time_unit=time_unit, notes=notes, scores_out=validated)
         chosen = _choose(figures)
     choice = _choice_error(figures, validated, chosen)
     if choice is not None and choice[1].within_error:
@@ -295,11 +278,9 @@ def health_scores(
                 if days and days < window_days else 1.0)
     ml_values = np.full(x.size, np.nan)
     activity = None
-    learn_days = days or math.ceil(window_days)
+    learn_days = training.learn_days
     try:
-        activity = train_activity(learning, as_of=observation_end, window_days=learn_days, time_unit=time_unit,
-                                  random_state=random_state, n_jobs=_threads(customers.height if mask is None
-                                                                             else int(mask.sum())))
+        activity = HealthTraining.take(training.final)
         predicted = activity.predict(features or transactions, observation_end)
         aligned = customers.select("customer_id").join(predicted, on="customer_id", how="left")
         ml_values = _to_window(aligned.get_column("p_active_ml").fill_null(activity.base_rate).to_numpy(), exponent)

@@ -15,9 +15,11 @@ from typing import Any
 import polars as pl
 
 from clvlens.analytics.health import HealthResult, health_scores
+from clvlens.analytics.health_training import train_health_classifiers
 from clvlens.errors import ClvlensError
 from clvlens.ml import FeatureCache
 from clvlens.models._base import BaseModel
+from clvlens.pipeline.background import BackgroundTask
 
 ACTIVITY_FOLDER = "activity_ml"
 HEALTH_COLUMNS = ("p_active", "p_active_ml", "health_heuristic", "health")
@@ -33,18 +35,32 @@ def add_health(
     observation_end: datetime,
     skipped: dict[str, str],
     features: FeatureCache | None = None,
+    classifiers: BackgroundTask | None = None,
 ) -> tuple[pl.DataFrame, HealthResult | None]:
     """The customers with the health columns, and the step's result (None, with the reason in `skipped`, when
     it fails: then `health` is P(alive), so that everything downstream still has a health column). ``features``:
-    the run's feature cache of ``observed`` (the activity model then reuses what the ML step built)."""
+    the run's feature cache of ``observed`` (the activity model then reuses what the ML step built).
+    ``classifiers``: the task from :func:`start_health_classifiers` for the same data and window."""
     customers = customers.drop([c for c in HEALTH_COLUMNS if c in customers.columns])
     try:
+        training = classifiers.result() if classifiers is not None else None
         result = health_scores(observed, customers, model, window=window, time_unit=time_unit,
-                               observation_end=observation_end, features=features)
+                               observation_end=observation_end, features=features, training=training)
     except ClvlensError as exc:
         skipped["health"] = f"{exc}; health = p_alive"
         return customers.with_columns(pl.col("p_alive").alias("health")), None
     return customers.join(result.customer_columns, on="customer_id", how="left"), result
+
+
+def start_health_classifiers(
+    observed: pl.DataFrame, customers: pl.DataFrame, *, window: str, time_unit: str, observation_end: datetime,
+) -> BackgroundTask:
+    """Train the health step's activity classifiers on a second thread: they need only the observed transactions
+    and the customers (:mod:`clvlens.analytics.health_training`), so they train beside the model fits, and
+    :func:`add_health` takes them."""
+    return BackgroundTask(lambda _: train_health_classifiers(
+        observed, customers, window=window, time_unit=time_unit, observation_end=observation_end,
+    ), "health-classifiers").start()
 
 
 def health_info(result: HealthResult | None, window: str) -> dict[str, Any]:

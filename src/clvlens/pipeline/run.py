@@ -31,7 +31,7 @@ from clvlens.pipeline.checks import (
     input_bytes,
     run_space_needed,
 )
-from clvlens.pipeline.health import add_health, health_info, save_activity
+from clvlens.pipeline.health import add_health, health_info, save_activity, start_health_classifiers
 from clvlens.pipeline.learning import (
     DEFAULT_SAMPLE,
     ML_TRAIN_SAMPLE,
@@ -187,21 +187,27 @@ def _compute(settings: RunSettings, cleaned: CleanedData, report: Callable[[str]
             observed, observation_end=period.observation_end, time_unit=period.time_unit,
             holdout=settings.models.holdout, sample_size=settings.scorecard_sample, n_jobs=1, stop=stopping,
         ), "scorecard").start()
+    beside = [scoring] if scoring is not None else []
     try:
-        return _compute_beside(settings, cleaned, report, period, observed, scoring)
+        return _compute_beside(settings, cleaned, report, period, observed, scoring, beside)
     except BaseException as exc:
-        if scoring is not None:  # a failed run leaves nothing scoring on the second core; Ctrl-C does not wait
-            scoring.stop(wait=not isinstance(exc, KeyboardInterrupt))
+        for task in beside:  # a failed run leaves nothing working on the second core; Ctrl-C does not wait
+            task.stop(wait=not isinstance(exc, KeyboardInterrupt))
         raise
 
 
 def _compute_beside(
     settings: RunSettings, cleaned: CleanedData, report: Callable[[str], None], period: Any,
-    observed: pl.DataFrame, scoring: BackgroundTask | None,
+    observed: pl.DataFrame, scoring: BackgroundTask | None, beside: list[BackgroundTask],
 ) -> RunResult:
-    """The stages from the summary on, while the scorecard (``scoring``) runs beside them."""
+    """The stages from the summary on, while the scorecard (``scoring``) runs beside them; work started here to
+    run beside them is added to ``beside``."""
     customers = _customer_table(observed, period)
     skipped: dict[str, str] = dict.fromkeys(sorted(settings.skip), SKIPPED_BY_USER)
+    health_window = settings.health_window or settings.models.horizon
+    classifiers = start_health_classifiers(observed, customers, window=health_window, time_unit=period.time_unit,
+                                           observation_end=period.observation_end)
+    beside.append(classifiers)
 
     report(STEPS[2])
     fitted = None
@@ -246,11 +252,10 @@ def _compute_beside(
     report(STEPS[4])
     strategy = None
     health = None
-    health_window = settings.health_window or settings.models.horizon
     if fitted is not None:
         customers, health = add_health(
             observed, customers, fitted.transaction_model, window=health_window, time_unit=period.time_unit,
-            observation_end=period.observation_end, skipped=skipped, features=features,
+            observation_end=period.observation_end, skipped=skipped, features=features, classifiers=classifiers,
         )
         strategy, customers = value_strategy(observed, customers, settings.models)
     else:

@@ -1,0 +1,66 @@
+"""The health step's classifiers trained beside the fits (on a second thread) give what training in line gives.
+
+A run starts them right after the customer summary (pipeline.health.start_health_classifiers) and the health step
+takes them; on UCI Online Retail the scores, the validation table, the choice and the notes are the same as when
+health_scores trains them itself, and a classifier that cannot be trained leaves the same note either way.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from clvlens.analytics.health import health_scores
+from clvlens.analytics.health_training import HealthTraining, train_health_classifiers
+from clvlens.models import BetaGeo
+from clvlens.pipeline.health import add_health, start_health_classifiers
+from clvlens.pipeline.run import build_customer_table, observed_until
+
+END = datetime(2011, 12, 9)
+
+
+@pytest.fixture(scope="module")
+def uci(online_retail) -> tuple[pl.DataFrame, pl.DataFrame, BetaGeo]:
+    observed = observed_until(online_retail.transactions, END)
+    customers = build_customer_table(observed, "W", END)
+    cols = [customers.get_column(c).to_numpy().astype(float) for c in ("frequency", "recency", "T")]
+    return observed, customers, BetaGeo(time_unit="W").fit(*cols)
+
+
+def test_trained_beside_the_fits_is_trained_in_line(uci: tuple[pl.DataFrame, pl.DataFrame, BetaGeo]) -> None:
+    observed, customers, model = uci
+    settings = {"window": "13W", "time_unit": "W", "observation_end": END}
+    task = start_health_classifiers(observed, customers, **settings)
+    skipped: dict[str, str] = {}
+    beside, result = add_health(observed, customers, model, skipped=skipped, classifiers=task, **settings)
+    in_line = health_scores(observed, customers, model, **settings)
+    assert not skipped and result is not None and result.activity is not None
+    assert result.score == in_line.score and result.notes == in_line.notes
+    assert result.sample_note == in_line.sample_note and result.choice_error == in_line.choice_error
+    assert_frame_equal(result.validation, in_line.validation)
+    assert_frame_equal(result.customer_columns.sort("customer_id"), in_line.customer_columns.sort("customer_id"))
+    assert beside.get_column("health").null_count() == 0
+    assert np.isfinite(result.validation.filter(pl.col("score") == "p_active_ml")["health_auc"][0])
+
+
+def test_a_classifier_that_cannot_train_leaves_the_same_note(
+        uci: tuple[pl.DataFrame, pl.DataFrame, BetaGeo]) -> None:
+    """Customers first seen in the last two weeks leave nothing before the training cut-off to learn from: the
+    training's error is kept, then noted where it is used."""
+    observed, customers, model = uci
+    few = customers.filter(pl.col("T") < 2).head(3)
+    assert few.height == 3
+    learning = observed.filter(pl.col("customer_id").is_in(few.get_column("customer_id").implode()))
+    training = train_health_classifiers(learning, few, window="13W", time_unit="W", observation_end=END)
+    assert isinstance(training.final, Exception)
+    with pytest.raises(type(training.final)):
+        HealthTraining.take(training.final)
+    settings = {"window": "13W", "time_unit": "W", "observation_end": END}
+    given = health_scores(learning, few, model, training=training, **settings)
+    in_line = health_scores(learning, few, model, **settings)
+    assert given.notes == in_line.notes
+    assert any(note.startswith("p_active_ml: not trained") for note in given.notes)
