@@ -11,6 +11,7 @@ text format and ``metadata.json``; ``load(path)`` reads it back and predicts exa
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 from collections.abc import Callable
@@ -40,24 +41,20 @@ from clvlens.ml._forest import CompiledForest
 PREDICT_BLOCK = 50_000
 
 
-def preload_learners(*, baseline: bool = True) -> None:
-    """Import LightGBM (and scikit-learn's gradient boosting, for ``baseline``) on a daemon thread.
+def preload_learners() -> None:
+    """Import LightGBM on a daemon thread.
 
     Importing LightGBM pulls in scikit-learn, SciPy's statistics and pandas: over a second of one core, paid by
     whichever stage first trains a model. A run starts this before it loads the data, whose reading and
     summary leave the second core idle, so that the import is done by the time a model needs it. Importing is
     safe from two threads at once (the second waits for the module the first is loading); a missing package is
-    left for the stage that needs it to report.
+    left for the stage that needs it to report. (The baseline GBR grows its own trees, see
+    :mod:`clvlens.ml._exact_boosting`, so scikit-learn's gradient boosting is not imported for it.)
     """
 
     def work() -> None:
-        try:
+        with contextlib.suppress(ImportError):  # a missing LightGBM is reported by the stage that needs it
             import lightgbm  # noqa: F401
-
-            if baseline:
-                import sklearn.ensemble  # noqa: F401
-        except ImportError:  # pragma: no cover - depends on the environment
-            pass
 
     threading.Thread(target=work, name="clvlens-imports", daemon=True).start()
 

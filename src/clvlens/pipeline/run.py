@@ -154,16 +154,15 @@ def _run_stages(settings: RunSettings, progress: ProgressCallback | None) -> Run
         report(STEPS[0])
         # the model libraries load on the second core (see ml.lgbm.preload_learners): while a small input is read,
         # after a large one, whose load is the run's peak of memory that their 100 MB would add to
-        baseline = settings.scorecard and "scorecard" not in settings.skip
         import_first = input_bytes(settings.source) < PRELOAD_AFTER_LOAD_FROM
         if import_first:
-            preload_learners(baseline=baseline)
+            preload_learners()
         cleaned = load_source(
             settings.source, format=settings.format, mapping=settings.mapping, rules=settings.rules,
             date_format=settings.date_format, dayfirst=settings.dayfirst,
         )
         if not import_first:
-            preload_learners(baseline=baseline)
+            preload_learners()
         report(STEPS[1])
         cleaned.require_transactions()
         result = _compute(settings, cleaned, report)
