@@ -64,3 +64,16 @@ def test_a_classifier_that_cannot_train_leaves_the_same_note(
     in_line = health_scores(learning, few, model, **settings)
     assert given.notes == in_line.notes
     assert any(note.startswith("p_active_ml: not trained") for note in given.notes)
+
+
+def test_a_large_shop_trains_them_in_the_health_step(uci: tuple[pl.DataFrame, pl.DataFrame, BetaGeo],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above CLASSIFIERS_BESIDE_UP_TO customers nothing starts beside the fits, and the step trains them itself."""
+    from clvlens.pipeline import health as health_step
+
+    observed, customers, model = uci
+    monkeypatch.setattr(health_step, "CLASSIFIERS_BESIDE_UP_TO", customers.height - 1)
+    settings = {"window": "13W", "time_unit": "W", "observation_end": END}
+    assert start_health_classifiers(observed, customers, **settings) is None
+    _, result = add_health(observed, customers, model, skipped={}, classifiers=None, **settings)
+    assert result is not None and result.activity is not None

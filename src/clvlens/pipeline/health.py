@@ -23,6 +23,10 @@ from clvlens.pipeline.background import BackgroundTask
 
 ACTIVITY_FOLDER = "activity_ml"
 HEALTH_COLUMNS = ("p_active", "p_active_ml", "health_heuristic", "health")
+#: customers up to which the activity classifiers train beside the model fits. On the simulated 100k shop the
+#: median of five alternating whole runs fell from 16.9 to 16.4 s (docs/benchmarks.md); at 1M customers the run
+#: was no faster and peaked at up to 2,845 MiB, against 2,664-2,735 without, too near 3 GB
+CLASSIFIERS_BESIDE_UP_TO = 250_000
 
 
 def add_health(
@@ -54,10 +58,13 @@ def add_health(
 
 def start_health_classifiers(
     observed: pl.DataFrame, customers: pl.DataFrame, *, window: str, time_unit: str, observation_end: datetime,
-) -> BackgroundTask:
+) -> BackgroundTask | None:
     """Train the health step's activity classifiers on a second thread: they need only the observed transactions
     and the customers (:mod:`clvlens.analytics.health_training`), so they train beside the model fits, and
-    :func:`add_health` takes them."""
+    :func:`add_health` takes them. None (they train in the health step) above :data:`CLASSIFIERS_BESIDE_UP_TO`
+    customers."""
+    if customers.height > CLASSIFIERS_BESIDE_UP_TO:
+        return None
     return BackgroundTask(lambda _: train_health_classifiers(
         observed, customers, window=window, time_unit=time_unit, observation_end=observation_end,
     ), "health-classifiers").start()

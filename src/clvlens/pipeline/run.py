@@ -206,7 +206,7 @@ def _compute_beside(
     health_window = settings.health_window or settings.models.horizon
     classifiers = start_health_classifiers(observed, customers, window=health_window, time_unit=period.time_unit,
                                            observation_end=period.observation_end)
-    beside.append(classifiers)
+    beside += [classifiers] if classifiers is not None else []
 
     report(STEPS[2])
     fitted = None
