@@ -39,6 +39,8 @@ import numpy as np
 
 #: values closer than this are one value (scikit-learn's FEATURE_THRESHOLD, compared in float64)
 SAME_VALUE = 1e-7
+#: the most bins a level may count (8 bytes each, 128 MiB): see :func:`widest_level_bins`
+MAX_LEVEL_BINS = 2**24
 _EPSILON = float(np.finfo(np.float64).eps)
 
 
@@ -51,11 +53,18 @@ class BoostedTrees:
     trees: list[dict[str, np.ndarray]]
 
 
+def widest_level_bins(rows: int, features: int, max_depth: int) -> int:
+    """At most how many bins the deepest level counts: one set per open node (2^(max_depth - 1) of them) and one
+    for the rows of nodes already finished, each as large as the rows x features it can hold."""
+    return (2 ** (max_depth - 1) + 1) * rows * features
+
+
 def boost_exact_trees(
     features: np.ndarray, target: np.ndarray, *, n_estimators: int, learning_rate: float, max_depth: int,
 ) -> BoostedTrees:
     """Fit ``n_estimators`` trees to ``target`` (float64, one per row) from ``features`` (rows x features, finite,
-    within float32's range); see the module docstring for the algorithm."""
+    within float32's range); see the module docstring for the algorithm. The caller keeps
+    :func:`widest_level_bins` within :data:`MAX_LEVEL_BINS`, which bounds the memory."""
     x = np.asarray(features, dtype=np.float32).astype(np.float64)
     y = np.asarray(target, dtype=np.float64)
     init = float(np.average(y, weights=np.ones_like(y)))  # scikit-learn's mean: a weighted average of weight 1

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from clvlens.errors import ClvlensError
+from clvlens.ml import _exact_boosting as exact_boosting
 from clvlens.ml._common import (
     ParamsMixin,
     bias_factor,
@@ -39,7 +40,7 @@ from clvlens.ml._common import (
     read_text,
     write_metadata,
 )
-from clvlens.ml._exact_boosting import boost_exact_trees
+from clvlens.ml._exact_boosting import boost_exact_trees, widest_level_bins
 
 BASELINE_FEATURES = ("cohort_age_months", "region", "revenue_1m", "orders_1m", "revenue_3m", "orders_3m")
 #: rows walked at once (trees x rows of node indices stay in the processor's cache)
@@ -86,7 +87,7 @@ class BaselineGBR(ParamsMixin):
         matrix = self._encode(frame)
         target = check_target(y, matrix.shape[0])
         log_y = np.log1p(target)
-        if self._grows_its_own_trees():
+        if self._grows_its_own_trees(matrix.shape):
             _check_features(matrix, names)
             boosted = boost_exact_trees(matrix, log_y, n_estimators=int(self.n_estimators),
                                         learning_rate=float(self.learning_rate), max_depth=int(self.max_depth))
@@ -96,10 +97,13 @@ class BaselineGBR(ParamsMixin):
         self.bias_factor_ = bias_factor(self.bias_correction, self._raw(matrix), log_y)
         return self
 
-    def _grows_its_own_trees(self) -> bool:
+    def _grows_its_own_trees(self, shape: tuple[int, ...]) -> bool:
         """Every row in every tree (no subsampling, which draws rows from scikit-learn's random state) and trees
-        shallow enough to grow a level at a time: the trees are grown here (:mod:`clvlens.ml._exact_boosting`)."""
-        return float(self.subsample) == 1.0 and 1 <= int(self.max_depth) <= MAX_GROWN_DEPTH
+        shallow enough for their widest level's bins to fit the budget: the trees are grown here
+        (:mod:`clvlens.ml._exact_boosting`)."""
+        depth = int(self.max_depth)
+        return (float(self.subsample) == 1.0 and 1 <= depth <= MAX_GROWN_DEPTH
+                and widest_level_bins(shape[0], shape[1], depth) <= exact_boosting.MAX_LEVEL_BINS)
 
     def _fit_scikit_learn(self, matrix: np.ndarray, log_y: np.ndarray) -> None:
         try:
