@@ -3,14 +3,15 @@ few early signals.
 
 Features: ``cohort_age_months`` (how long ago the customer was acquired), ``region`` (level code, -1 when unseen),
 and the revenue and orders of the first 1 and 3 months. The model is scikit-learn's ``GradientBoostingRegressor``
-(squared error, exact trees); with every row in every tree (``subsample=1``, the default) its trees are grown here
-by :mod:`clvlens.ml._exact_boosting`, the same algorithm with each feature sorted once instead of at every node
-(scikit-learn's own trees up to floating-point rounding; tests/ml/test_exact_boosting.py), otherwise by
-scikit-learn. The trees are kept as plain arrays (children, split feature, threshold, leaf value) and every
-prediction walks those arrays, so ``save`` can write them as JSON (``trees.json``, no pickle) and a loaded model
-predicts exactly what the fitted one did. The walk reproduces scikit-learn's: features are rounded to float32 and
-compared ``x <= threshold`` (a NaN goes right); the sum starts at the initial constant and adds
-``learning_rate * leaf value`` tree by tree, in tree order.
+(squared error, exact trees). With every row in every tree (``subsample=1``, the default) and trees whose widest
+level fits a memory budget, the trees are grown here by :mod:`clvlens.ml._exact_boosting`: the same algorithm, with
+each feature's values ranked once instead of sorted at every node, giving scikit-learn's own trees up to
+floating-point rounding and exact ties (tests/ml/test_exact_boosting.py). Otherwise scikit-learn grows them. The
+trees are kept as plain arrays (children, split feature, threshold, leaf value) and every prediction walks those
+arrays, so ``save`` can write them as JSON (``trees.json``, no pickle) and a loaded model predicts exactly what the
+fitted one did. The walk reproduces scikit-learn's: features are rounded to float32 and compared ``x <= threshold``
+(a NaN goes right); the sum starts at the initial constant and adds ``learning_rate * leaf value`` tree by tree, in
+tree order.
 
 The walk runs every tree at once, one depth level at a time, over blocks of rows: each tree is laid out as a
 complete binary tree of the ensemble's depth (node i has children 2i+1 and 2i+2; a leaf above the last level

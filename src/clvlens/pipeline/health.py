@@ -3,7 +3,8 @@
 See :mod:`clvlens.analytics.health` for the scores and the choice. The step writes the `health_validation` table,
 the run_info keys `health_score`, `health_window` and `health_validation_window`, and saves the activity
 classifier in DIR/models/activity_ml (LightGBM text format plus JSON). When it cannot run, `health` is P(alive)
-and run_info says why.
+and run_info says why. In a run of up to :data:`CLASSIFIERS_BESIDE_UP_TO` customers the activity classifiers
+train on a second thread from the customer summary on (:func:`start_health_classifiers`), beside the model fits.
 """
 
 from __future__ import annotations
