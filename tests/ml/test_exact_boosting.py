@@ -181,3 +181,18 @@ def test_subsampling_is_left_to_scikit_learn(uci_split: tuple[LTVDataset, LTVDat
                                           random_state=3).fit(model._encode(train.X), np.log1p(train.y))
     held_out = model._encode(test.X)
     np.testing.assert_array_equal(model._raw(held_out), reference.predict(held_out))
+
+
+def test_too_wide_a_level_is_left_to_scikit_learn(uci_split: tuple[LTVDataset, LTVDataset],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Beyond the bins budget (deep trees on many rows) scikit-learn grows the trees: bit for bit its prediction."""
+    from clvlens.ml import _exact_boosting
+
+    train, test = uci_split
+    monkeypatch.setattr(_exact_boosting, "MAX_LEVEL_BINS", 1_000)
+    model = BaselineGBR(n_estimators=20).fit(train.X, train.y)
+    reference = _reference(model._encode(train.X), np.log1p(train.y), 20, 3)
+    held_out = model._encode(test.X)
+    np.testing.assert_array_equal(model._raw(held_out), reference.predict(held_out))
+    monkeypatch.setattr(_exact_boosting, "MAX_LEVEL_BINS", 2**24)  # within the budget: grown here, not bit for bit
+    assert BaselineGBR(n_estimators=20)._grows_its_own_trees(model._encode(train.X).shape)
