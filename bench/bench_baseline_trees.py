@@ -20,35 +20,21 @@ import argparse
 import statistics
 import sys
 import time
-from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_scorecard_train import _load
+from bench_scorecard_train import scorecard_setup
 
 
 def _setup(source: str) -> tuple[pl.DataFrame, np.ndarray, pl.DataFrame, pl.DataFrame]:
     """The baseline's training table and labels, the features it predicts on and the holdout values."""
-    from clvlens.analytics.evaluation.predictors import Context, ml_features, ml_training
-    from clvlens.analytics.evaluation.scorecard import DEFAULT_SAMPLE, DEFAULT_TRAIN_SIZE
-    from clvlens.ml.sampling import sample_transactions
-    from clvlens.pipeline.learning import scorecard_holdout
-    from clvlens.summary import rfm_summary
-    from clvlens.summary.rfm import sort_by_customer
+    from clvlens.analytics.evaluation.predictors import ml_features, ml_training
+    from clvlens.analytics.evaluation.scorecard import DEFAULT_TRAIN_SIZE
 
-    transactions = _load(source)
-    end = transactions["timestamp"].max().replace(hour=0, minute=0, second=0, microsecond=0)
-    calibration_end = end - scorecard_holdout(transactions["timestamp"].min(), end, None)
-    day = timedelta(days=1)
-    frame, _ = sample_transactions(transactions, DEFAULT_SAMPLE, eligible=pl.col("timestamp") < calibration_end + day)
-    summary = sort_by_customer(rfm_summary(frame.select("customer_id", "timestamp", "amount"), time_unit="W",
-                                           observation_end=end, calibration_end=calibration_end))
-    rfm = summary.drop("frequency_holdout", "monetary_value_holdout", "value_holdout", "duration_holdout")
-    ctx = Context(rfm, frame.filter(pl.col("timestamp") < calibration_end + day), calibration_end,
-                  float(summary["duration_holdout"][0]), "W", 0, 1, DEFAULT_TRAIN_SIZE)
+    ctx, summary = scorecard_setup(source, train_size=DEFAULT_TRAIN_SIZE)
     training = ml_training(ctx)
     return training.train_X, training.train_y, ml_features(ctx), summary.select("customer_id", "value_holdout")
 

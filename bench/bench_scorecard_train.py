@@ -20,6 +20,7 @@ import argparse
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -36,6 +37,30 @@ def _load(source: str) -> pl.DataFrame:
     return load_source(source).transactions
 
 
+def scorecard_setup(source: str, train_size: int | None) -> tuple[Any, pl.DataFrame]:
+    """The scorecard's own set-up for a source: the contenders' context (its 50,000-customer sample, the
+    calibration end a quarter of the observed span before the last day, ML training on at most ``train_size``
+    customers) and the sample's summary with the holdout columns."""
+    from clvlens.analytics.evaluation.predictors import Context
+    from clvlens.analytics.evaluation.scorecard import DEFAULT_SAMPLE
+    from clvlens.ml.sampling import sample_transactions
+    from clvlens.pipeline.learning import scorecard_holdout
+    from clvlens.summary import rfm_summary
+    from clvlens.summary.rfm import sort_by_customer
+
+    transactions = _load(source)
+    end = transactions["timestamp"].max().replace(hour=0, minute=0, second=0, microsecond=0)
+    calibration_end = end - scorecard_holdout(transactions["timestamp"].min(), end, None)
+    day = timedelta(days=1)
+    frame, _ = sample_transactions(transactions, DEFAULT_SAMPLE, eligible=pl.col("timestamp") < calibration_end + day)
+    summary = sort_by_customer(rfm_summary(frame.select("customer_id", "timestamp", "amount"), time_unit="W",
+                                           observation_end=end, calibration_end=calibration_end))
+    rfm = summary.drop("frequency_holdout", "monetary_value_holdout", "value_holdout", "duration_holdout")
+    ctx = Context(rfm, frame.filter(pl.col("timestamp") < calibration_end + day), calibration_end,
+                  float(summary["duration_holdout"][0]), "W", 0, 1, train_size)
+    return ctx, summary
+
+
 def _sd(values: list[float]) -> float:
     return float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
 
@@ -49,30 +74,16 @@ def main() -> None:
     args = parser.parse_args()
     from clvlens.analytics.evaluation import metrics
     from clvlens.analytics.evaluation.figures import group_count, standard_errors
-    from clvlens.analytics.evaluation.predictors import Context, ml_features, ml_training
-    from clvlens.analytics.evaluation.scorecard import DEFAULT_SAMPLE
+    from clvlens.analytics.evaluation.predictors import ml_features, ml_training
     from clvlens.ml import make_estimator
-    from clvlens.ml.sampling import random_groups, sample_transactions
-    from clvlens.pipeline.learning import scorecard_holdout
-    from clvlens.summary import rfm_summary
-    from clvlens.summary.rfm import sort_by_customer
+    from clvlens.ml.sampling import random_groups
 
     sizes = [int(s) for s in args.sizes.split(",")]
     print("| source | model | train customers | draws | Gini mean | Gini sd | MAE mean | MAE sd | fit CPU s | "
           "scored se (Gini / MAE) |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for source in args.sources:
-        transactions = _load(source)
-        end = transactions["timestamp"].max().replace(hour=0, minute=0, second=0, microsecond=0)
-        calibration_end = end - scorecard_holdout(transactions["timestamp"].min(), end, None)
-        day = timedelta(days=1)
-        eligible = pl.col("timestamp") < calibration_end + day
-        frame, _ = sample_transactions(transactions, DEFAULT_SAMPLE, eligible=eligible)
-        summary = sort_by_customer(rfm_summary(frame.select("customer_id", "timestamp", "amount"), time_unit="W",
-                                               observation_end=end, calibration_end=calibration_end))
-        rfm = summary.drop("frequency_holdout", "monetary_value_holdout", "value_holdout", "duration_holdout")
-        ctx = Context(rfm, frame.filter(pl.col("timestamp") < calibration_end + day), calibration_end,
-                      float(summary["duration_holdout"][0]), "W", 0, 1, None)
+        ctx, summary = scorecard_setup(source, train_size=None)
         training = ml_training(ctx)
         features = ml_features(ctx)
         actual = summary.select("customer_id", "value_holdout")

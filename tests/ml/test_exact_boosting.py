@@ -10,32 +10,15 @@ than 1e-7, two rows) against scikit-learn tree by tree.
 from __future__ import annotations
 
 from itertools import pairwise
-from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
 
 from clvlens.errors import ClvlensError
-from clvlens.ml import BaselineGBR, LTVDataset, time_split
+from clvlens.ml import BaselineGBR, LTVDataset
 from clvlens.ml._exact_boosting import SAME_VALUE, boost_exact_trees
 from clvlens.ml.baseline import _walk_each
-
-CDNOW = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "cdnow" / "CDNOW_master.txt.gz"
-
-
-@pytest.fixture(scope="module")
-def uci_split(online_retail) -> tuple[LTVDataset, LTVDataset]:
-    return time_split(online_retail.transactions, "2011-06-08", "2011-12-09", "6M")
-
-
-@pytest.fixture(scope="module")
-def cdnow_split() -> tuple[LTVDataset, LTVDataset]:
-    if not CDNOW.exists():
-        pytest.skip(f"real data set cdnow/CDNOW_master.txt.gz not found under {CDNOW.parents[1]}")
-    from clvlens.data import load_cdnow
-
-    return time_split(load_cdnow(CDNOW).transactions, "1997-06-30", "1997-12-31", "6M")
 
 
 def _reference(matrix: np.ndarray, target: np.ndarray, n_estimators: int, max_depth: int,
