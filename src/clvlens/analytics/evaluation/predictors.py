@@ -7,14 +7,13 @@ the scorecard for the actual values alone.
   the expected purchases over the holdout length; Gamma-Gamma (fitted on repeat customers) gives the expected spend
   per purchase; value = purchases x spend. A fit that does not converge is retried with ``penalizer_coef`` 0.01.
 - ML (``lightgbm``, ``two_part``, ``baseline_gbr``): trained on features at ``calibration_end - holdout`` with the
-  value of the holdout-long window after it as label (which therefore ends at the calibration end), then applied
-  to features at the calibration end. No purchase prediction. They train on at most ``train_size`` customers
-  (the same reproducible sample for the three, see :mod:`clvlens.ml.sampling`): the baseline's exact gradient
-  boosting (200 trees, on one core) costs about a second per 10,000 customers (scikit-learn's own trees: per
-  4,000-7,000; bench/bench_baseline_trees.py), and the figures need many more customers scored than the models
-  need to learn. The training table is built once and the features the
-  three predict on once, each when a contender first needs it, so the baseline (the longest) starts training
-  while another thread builds the prediction features.
+  value of the holdout-long window after it as label (which therefore ends at the calibration end), then applied to
+  features at the calibration end. No purchase prediction. They train on at most ``train_size`` customers (the same
+  reproducible sample for the three, see :mod:`clvlens.ml.sampling`): the baseline's exact gradient boosting (200
+  trees, on one core) costs about a second per 10,000-14,000 customers (scikit-learn's own trees: per 4,500-7,000;
+  bench/bench_baseline_trees.py), and the figures need many more customers scored than the models need to learn. The
+  training table is built once and the features the three predict on once, each when a contender first needs it, so
+  the baseline (the longest) starts training while another thread builds the prediction features.
 - ``historical_average``: the customer's calibration value (and purchases) per time unit x the holdout length,
   with the customer's age floored at the holdout length (a customer seen for less than a holdout is assumed to
   repeat what they did, not to extrapolate a few days' spend);
