@@ -146,3 +146,33 @@ def test_health_validates_and_trains_on_a_stable_sample_and_scores_everyone(demo
     assert "sampling error" in result.choice_error
     whole = health_scores(observed, customers, model, window="13W", time_unit="W", observation_end=end)
     assert whole.sample_note == f"all {customers.height:,} customers"
+
+
+def test_health_evaluates_the_model_once_per_distinct_history_with_the_same_numbers(cdnow_master: Path) -> None:
+    """CDNOW (23,570 customers, far fewer distinct weekly histories): the Pareto/NBD figures of the health step,
+    evaluated once per distinct (x, t_x, T), equal the per-customer evaluation to the bit, and so do the window
+    exponents (the 39-week window is longer than CDNOW's validation split)."""
+    from clvlens.analytics.health import _window_exponents
+    from clvlens.data import load_source
+    from clvlens.models import ParetoNBD
+    from clvlens.models.clv import Histories
+
+    end = datetime(1997, 9, 30)
+    transactions = load_source(str(cdnow_master), format="cdnow").transactions
+    observed = observed_until(transactions, end)
+    customers = build_customer_table(transactions, "W", end)
+    cols = [customers.get_column(c).to_numpy().astype(float) for c in ("frequency", "recency", "T")]
+    model = ParetoNBD(time_unit="W").fit(*cols)
+    grouped = Histories(*cols)
+    assert grouped.size < 0.5 * customers.height  # the grouping is in use
+    result = health_scores(observed, customers, model, window="39W", time_unit="W", observation_end=end)
+    per_customer = model.conditional_probability_active(39.0, *cols)
+    assert np.array_equal(result.customer_columns.get_column("p_active").to_numpy(), per_customer)
+
+    # 900 customers at a time are evaluated as they are (below the grouping's threshold)
+    one_by_one = np.concatenate([
+        _window_exponents(model, 13.0, 39.0, Histories(*(c[i:i + 900] for c in cols)), per_customer[i:i + 900])
+        for i in range(0, customers.height, 900)
+    ])
+    exponents = _window_exponents(model, 13.0, 39.0, grouped, per_customer)
+    assert np.array_equal(exponents, one_by_one) and np.all(exponents > 1.0)

@@ -45,6 +45,7 @@ from clvlens.ml.activity import TrainedActivity
 from clvlens.ml.features import FeatureCache
 from clvlens.models import parse_horizon
 from clvlens.models._base import BaseModel
+from clvlens.models.clv import Histories
 from clvlens.summary import rfm_summary
 from clvlens.summary.rfm import UNIT_DAYS
 
@@ -94,13 +95,14 @@ def _to_window(probability: np.ndarray, exponent: np.ndarray | float) -> np.ndar
 
 
 def _window_exponents(
-    model: BaseModel, short: float, long: float, cols: tuple[np.ndarray, ...], p_long: np.ndarray
+    model: BaseModel, short: float, long: float, histories: Histories, p_long: np.ndarray
 ) -> np.ndarray:
     """Per customer, log P(no purchase in the long window) / log P(none in the short one) under the transaction
     model: carrying a learned short-window probability to the long window with it follows the model's decaying
     hazard instead of a constant one (which overstates long-window activity). Between 1 and long / short.
-    ``p_long``: the model's P(active) over the long window, which the caller already has."""
-    p_short = model.conditional_probability_active(short, *cols)  # type: ignore[attr-defined]
+    ``histories``: the customers' (x, t_x, T), grouped; ``p_long``: the model's P(active) over the long window,
+    which the caller already has."""
+    p_short = histories.scatter(model.conditional_probability_active(short, *histories.cols))  # type: ignore[attr-defined]
     with np.errstate(divide="ignore", invalid="ignore"):
         k = np.log1p(-np.minimum(p_long, 1 - 1e-15)) / np.log1p(-np.minimum(p_short, 1 - 1e-15))
         small = np.divide(p_long, p_short, out=np.full(k.shape, long / short), where=p_short > 0)
@@ -249,8 +251,12 @@ def health_scores(
     window_units = window_days / UNIT_DAYS[time_unit]
     x, tx, T = _columns(customers)
     notes: list[str] = []
-    p_active = model.conditional_probability_active(window_units, x, tx, T)  # type: ignore[attr-defined]
-    p_alive = model.conditional_probability_alive(x, tx, T)  # type: ignore[attr-defined]
+    # the model's figures depend on a customer's (x, t_x, T) alone: evaluated once per distinct history, the same
+    # numbers (see clvlens.models.clv.Histories)
+    histories = Histories(x, tx, T)
+    p_active = histories.scatter(
+        model.conditional_probability_active(window_units, *histories.cols))  # type: ignore[attr-defined]
+    p_alive = histories.scatter(model.conditional_probability_alive(*histories.cols))  # type: ignore[attr-defined]
     raw = heuristic_score(x, tx, T)
     if training is None:
         training = train_health_classifiers(transactions, customers, window=window, time_unit=time_unit,
@@ -274,7 +280,7 @@ def health_scores(
         notes.append(f"health: {chosen} and {choice[0]} are within sampling error of each other "
                      "(see health_choice_error)")
 
-    exponent = (_window_exponents(model, days / UNIT_DAYS[time_unit], window_units, (x, tx, T), p_active)
+    exponent = (_window_exponents(model, days / UNIT_DAYS[time_unit], window_units, histories, p_active)
                 if days and days < window_days else 1.0)
     ml_values = np.full(x.size, np.nan)
     activity = None
