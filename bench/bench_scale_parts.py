@@ -14,6 +14,9 @@ On the cleaned log (loaded and cleaned as `clvlens run` does), best of two, CPU 
 - the order sets of the frequent items (``analytics.basket._mining._bitsets``): the most memory above the level
   before, a column at a time as now and every cell scattered at once as before;
 - the transactions written into DuckDB keeping their order, and in any order;
+- the transactions written as a run writes them beside its stages (``pipeline.lines_write``: one DuckDB thread)
+  with DuckDB's default memory limit and with the run's: the most memory above the level before, and the wall
+  seconds;
 - one expression (a cast of `amount`) over the six columns the ML features read: the most memory the process held
   during it above what it held before, and the chunks per column as loaded (an older checkout's loader left the columns
   chunked differently, and Polars then copies every column the expression touches: see clvlens.data._chunks);
@@ -43,6 +46,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -59,7 +63,9 @@ from clvlens.data.canonical import to_canonical
 from clvlens.data.cleaning import clean
 from clvlens.data.readers import read_table
 from clvlens.ml.features import _early_and_timing, canonical_transactions
+from clvlens.pipeline.lines_write import WRITE_MEMORY, WRITE_THREADS
 from clvlens.pipeline.run import RunSettings, run_pipeline
+from clvlens.pipeline.workspace import write_table
 
 
 def cpu_seconds(work: Callable[[], object], repeats: int = 2) -> float:
@@ -107,6 +113,24 @@ def write_cpu(lines: pl.DataFrame, keep_order: bool) -> float:
         arrow = lines.to_arrow(compat_level=pl.CompatLevel.newest())
         return cpu_seconds(lambda: (connection.register("incoming", arrow), connection.execute(
             "CREATE OR REPLACE TABLE lines AS SELECT * FROM incoming"), connection.execute("CHECKPOINT")), 1)
+    finally:
+        shutil.rmtree(folder)
+
+
+def lines_write_mb(lines: pl.DataFrame, memory_limit: str | None) -> tuple[float, float]:
+    """(memory above the level before, wall seconds) of writing the lines as a run does beside its stages: one
+    DuckDB thread, and DuckDB's memory limit (None: its default)."""
+    folder = Path(tempfile.mkdtemp())
+    try:
+        connection = duckdb.connect(str(folder / "lines.duckdb"))
+        connection.execute(f"SET threads = {WRITE_THREADS}")
+        if memory_limit is not None:
+            connection.execute(f"SET memory_limit = '{memory_limit}'")
+        began = time.perf_counter()
+        rise = peak_rise_mb(lambda: write_table(connection, "transactions", lines))
+        seconds = time.perf_counter() - began
+        connection.close()
+        return rise, seconds
     finally:
         shutil.rmtree(folder)
 
@@ -237,6 +261,10 @@ def time_parts(source: str) -> None:
           f"{at_once:,.0f} MB every cell at once (same words: {same})")
     print(f"  transactions into DuckDB, order kept: {write_cpu(lines, True):.2f}")
     print(f"  the same, any order: {write_cpu(lines, False):.2f}")
+    for limit in (None, WRITE_MEMORY):
+        rise, seconds = lines_write_mb(lines, limit)
+        print(f"  the lines written beside a run ({WRITE_THREADS} DuckDB thread, memory limit {limit or 'default'}): "
+              f"{rise:,.0f} MB above the level before, {seconds:.1f} s")
     weights = pl.DataFrame({"customer_id": lines.get_column("customer_id").unique(maintain_order=True)})
     weights = weights.with_columns(value=pl.int_range(pl.len()).cast(pl.Float64))
     print(f"  customer weights, first row per customer: unique "

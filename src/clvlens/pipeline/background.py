@@ -44,6 +44,11 @@ class BackgroundTask:
         if wait:
             self._thread.join()
 
+    def join(self, timeout: float) -> bool:
+        """Wait at most ``timeout`` seconds for the work to end; True once it has."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
     def result(self) -> Any:
         """The work's value, once it is done (its error is raised instead)."""
         self._thread.join()

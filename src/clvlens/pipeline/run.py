@@ -39,6 +39,7 @@ from clvlens.pipeline.learning import (
     save_ltv,
     train_and_predict_ltv,
 )
+from clvlens.pipeline.lines_write import LinesWrite
 from clvlens.pipeline.modeling import FittedModels, ModelSettings, fit_models, identification_note, save_models
 from clvlens.pipeline.refresh import btyd_values, estimate, ltv_basis, ml_values, value_info, value_strategy
 from clvlens.pipeline.workspace import (
@@ -165,14 +166,23 @@ def _run_stages(settings: RunSettings, progress: ProgressCallback | None) -> Run
             preload_learners()
         report(STEPS[1])
         cleaned.require_transactions()
-        result = _compute(settings, cleaned, report)
-        report(STEPS[7])
         with writing_workspace(settings.out) as (connection, models_folder):
+            lines = LinesWrite(connection, cleaned)  # see pipeline.lines_write
+            try:
+                result = _compute(settings, cleaned, report, lines.start)
+                report(STEPS[7])
+                lines.wait()
+            except BaseException:
+                lines.abandon()
+                raise
             _write_results(connection, models_folder, result)
     return result
 
 
-def _compute(settings: RunSettings, cleaned: CleanedData, report: Callable[[str], None]) -> RunResult:
+def _compute(
+    settings: RunSettings, cleaned: CleanedData, report: Callable[[str], None],
+    start_writing_lines: Callable[[], None],
+) -> RunResult:
     """Every stage from the summary to the scorecard (the workspace is written by the caller)."""
     period = resolve_period(cleaned.transactions, settings.time_unit, settings.observation_end, None, "D")
     observed = observed_until(cleaned.transactions, period.observation_end)
@@ -188,7 +198,7 @@ def _compute(settings: RunSettings, cleaned: CleanedData, report: Callable[[str]
         ), "scorecard").start()
     beside = [scoring] if scoring is not None else []
     try:
-        return _compute_beside(settings, cleaned, report, period, observed, scoring, beside)
+        return _compute_beside(settings, cleaned, report, period, observed, scoring, beside, start_writing_lines)
     except BaseException as exc:
         for task in beside:  # a failed run leaves nothing working on the second core; Ctrl-C does not wait
             task.stop(wait=not isinstance(exc, KeyboardInterrupt))
@@ -198,6 +208,7 @@ def _compute(settings: RunSettings, cleaned: CleanedData, report: Callable[[str]
 def _compute_beside(
     settings: RunSettings, cleaned: CleanedData, report: Callable[[str], None], period: Any,
     observed: pl.DataFrame, scoring: BackgroundTask | None, beside: list[BackgroundTask],
+    start_writing_lines: Callable[[], None],
 ) -> RunResult:
     """The stages from the summary on, while the scorecard (``scoring``) runs beside them; work started here to
     run beside them is added to ``beside``."""
@@ -249,6 +260,9 @@ def _compute_beside(
         skipped["ml"] = str(exc)
 
     report(STEPS[4])
+    # from here on the run's memory is below its peak and the scorecard is usually done: the cleaned lines are
+    # written to the workspace on the second core (pipeline.lines_write)
+    start_writing_lines()
     strategy = None
     health = None
     if fitted is not None:
@@ -296,8 +310,7 @@ def _write_results(connection: Any, models_folder: Path, result: RunResult) -> N
     """Every table and model of the run."""
     customers, fitted, ltv, info = result.customers, result.fitted, result.ltv, result.info
     health, strategy, basket, card = result.health, result.strategy, result.basket, result.scorecard
-    write_table(connection, "transactions", result.cleaned.transactions)
-    write_table(connection, "quarantine", result.cleaned.quarantine)
+    # the transactions and the quarantine are written by LinesWrite
     write_table(connection, "customers", customers)
     write_table(connection, "cleaning_report", result.cleaned.report.to_frame())
     if fitted is not None:
