@@ -306,43 +306,75 @@ def _select_on_holdout(
     return selection, note
 
 
-def score_customers(customers: pl.DataFrame, fitted: FittedModels) -> pl.DataFrame:
-    """customer_id plus P(alive), expected purchases over the horizon, expected spend and CLV with its interval.
+def score_customers(customers: pl.DataFrame, fitted: FittedModels, *, interval: bool = True) -> pl.DataFrame:
+    """customer_id plus P(alive), expected purchases over the horizon, expected spend and CLV with its interval
+    (``interval=False``: without clv_lower and clv_upper, which :func:`clv_interval_columns` gives).
 
     The transaction model's figures are evaluated once per distinct (frequency, recency, T) history and given to
     every customer with that history (the same numbers: see :class:`clvlens.models.clv.Histories`)."""
-    x, tx, T = _columns(customers)
-    model, settings = fitted.transaction_model, fitted.settings
-    horizon = parse_horizon(settings.horizon, fitted.time_unit)
-    monetary = customers["monetary_value"].fill_null(0.0).to_numpy().astype(float)
-    spend: Any = fitted.spend_model if fitted.spend_model is not None else fitted.fallback_spend
+    inputs = _ScoringInputs(customers, fitted)
+    x, model = inputs.x, fitted.transaction_model
+    horizon = parse_horizon(fitted.settings.horizon, fitted.time_unit)
     expected_spend = (
-        fitted.spend_model.conditional_expected_average_profit(x, monetary)
+        fitted.spend_model.conditional_expected_average_profit(x, inputs.monetary)
         if fitted.spend_model is not None
         else np.full(x.shape, fitted.fallback_spend, dtype=float)
     )
-    histories = Histories(*model._cols3(x, tx, T))  # type: ignore[attr-defined]
-    common = {
-        "monetary_value": monetary,
-        "horizon": settings.horizon,
-        "discount_rate": settings.discount_rate,
-        "margin": settings.margin,
-        "histories": histories,
-    }
-    clv = customer_lifetime_value(model, spend, x, tx, T, **common)
-    lower, upper = _clv_interval(model, spend, x, tx, T, common, fitted)
-    p_alive, expected = alive_and_expected(model, horizon, histories)
-    return pl.DataFrame(
+    clv = customer_lifetime_value(model, inputs.spend, *inputs.cols, **inputs.common)
+    p_alive, expected = alive_and_expected(model, horizon, inputs.common["histories"])
+    scores = pl.DataFrame(
         {
             "customer_id": customers["customer_id"],
             "p_alive": p_alive,
             "expected_purchases": expected,
             "expected_spend": expected_spend,
             "clv": clv,
-            "clv_lower": pl.Series(np.maximum(np.minimum(lower, clv), 0.0), dtype=pl.Float64).fill_nan(None),
-            "clv_upper": pl.Series(np.maximum(upper, clv), dtype=pl.Float64).fill_nan(None),
         }
     )
+    return scores.with_columns(_interval_columns(inputs, fitted, clv)) if interval else scores
+
+
+def clv_interval_columns(
+    customers: pl.DataFrame, fitted: FittedModels, clv: np.ndarray, factor: float = 1.0
+) -> pl.DataFrame:
+    """customer_id, clv_lower and clv_upper: the interval of :func:`score_customers`, apart (a run draws it on a
+    second thread while its ML model trains: see pipeline.run). ``clv``: the customers' CLV, already multiplied by
+    ``factor`` (a seasonal factor), by which the bounds are multiplied too, before they are kept around ``clv``:
+    the same numbers as scaling the bounds of :func:`score_customers` afterwards, as min and max commute with a
+    positive factor."""
+    inputs = _ScoringInputs(customers, fitted)
+    return customers.select("customer_id").with_columns(_interval_columns(inputs, fitted, clv, factor))
+
+
+class _ScoringInputs:
+    """The customers' columns and the CLV settings every score is computed from."""
+
+    def __init__(self, customers: pl.DataFrame, fitted: FittedModels) -> None:
+        self.cols = _columns(customers)
+        self.x = self.cols[0]
+        settings = fitted.settings
+        self.monetary = customers["monetary_value"].fill_null(0.0).to_numpy().astype(float)
+        self.spend: Any = fitted.spend_model if fitted.spend_model is not None else fitted.fallback_spend
+        histories = Histories(*fitted.transaction_model._cols3(*self.cols))  # type: ignore[attr-defined]
+        self.common = {
+            "monetary_value": self.monetary,
+            "horizon": settings.horizon,
+            "discount_rate": settings.discount_rate,
+            "margin": settings.margin,
+            "histories": histories,
+        }
+
+
+def _interval_columns(
+    inputs: _ScoringInputs, fitted: FittedModels, clv: np.ndarray, factor: float = 1.0
+) -> list[pl.Series]:
+    lower, upper = _clv_interval(fitted.transaction_model, inputs.spend, *inputs.cols, inputs.common, fitted)
+    if factor != 1.0:
+        lower, upper = lower * factor, upper * factor
+    return [
+        pl.Series("clv_lower", np.maximum(np.minimum(lower, clv), 0.0), dtype=pl.Float64).fill_nan(None),
+        pl.Series("clv_upper", np.maximum(upper, clv), dtype=pl.Float64).fill_nan(None),
+    ]
 
 
 #: seconds the CLV interval's bootstrap may take in a run before it uses the draws done so far

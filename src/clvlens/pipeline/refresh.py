@@ -22,7 +22,7 @@ from clvlens.ml import TrainedLTV, predict_ltv
 from clvlens.models import parse_horizon
 from clvlens.models.seasonality import SeasonalIndex
 from clvlens.pipeline.learning import calibrate_ltv
-from clvlens.pipeline.modeling import FittedModels, ModelSettings, score_customers
+from clvlens.pipeline.modeling import FittedModels, ModelSettings, clv_interval_columns, score_customers
 from clvlens.pipeline.values import (
     apply_seasonality,
     btyd_window_total,
@@ -36,13 +36,14 @@ STRATEGY_COLUMNS = ("rfm_r", "rfm_f", "rfm_m", "rfm_segment", "value_segment")
 
 def btyd_values(
     observed: pl.DataFrame, customers: pl.DataFrame, fitted: FittedModels, *, observation_end: datetime,
-    season: SeasonalIndex | None, season_note: str,
+    season: SeasonalIndex | None, season_note: str, interval: bool = True,
 ) -> tuple[pl.DataFrame, dict[str, str], float]:
-    """(scores, run_info notes, seasonal factor): score_customers with the seasonal factor of the horizon.
+    """(scores, run_info notes, seasonal factor): score_customers with the seasonal factor of the horizon
+    (``interval=False``: without the CLV interval, which :func:`btyd_interval` then gives).
 
     The notes hold ``seasonality`` in words and ``seasonal_factor`` as a number (1 when none was applied), so that
     a rescore of the saved models (the what-if) reproduces the saved values."""
-    scores = score_customers(customers, fitted)
+    scores = score_customers(customers, fitted, interval=interval)
     if season is None:
         return scores, {"seasonality": f"not applied: {season_note}", "seasonal_factor": "1"}, 1.0
     factor = seasonal_factor(season, fitted.transaction_model, customers, observation_end,
@@ -50,6 +51,29 @@ def btyd_values(
     note = (f"applied: x{factor:.3f} to expected purchases and CLV over the {fitted.settings.horizon} after "
             f"{observation_end.date()}; {season_note}")
     return apply_seasonality(scores, factor), {"seasonality": note, "seasonal_factor": repr(float(factor))}, factor
+
+
+def btyd_interval(scored: pl.DataFrame, fitted: FittedModels, seasonal: float, _: Any = None) -> pl.DataFrame:
+    """customer_id, clv_lower, clv_upper of customers scored by :func:`btyd_values` without their interval (their
+    ``clv`` carries the seasonal factor ``seasonal``): the columns it would have given them. Where they cannot be
+    computed at all, nulls and the reason in the interval note, as score_customers leaves them. (The last argument
+    is the unused stop event of a :class:`~clvlens.pipeline.background.BackgroundTask`: the draws have their own
+    time budget.)"""
+    try:
+        return clv_interval_columns(scored, fitted, scored.get_column("clv").to_numpy(), seasonal)
+    except ClvlensError as exc:
+        fitted.interval_note = f"not available: {exc}"
+        return scored.select("customer_id", *(pl.lit(None, pl.Float64).alias(c) for c in ("clv_lower", "clv_upper")))
+
+
+def with_interval(customers: pl.DataFrame, interval: pl.DataFrame) -> pl.DataFrame:
+    """``customers`` with the columns of :func:`btyd_interval` joined, right after ``clv`` as score_customers
+    places them."""
+    bounds = [c for c in interval.columns if c != "customer_id"]
+    joined = customers.join(interval, on="customer_id", how="left")
+    order = [c for c in customers.columns if c not in bounds]
+    at = order.index("clv") + 1
+    return joined.select(*order[:at], *bounds, *order[at:])
 
 
 def ml_values(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,16 @@ from clvlens.pipeline.learning import (
 )
 from clvlens.pipeline.lines_write import LinesWrite
 from clvlens.pipeline.modeling import FittedModels, ModelSettings, fit_models, identification_note, save_models
-from clvlens.pipeline.refresh import btyd_values, estimate, ltv_basis, ml_values, value_info, value_strategy
+from clvlens.pipeline.refresh import (
+    btyd_interval,
+    btyd_values,
+    estimate,
+    ltv_basis,
+    ml_values,
+    value_info,
+    value_strategy,
+    with_interval,
+)
 from clvlens.pipeline.workspace import (
     fault_point,
     remove_unused_folder,
@@ -220,7 +230,7 @@ def _compute_beside(
     beside += [classifiers] if classifiers is not None else []
 
     report(STEPS[2])
-    fitted = None
+    fitted, scored, interval = None, None, None
     # the seasonal index reads only the transactions: estimated beside the fits, taken before the values need it
     seasonality = BackgroundTask(lambda _: estimate(observed, period.observation_end), "seasonality").start()
     seasonal, value_notes = 1.0, {}
@@ -232,9 +242,9 @@ def _compute_beside(
         season, season_note = seasonality.result()
         scores, value_notes, seasonal = btyd_values(
             observed, customers, fitted, observation_end=period.observation_end, season=season,
-            season_note=season_note,
+            season_note=season_note, interval=False,
         )
-        customers = customers.join(scores, on="customer_id", how="left")
+        customers = scored = customers.join(scores, on="customer_id", how="left")
     except ClvlensError as exc:
         skipped["models"] = str(exc)
         fitted = None  # fitted but not scorable: later stages must not expect the model columns
@@ -263,6 +273,11 @@ def _compute_beside(
     # from here on the run's memory is below its peak and the scorecard is usually done: the cleaned lines are
     # written to the workspace on the second core (pipeline.lines_write)
     start_writing_lines()
+    if fitted is not None and scored is not None:
+        # the CLV interval's parameter draws take seconds at a million customers and no stage reads the bounds:
+        # drawn on the second core too (beside the ML stage they would add to its peak of memory)
+        interval = BackgroundTask(partial(btyd_interval, scored, fitted, seasonal), "clv-interval").start()
+        beside.append(interval)
     strategy = None
     health = None
     if fitted is not None:
@@ -277,6 +292,9 @@ def _compute_beside(
 
     report(STEPS[5])
     basket = None if "basket" in settings.skip else _basket(observed, customers, settings, skipped)
+
+    if interval is not None:
+        customers = with_interval(customers, interval.result())
 
     report(STEPS[6])
     card = None
