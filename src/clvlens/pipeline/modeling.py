@@ -338,10 +338,10 @@ def clv_interval_columns(
     customers: pl.DataFrame, fitted: FittedModels, clv: np.ndarray, factor: float = 1.0
 ) -> pl.DataFrame:
     """customer_id, clv_lower and clv_upper: the interval of :func:`score_customers`, apart (a run draws it on a
-    second thread while its ML model trains: see pipeline.run). ``clv``: the customers' CLV, already multiplied by
-    ``factor`` (a seasonal factor), by which the bounds are multiplied too, before they are kept around ``clv``:
-    the same numbers as scaling the bounds of :func:`score_customers` afterwards, as min and max commute with a
-    positive factor."""
+    second thread beside its strategy and basket steps: see pipeline.run). ``clv``: the customers' CLV, already
+    multiplied by ``factor`` (a seasonal factor), by which the bounds are multiplied too, before they are kept
+    around ``clv``: the same numbers as scaling the bounds of :func:`score_customers` afterwards, as min and max
+    commute with a positive factor."""
     inputs = _ScoringInputs(customers, fitted)
     return customers.select("customer_id").with_columns(_interval_columns(inputs, fitted, clv, factor))
 

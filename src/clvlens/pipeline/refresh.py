@@ -53,12 +53,10 @@ def btyd_values(
     return apply_seasonality(scores, factor), {"seasonality": note, "seasonal_factor": repr(float(factor))}, factor
 
 
-def btyd_interval(scored: pl.DataFrame, fitted: FittedModels, seasonal: float, _: Any = None) -> pl.DataFrame:
+def btyd_interval(scored: pl.DataFrame, fitted: FittedModels, seasonal: float) -> pl.DataFrame:
     """customer_id, clv_lower, clv_upper of customers scored by :func:`btyd_values` without their interval (their
     ``clv`` carries the seasonal factor ``seasonal``): the columns it would have given them. Where they cannot be
-    computed at all, nulls and the reason in the interval note, as score_customers leaves them. (The last argument
-    is the unused stop event of a :class:`~clvlens.pipeline.background.BackgroundTask`: the draws have their own
-    time budget.)"""
+    computed at all, nulls and the reason in the interval note, as score_customers leaves them."""
     try:
         return clv_interval_columns(scored, fitted, scored.get_column("clv").to_numpy(), seasonal)
     except ClvlensError as exc:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -193,7 +192,8 @@ def _compute(
     settings: RunSettings, cleaned: CleanedData, report: Callable[[str], None],
     start_writing_lines: Callable[[], None],
 ) -> RunResult:
-    """Every stage from the summary to the scorecard (the workspace is written by the caller)."""
+    """Every stage from the summary to the scorecard. The workspace is written by the caller, its lines from the
+    strategy step on by ``start_writing_lines``."""
     period = resolve_period(cleaned.transactions, settings.time_unit, settings.observation_end, None, "D")
     observed = observed_until(cleaned.transactions, period.observation_end)
     check_holdout(settings.models.holdout, observed, period.observation_end)
@@ -276,7 +276,8 @@ def _compute_beside(
     if fitted is not None and scored is not None:
         # the CLV interval's parameter draws take seconds at a million customers and no stage reads the bounds:
         # drawn on the second core too (beside the ML stage they would add to its peak of memory)
-        interval = BackgroundTask(partial(btyd_interval, scored, fitted, seasonal), "clv-interval").start()
+        # (bounded by the draws' own time budget, pipeline.modeling.INTERVAL_SECONDS)
+        interval = BackgroundTask(lambda _: btyd_interval(scored, fitted, seasonal), "clv-interval").start()
         beside.append(interval)
     strategy = None
     health = None
