@@ -51,7 +51,8 @@ from clvlens.pipeline.refresh import (
     value_info,
     value_strategy,
 )
-from clvlens.pipeline.run import _strategy_tables, observed_until
+from clvlens.pipeline.run import observed_until
+from clvlens.pipeline.run_record import strategy_tables
 from clvlens.pipeline.workspace import (
     MODELS_FOLDER,
     read_table,
@@ -236,7 +237,7 @@ def refresh_values(
             update_models = _also_saving_activity(update_models, health)
     if "clv" in customers.columns:
         strategy, customers = value_strategy(observed, customers, settings)
-        tables.update(_strategy_tables(strategy))
+        tables.update(strategy_tables(strategy))
     info.update(value_info(settings, fitted))
     info.update(notes)
     with updating_models(folder, models=update_models is not None) as (connection, staging):
