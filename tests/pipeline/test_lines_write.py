@@ -6,6 +6,7 @@ where the data set is absent)."""
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import duckdb
@@ -21,13 +22,32 @@ def _writing() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "clvlens-write-lines" and t.is_alive()]
 
 
+@pytest.fixture
+def attempts(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """(table, outcome) of every write the lines' writer tries, through the real write_table."""
+    seen: list[tuple[str, str]] = []
+    real = lines_write.write_table
+
+    def recorded(connection: duckdb.DuckDBPyConnection, name: str, frame: object) -> None:
+        try:
+            real(connection, name, frame)
+        except duckdb.Error as exc:
+            seen.append((name, type(exc).__name__))
+            raise
+        seen.append((name, "written"))
+
+    monkeypatch.setattr(lines_write, "write_table", recorded)
+    return seen
+
+
 def test_the_workspace_holds_the_cleaned_lines_also_beyond_the_writes_memory(
-    tmp_path: Path, online_retail_csv: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, online_retail_csv: Path, monkeypatch: pytest.MonkeyPatch, attempts: list[tuple[str, str]]
 ) -> None:
     # 1 MB is far too little for the row groups of UCI's 540,000 lines: DuckDB refuses, and the table is written
     # again without the limit
     monkeypatch.setattr(lines_write, "WRITE_MEMORY", "1MB")
     result = run_pipeline(RunSettings(online_retail_csv, tmp_path / "ws", scorecard=False))
+    assert attempts[:2] == [("transactions", "OutOfMemoryException"), ("transactions", "written")]
     for name in lines_write.LINE_TABLES:
         written = read_table(tmp_path / "ws", name)
         cleaned = getattr(result.cleaned, name)
@@ -37,20 +57,30 @@ def test_the_workspace_holds_the_cleaned_lines_also_beyond_the_writes_memory(
     assert _writing() == []
 
 
-def test_a_run_that_fails_while_the_lines_are_written_leaves_nothing(tmp_path: Path, online_retail_csv: Path) -> None:
-    started: list[int] = []
+def test_a_run_that_fails_after_the_lines_write_started_leaves_nothing(
+    tmp_path: Path, online_retail_csv: Path, attempts: list[tuple[str, str]]
+) -> None:
+    databases: list[list[str]] = []
 
-    def fail_after_the_write_started(step: str) -> None:
+    def fail_in_the_basket_step(step: str) -> None:
         if step == STEPS[5]:
-            started.append(len(_writing()) + int(any(tmp_path.glob("ws/*.tmp"))))
+            _wait_for_a_write(attempts)
+            databases.append([p.name for p in (tmp_path / "ws").glob("*.tmp")])
             raise RuntimeError("stopped by the test")
 
     out = tmp_path / "ws"
     with pytest.raises(RuntimeError, match="stopped by the test"):
-        run_pipeline(RunSettings(online_retail_csv, out, scorecard=False), fail_after_the_write_started)
-    assert started and started[0] >= 1  # the write was under way, or its database was there
+        run_pipeline(RunSettings(online_retail_csv, out, scorecard=False), fail_in_the_basket_step)
+    assert ("transactions", "written") in attempts  # the lines were in the unfinished database
+    assert any(name.startswith("clvlens.duckdb.") for name in databases[0])
     assert _writing() == []  # the write had ended when the error reached the caller
     assert not out.exists()  # the folder the run created is gone, with the unfinished database
+
+
+def _wait_for_a_write(attempts: list[tuple[str, str]], seconds: float = 120.0) -> None:
+    deadline = time.monotonic() + seconds
+    while ("transactions", "written") not in attempts and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def test_abandon_interrupts_a_write_under_way(tmp_path: Path, online_retail: CleanedData) -> None:
