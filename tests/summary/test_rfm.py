@@ -156,3 +156,34 @@ def test_customer_attributes(cdnow: pl.DataFrame) -> None:
     assert table.height == 2_357
     assert table["orders"].sum() == cdnow.height
     assert set(table["cohort"].unique()) == {"1997-01", "1997-02", "1997-03"}
+
+
+def test_sums_do_not_depend_on_the_order_of_the_lines(online_retail) -> None:
+    """UCI Online Retail (a customer has up to thousands of lines): the summary's money columns are the same to the
+    bit whatever the order of the lines and on every run (engines add a group's values in an order that can change
+    between runs), and each customer's total is within a few units in the last place of the exact sum of its
+    lines (math.fsum)."""
+    import math
+
+    import numpy as np
+
+    lines = online_retail.transactions.select("customer_id", "timestamp", "amount")
+    end = "2011-09-09"
+    columns = ["monetary_value", "total_value", "first_value", "frequency_holdout", "monetary_value_holdout",
+               "value_holdout"]
+
+    def summary(frame: pl.DataFrame) -> pl.DataFrame:
+        table = rfm_summary(frame, time_unit="W", observation_end="2011-12-09", calibration_end=end)
+        return table.sort("customer_id").select("customer_id", *columns)
+
+    first = summary(lines)
+    for frame in (lines.reverse(), lines.sample(fraction=1.0, shuffle=True, seed=5), lines):
+        again = summary(frame)
+        for column in columns:
+            assert again[column].equals(first[column]), column
+
+    calibration = lines.filter(pl.col("timestamp") < datetime(2011, 9, 10))
+    exact = calibration.group_by("customer_id").agg(pl.col("amount")).sort("customer_id")
+    exact_totals = np.array([math.fsum(values) for values in exact.get_column("amount").to_list()])
+    totals = first.join(exact.select("customer_id"), on="customer_id", how="right").get_column("total_value")
+    assert np.all(np.abs(totals.to_numpy() - exact_totals) <= 4 * np.spacing(np.abs(exact_totals)))

@@ -225,14 +225,15 @@ def summary_expression(lazy: Any, period: SummaryPeriod) -> Any:
         return _customer_summary(_merge_transactions(frame, period.merge), period.observation_end, period)
     cal_exclusive = end_exclusive(period.calibration_end)
     calibration = _merge_transactions(frame.filter(nw.col("timestamp") < nw.lit(cal_exclusive)), period.merge)
+    holdout_periods = _merge_transactions(frame.filter(nw.col("timestamp") >= nw.lit(cal_exclusive)), period.merge)
     holdout = (
-        _merge_transactions(frame.filter(nw.col("timestamp") >= nw.lit(cal_exclusive)), period.merge)
-        .group_by("customer_id")
-        .agg(
-            nw.len().alias("frequency_holdout"),
-            nw.col("amount").mean().alias("monetary_value_holdout"),
-            nw.col("amount").sum().alias("value_holdout"),
+        _summed(holdout_periods.with_columns(_amount_parts("amount")).group_by("customer_id"), "amount",
+                nw.len().alias("frequency_holdout"))
+        .with_columns(
+            nw.col("amount").alias("value_holdout"),
+            (nw.col("amount") / nw.col("frequency_holdout")).alias("monetary_value_holdout"),
         )
+        .select("customer_id", "frequency_holdout", "monetary_value_holdout", "value_holdout")
     )
     summary = _customer_summary(calibration, period.calibration_end, period)
     return summary.join(holdout, on="customer_id", how="left").with_columns(
@@ -246,24 +247,53 @@ def summary_expression(lazy: Any, period: SummaryPeriod) -> Any:
 def _merge_transactions(frame: Any, merge: str | None) -> Any:
     stamp = nw.col("timestamp")
     moment = _period_start(stamp, merge) if merge else stamp
-    return (
-        frame.select(nw.col("customer_id"), moment.alias("period"), nw.col("amount").cast(nw.Float64))
-        .group_by("customer_id", "period")
-        .agg(nw.col("amount").sum())
-    )
+    lines = frame.select(nw.col("customer_id"), moment.alias("period"), nw.col("amount").cast(nw.Float64))
+    return _summed(lines.with_columns(_amount_parts("amount")).group_by("customer_id", "period"), "amount")
+
+
+#: the grids an amount is cut on for sums that do not depend on the order of their terms (see _amount_parts)
+_COARSE, _FINE = 2.0**20, 2.0**40
+_PARTS = ("_coarse", "_fine", "_rest")
+
+
+def _amount_parts(column: str) -> list[Any]:
+    """``column`` as three parts whose sums do not depend on the order of the terms: engines add a group's values
+    in an order that can change from run to run (Polars across its threads), and a float sum's last bit with it,
+    which the Gamma-Gamma fit and every CLV would carry on.
+
+    ``coarse`` is the value rounded to a multiple of 2^-20, ``fine`` the remainder rounded to a multiple of 2^-40,
+    ``rest`` what is left (below 2^-41; zero for values of 4096 and more). Each subtraction is exact (its operands
+    are within a factor of two of each other, or one is zero), so the parts add up to the value exactly. Sums of
+    multiples of 2^-20 below 2^33 (8.6e9) and of multiples of 2^-40 below 2^13 are exact in float64, in any
+    order; the sum of the rests can differ in its last bits, about 2^-94 per term, far below the last bit of any
+    total above 2^-20. The total is (coarse + fine) + rest: the sum correctly rounded up to that rest, and the same
+    numbers run after run.
+    """
+    value = nw.col(column)
+    coarse = (value * _COARSE).round(0) / _COARSE
+    fine = ((value - coarse) * _FINE).round(0) / _FINE
+    return [coarse.alias(_PARTS[0]), fine.alias(_PARTS[1]), (value - coarse - fine).alias(_PARTS[2])]
+
+
+def _summed(grouped: Any, column: str, *aggregations: Any) -> Any:
+    """``grouped`` (a group-by of a frame with :func:`_amount_parts` of ``column``) aggregated by
+    ``aggregations`` and ``column``'s sum, added up from its parts."""
+    coarse, fine, rest = (nw.col(part) for part in _PARTS)
+    totals = grouped.agg(*aggregations, *(nw.col(part).sum() for part in _PARTS))
+    return totals.with_columns(((coarse + fine) + rest).alias(column)).drop(*_PARTS)
 
 
 def _customer_summary(per_period: Any, end: datetime, period: SummaryPeriod) -> Any:
     unit = period.unit
     whole = period.periods == "whole"
     reference = anchor(end, period.merge, unit.base if whole else None)
-    customers = per_period.group_by("customer_id").agg(
+    customers = _summed(
+        per_period.with_columns(_amount_parts("amount")).group_by("customer_id"), "amount",
         nw.col("period").min().alias("first_purchase"),
         nw.col("period").max().alias("last_purchase"),
         nw.len().alias("transactions"),
-        nw.col("amount").sum().alias("total_value"),
         nw.col("amount").first(order_by="period").alias("first_value"),
-    )
+    ).rename({"amount": "total_value"})
     first, last = nw.col("first_purchase"), nw.col("last_purchase")
     if whole:
         first, last = _period_start(first, unit.base), _period_start(last, unit.base)
