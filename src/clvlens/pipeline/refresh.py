@@ -55,13 +55,9 @@ def btyd_values(
 
 def btyd_interval(scored: pl.DataFrame, fitted: FittedModels, seasonal: float) -> pl.DataFrame:
     """customer_id, clv_lower, clv_upper of customers scored by :func:`btyd_values` without their interval (their
-    ``clv`` carries the seasonal factor ``seasonal``): the columns it would have given them. Where they cannot be
-    computed at all, nulls and the reason in the interval note, as score_customers leaves them."""
-    try:
-        return clv_interval_columns(scored, fitted, scored.get_column("clv").to_numpy(), seasonal)
-    except ClvlensError as exc:
-        fitted.interval_note = f"not available: {exc}"
-        return scored.select("customer_id", *(pl.lit(None, pl.Float64).alias(c) for c in ("clv_lower", "clv_upper")))
+    ``clv`` carries the seasonal factor ``seasonal``): the columns it would have given them, nulls included where
+    no interval can be drawn (the reason is then in the interval note)."""
+    return clv_interval_columns(scored, fitted, scored.get_column("clv").to_numpy(), seasonal)
 
 
 def with_interval(customers: pl.DataFrame, interval: pl.DataFrame) -> pl.DataFrame:

@@ -271,8 +271,8 @@ def _compute_beside(
     start_writing_lines()
     if fitted is not None and scored is not None:
         # the CLV interval's parameter draws take seconds at a million customers and no stage reads the bounds:
-        # drawn on the second core too (beside the ML stage they would add to its peak of memory)
-        # (bounded by the draws' own time budget, pipeline.modeling.INTERVAL_SECONDS)
+        # drawn on the second core too, within their own time budget (pipeline.modeling.INTERVAL_SECONDS); beside
+        # the ML stage they would add to its peak of memory
         interval = BackgroundTask(lambda _: btyd_interval(scored, fitted, seasonal), "clv-interval").start()
         beside.append(interval)
     strategy = None
