@@ -152,7 +152,7 @@ def run(
         int,
         typer.Option("--scorecard-sample", min=0,
                      help="Customers the scorecard scores (a reproducible sample); 0 = every customer."),
-    ] = 50_000,
+    ] = 25_000,
 ) -> None:
     """Clean a transaction log, fit the models, build the strategy tables, write the workspace and its report."""
     from clvlens.data.schema import parse_mapping_option
