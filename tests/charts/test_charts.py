@@ -136,3 +136,14 @@ def test_every_number_in_an_insight_is_the_workspace_number(name: str, request: 
     for card in cards:
         assert card.value == pytest.approx(kpis[card.name], rel=1e-12)
         assert card.shown in {fmt.money(kpis[card.name]), fmt.percent(kpis[card.name]), fmt.count(kpis[card.name])}
+
+
+@pytest.mark.parametrize("name", ["uci_workspace", "demo_workspace"])
+def test_revenue_at_risk_at_its_cap_is_called_the_whole_projected_value(name: str,
+                                                                        request: pytest.FixtureRequest) -> None:
+    """The KPI is capped at the projected value (analytics.kpis); a capped figure is said to be the cap."""
+    with Workspace.open(request.getfixturevalue(name)) as ws:
+        at_risk, projected = ws.kpi("revenue_at_risk"), ws.kpi("projected_revenue")
+        risk = next(i for i in charts.insights(ws) if i.key == "risk")
+    assert at_risk is not None and projected is not None and 0 < at_risk <= projected
+    assert ("the whole projected revenue" in risk.text) == (at_risk == projected), (at_risk, projected, risk.text)

@@ -133,6 +133,21 @@ def test_headline_says_margin_and_horizon(margin_workspace: Path, cdnow_sample: 
     assert "Projected margin over 6M (CLV, discounted)" in labels and "Margin at risk over 6M" in labels
 
 
+def test_report_and_summary_cards_say_margin_and_horizon(margin_workspace: Path) -> None:
+    """The cards and sentences the report, the dashboard and the CLI's plain summary show carry the run's basis:
+    a 6M margin run's revenue at risk is not 'per year' nor 'revenue'."""
+    from clvlens import charts
+    from clvlens.workspace import Workspace
+
+    with Workspace.open(margin_workspace) as ws:
+        cards = {card.name: card for card in charts.headline(ws)}
+        risk = next(i for i in charts.insights(ws) if i.key == "risk")
+    assert cards["revenue_at_risk"].label == "Margin at risk over 6M"
+    assert cards["projected_revenue"].label == "Projected margin over 6M (CLV)"
+    assert "6M" in cards["revenue_at_risk"].definition and "margin 0.3" in cards["projected_revenue"].definition
+    assert "of margin over the next 6M" in risk.text and "year" not in risk.text
+
+
 def test_steps_carry_the_settings_over_and_refresh_what_depends_on_them(margin_workspace: Path) -> None:
     before = read_table(margin_workspace, "customers")
     fit_workspace(margin_workspace)  # no settings given: the workspace's 6M and margin 0.3 carry over

@@ -44,8 +44,8 @@ def test_run_prints_stage_times_records_skips_and_writes_the_report(cdnow_run) -
     text = completed.stdout
     for heading in ("What the run found", "Where the results are", "Next", f"report:  {out / 'report.html'}"):
         assert heading in text
-    assert "Projected revenue (CLV): $" in text  # CDNOW is in US dollars
-    assert "- what the customers are expected to spend over the horizon" in text
+    assert "Projected revenue over 12M (CLV): $" in text  # CDNOW is in US dollars
+    assert "- what the customers are expected to spend over the next 12M (the sum of CLV)" in text
     # piped output is not wrapped at 80 columns: the long lines stay whole
     assert max(len(line) for line in text.splitlines()) > 120
     assert f"clvlens export {out} --to xlsx" in text

@@ -17,12 +17,13 @@ from clvlens.charts.theme import Formatter, formatter_for
 if TYPE_CHECKING:
     from clvlens.workspace import Workspace
 
-# (KPI name, label, kind) in the order the report and the CLI show them
+# (KPI name, label, kind) in the order the report and the CLI show them; the value KPIs' labels and definitions
+# name the run's horizon and whether a margin was applied (see `_value_words`)
 HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("customers", "Customers", "count"),
     ("historical_revenue", "Historical revenue", "money"),
-    ("projected_revenue", "Projected revenue (CLV)", "money"),
-    ("revenue_at_risk", "Revenue at risk (per year)", "money"),
+    ("projected_revenue", "Projected {noun} over {horizon} (CLV)", "money"),
+    ("revenue_at_risk", "{Noun} at risk over {horizon}", "money"),
     ("opportunity_gap", "Opportunity gap", "money"),
     ("top_10pct_share", "Top 10% of customers hold", "percent"),
     ("one_time_buyer_share", "One-time buyers", "percent"),
@@ -31,8 +32,11 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
 PLAIN_DEFINITIONS: dict[str, str] = {
     "customers": "distinct customers with at least one kept purchase",
     "historical_revenue": "what the customers spent up to the observation end",
-    "projected_revenue": "what the customers are expected to spend over the horizon (the sum of CLV)",
-    "revenue_at_risk": "yearly revenue of fading customers that is expected to be lost if nothing is done",
+    "projected_revenue": "what the customers are expected to spend over the next {horizon}{margin} (the sum of "
+    "CLV)",
+    "revenue_at_risk": "{noun} the fading customers (At-Risk and Critical Churn) are expected to stop bringing over "
+    "the next {horizon} if nothing is done, from what they used to spend and their chance of fading; at most the "
+    "projected {noun}",
     "opportunity_gap": "extra value if every Growth customer reached the typical High-Value customer",
     "top_10pct_share": "share of projected value held by the 10% most valuable customers",
     "one_time_buyer_share": "customers who bought on a single day only",
@@ -75,8 +79,19 @@ def headline(workspace: Workspace) -> list[Kpi]:
                 Kpi("historical_revenue", "Historical revenue", totals["historical_revenue"],
                     fmt.money(totals["historical_revenue"]), PLAIN_DEFINITIONS["historical_revenue"])]
     values = dict(zip(kpis.get_column("name").to_list(), kpis.get_column("value").to_list(), strict=True))
-    return [Kpi(name, label, float(values[name]), format_value(fmt, kind, float(values[name])),
-                PLAIN_DEFINITIONS[name]) for name, label, kind in HEADLINE if values.get(name) is not None]
+    words = _value_words(workspace)
+    return [Kpi(name, label.format(**words), float(values[name]), format_value(fmt, kind, float(values[name])),
+                PLAIN_DEFINITIONS[name].format(**words))
+            for name, label, kind in HEADLINE if values.get(name) is not None]
+
+
+def _value_words(workspace: Workspace) -> dict[str, str]:
+    """The words that state the projected values' basis: the horizon, and 'margin' where one was applied (the
+    value KPIs are on the basis of CLV, analytics.kpis.ValueBasis)."""
+    info = workspace.run_info
+    noun = "revenue" if info.margin is None or info.margin == 1 else "margin"
+    margin = "" if noun == "revenue" else f", times the margin {info.margin:g}"
+    return {"noun": noun, "Noun": noun.capitalize(), "horizon": info.horizon, "margin": margin}
 
 
 def insights(workspace: Workspace) -> list[Insight]:
@@ -112,14 +127,21 @@ def _risk(ws: Workspace, fmt: Formatter) -> Insight | None:
     segment = _segment(ws, "At-Risk")
     if at_risk is None or value is None or segment is None:
         return None
+    words = _value_words(ws)
+    fading = (f"Capital at risk: {fmt.money(at_risk)} of {words['noun']} over the next {words['horizon']} is "
+              "expected to fade")
+    projected = ws.kpi("projected_revenue")
+    if projected is not None and projected > 0 and at_risk >= projected:
+        # the KPI is capped at the projected value (analytics.kpis): say so rather than let it read as a forecast
+        fading += (f", the whole projected {words['noun']} (the most it can be: what the fading customers used to "
+                   f"spend in {words['horizon']}, weighted by their chance of fading, is more than the whole base is "
+                   "projected to spend)")
     customers = segment["customers"]
     if customers == 0:
-        return Insight("risk", f"Capital at risk: {fmt.money(at_risk)} of yearly revenue is expected to fade; no "
-                       "high-value customer is currently below the health cut (At-Risk is empty).",
-                       {"revenue_at_risk": at_risk})
-    return Insight("risk", f"Capital at risk: {fmt.money(at_risk)} of yearly revenue is expected to fade, and "
-                   f"{fmt.count(customers)} valuable customers whose activity is dropping (At-Risk) hold "
-                   f"{fmt.money(value)} of projected value: win them back first.",
+        return Insight("risk", f"{fading}. No high-value customer is currently below the health cut (At-Risk is "
+                       "empty).", {"revenue_at_risk": at_risk})
+    return Insight("risk", f"{fading}. {fmt.count(customers)} valuable customers whose activity is dropping "
+                   f"(At-Risk) hold {fmt.money(value)} of projected value: win them back first.",
                    {"revenue_at_risk": at_risk, "at_risk_customers": customers, "at_risk_projected_value": value})
 
 
