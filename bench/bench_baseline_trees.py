@@ -3,7 +3,7 @@
     python bench/bench_baseline_trees.py /tmp/clvlens-scale/scale_100000.parquet CDNOW --repeat 3
 
 For each source (a file `clvlens run` reads, or CDNOW for the shared CDNOW master file) the scorecard's own set-up
-is rebuilt as in bench/bench_scorecard_train.py: its sample (DEFAULT_SAMPLE customers), the calibration end a
+is rebuilt as in bench/bench_scorecard_train.py: its sample of DEFAULT_SAMPLE customers, the calibration end a
 quarter of the observed span before the last day, and the baseline's training table at the calibration end minus the
 holdout for at most DEFAULT_TRAIN_SIZE (15,000) of the sampled customers, the table the scorecard trains on. The
 baseline with the seeds' definition (200 trees of depth 3, learning rate 0.05) is then fitted both ways,
@@ -11,7 +11,8 @@ alternating, ``--repeat`` times each: with the trees grown by clvlens (ml/_exact
 scikit-learn's GradientBoostingRegressor. Reported: the fit's CPU seconds (median; CPU is the steadier figure on a
 shared machine) and their ratio; the largest difference of the two fits' log-scale predictions on the training rows;
 the share of scored customers (features at the calibration end) given the same prediction (within 1e-9); and the
-holdout Gini (normalised) and MAE of value of each. """
+holdout Gini (normalised) and MAE of value of each.
+"""
 
 from __future__ import annotations
 

@@ -4,14 +4,15 @@
         --sizes 8000,10000,12000,15000,20000 --draws 4
 
 For each source (a file `clvlens run` reads, or CDNOW for the shared CDNOW master file) the scorecard's own set-up
-is rebuilt: its sample (DEFAULT_SAMPLE customers, every customer when fewer), the calibration end a quarter of the
+is rebuilt: its sample of DEFAULT_SAMPLE customers (every customer when fewer), the calibration end a quarter of the
 observed span before the last day, the training table at the calibration end minus the holdout for every sampled
 customer seen by then. Each ML contender (baseline GBR with the seeds' definition, LightGBM, two-part) is then
 trained on ``--draws`` simple random subsets of each size (seeded) and on the whole table, and scored on the same
 customers as the scorecard: the holdout Gini (normalised) and MAE of value, their mean and spread over the draws,
 and the training CPU seconds. The last column is the scorecard's own standard error of the figure over the scored
 customers (which holds the model fixed): a size is "enough" when the mean over draws is within about one such error
-of the larger sizes' mean. CPU time is the steadier cost figure on a shared machine. """
+of the larger sizes' mean. CPU time is the steadier cost figure on a shared machine.
+"""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def _load(source: str) -> pl.DataFrame:
 
 
 def scorecard_setup(source: str, train_size: int | None) -> tuple[Any, pl.DataFrame]:
-    """The scorecard's own set-up for a source: the contenders' context (its sample (DEFAULT_SAMPLE customers), the
+    """The scorecard's own set-up for a source: the contenders' context (its sample of DEFAULT_SAMPLE customers, the
     calibration end a quarter of the observed span before the last day, ML training on at most ``train_size``
     customers) and the sample's summary with the holdout columns."""
     from clvlens.analytics.evaluation.predictors import Context
