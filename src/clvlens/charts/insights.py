@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from clvlens.analytics.kpis import ValueBasis
 from clvlens.charts.theme import Formatter, formatter_for
 
 if TYPE_CHECKING:
@@ -89,9 +90,10 @@ def _value_words(workspace: Workspace) -> dict[str, str]:
     """The words that state the projected values' basis: the horizon, and 'margin' where one was applied (the
     value KPIs are on the basis of CLV, analytics.kpis.ValueBasis)."""
     info = workspace.run_info
-    noun = "revenue" if info.margin is None or info.margin == 1 else "margin"
-    margin = "" if noun == "revenue" else f", times the margin {info.margin:g}"
-    return {"noun": noun, "Noun": noun.capitalize(), "horizon": info.horizon, "margin": margin}
+    margin = 1.0 if info.margin is None else info.margin
+    noun = ValueBasis(horizon=info.horizon, margin=margin).noun
+    margin_words = "" if margin == 1 else f", times the margin {margin:g}"
+    return {"noun": noun, "Noun": noun.capitalize(), "horizon": info.horizon, "margin": margin_words}
 
 
 def insights(workspace: Workspace) -> list[Insight]:
