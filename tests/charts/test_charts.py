@@ -48,6 +48,25 @@ def test_every_chart_builds_from_workspace_tables(name: str, request: pytest.Fix
     assert figures["roadmap_value"].layout.xaxis.tickprefix == symbol
 
 
+def test_each_chart_carries_plotly_white_for_the_traces_it_draws(demo_workspace: Path) -> None:
+    """The theme's template is plotly_white cut to the figure's trace types: the layout and the defaults of every
+    trace type drawn must be plotly_white's own, or a chart would look different from the whole template's."""
+    import plotly.io as pio
+
+    white = pio.templates["plotly_white"].to_plotly_json()
+    with Workspace.open(demo_workspace) as ws:
+        figures = _figures(ws)
+    drawn = set()
+    for key, fig in figures.items():
+        template = fig.to_plotly_json()["layout"]["template"]
+        assert template["layout"] == white["layout"], key
+        for trace in fig.data:
+            drawn.add(trace.type)
+            assert template["data"].get(trace.type) == white["data"][trace.type], f"{key}: {trace.type}"
+        assert len(template["data"]) < len(white["data"]), f"{key}: carries the whole template"
+    assert {"bar", "scatter", "heatmap", "choropleth"} <= drawn
+
+
 def test_maps_use_the_shipped_geometry(uci_workspace: Path, demo_workspace: Path) -> None:
     with Workspace.open(demo_workspace) as ws:
         brazil = charts.region_map(ws.regions(), charts.formatter_for(ws.currency))

@@ -12,6 +12,7 @@ import pytest
 from clvlens.models import BetaGeo, GammaGamma, ModifiedBetaGeo, ParetoNBD, customer_lifetime_value
 from clvlens.models import paretonbd as pareto_module
 from clvlens.models._base import BaseModel
+from clvlens.models._pareto_likelihood import pair_terms
 from clvlens.models.clv import Histories, _discounted_purchases, _grid, alive_and_expected
 
 REL = 1e-12
@@ -138,10 +139,10 @@ def test_pareto_terms_of_both_pair_kinds_at_once_are_the_same_to_the_bit(master,
     assert data["pairs"][0].size < data["pairs_tx"][0].size + data["pairs_T"][0].size
     theta = model._pvec()
     for params in (theta, theta * np.array([0.5, 2.0, 3.0, 0.3])):
-        together = pareto_module._pair_terms(*params, data["pairs"])
+        together = pair_terms(*params, data["pairs"])
         union = {(a, b): i for i, (a, b) in enumerate(zip(*data["pairs"], strict=True))}
         for kind in ("tx", "T"):
-            alone = pareto_module._pair_terms(*params, data[f"pairs_{kind}"])
+            alone = pair_terms(*params, data[f"pairs_{kind}"])
             ux, ut = data[f"pairs_{kind}"]
             # each distinct pair of this kind, found in the union
             where = np.array([union[(a, b)] for a, b in zip(ux, ut, strict=True)])

@@ -49,3 +49,19 @@ def test_connection_formula_serves_the_no_dropout_ridge_accurately():
     assert served.mean() > 0.7  # only c - 1 - b near an integer or in (0, 0.5) is left to the fraction
     np.testing.assert_allclose(np.log(values[served]), _reference(b[served], c[served], z[served]), rtol=1e-12)
     np.testing.assert_allclose(log_hyp2f1_one(b, c, z), _reference(b, c, z), rtol=1e-11, atol=1e-13)
+
+
+def test_connection_formula_sums_past_the_trough_of_its_terms():
+    """With g = c - 1 - b > 1 and z not very near 1 the series in 1 - z falls into a trough before k = g and grows
+    again after it, up to k = (b y + g - 1) / (1 - y); stopping in the trough was 1.1% off at (27.8, 85.6, 0.767)."""
+    rng = np.random.default_rng(11)
+    n = 200
+    b = rng.uniform(1.0, 60.0, n)
+    c = b + 1.0 + rng.uniform(2.0, 200.0, n)
+    z = rng.uniform(0.75, 0.99, n)
+    values, served = _near_one(b, c, z)
+    assert served.sum() > n / 3
+    np.testing.assert_allclose(np.log(values[served]), _reference(b[served], c[served], z[served]), rtol=1e-11)
+    np.testing.assert_allclose(log_hyp2f1_one(b, c, z), _reference(b, c, z), rtol=1e-11, atol=1e-13)
+    case = np.array([27.79460558893994]), np.array([85.60923052743391]), np.array([0.7673973176563235])
+    assert log_hyp2f1_one(*case)[0] == pytest.approx(_reference(*case)[0], rel=1e-12)

@@ -89,11 +89,30 @@ def _base_template() -> Any:
     return pio.templates["plotly_white"]
 
 
+#: trace types whose template defaults every figure carries, so that a bar or line added after :func:`style` is
+#: drawn as plotly_white draws it too
+COMMON_TRACES = frozenset({"bar", "scatter"})
+
+
+@lru_cache(maxsize=32)
+def template_for(trace_types: frozenset[str]) -> Any:
+    """plotly_white's layout with its trace defaults for ``trace_types`` alone.
+
+    The whole template holds defaults for 24 trace types; a figure copies its template when it is set and again
+    when it is written out, so carrying them all costs about 20 ms a figure (a quarter of a report's build) and
+    7 kB of page per chart. Defaults of a trace type apply only to traces of that type, so a figure drawn with
+    the defaults of the types it holds looks exactly as with the whole template."""
+    import plotly.graph_objects as go
+
+    full = _base_template()
+    return go.layout.Template(layout=full.layout, data={kind: full.data[kind] for kind in sorted(trace_types)})
+
+
 def style(fig: Any, title: str, *, height: int = 420, legend: bool = True, subtitle: str | None = None) -> Any:
     """Apply the clvlens theme to a figure in place and return it."""
     text = title if not subtitle else f"{title}<br><sup>{subtitle}</sup>"
     fig.update_layout(
-        template=_base_template(),
+        template=template_for(COMMON_TRACES | {trace.type for trace in fig.data}),
         title={"text": text, "x": 0.01, "xanchor": "left", "font": {"size": 17}},
         font={"family": FONT, "size": 12, "color": "#222"},
         colorway=list(SEQUENCE),

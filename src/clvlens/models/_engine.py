@@ -125,14 +125,21 @@ class _Objective:
             v = -ll / self.n + pen_value
             gphi = -g * theta / self.n + pen_grad
         else:
-            # forward differences (k + 1 evaluations); accurate to ~1e-8, ample for the 1e-5 tolerance
-            v = self.value(phi)
-            h = 1e-7
-            gphi = np.empty_like(phi)
-            for i in range(phi.size):
-                e = np.zeros_like(phi)
-                e[i] = h
-                gphi[i] = (self.value(phi + e) - v) / h
+            return self.difference_grad(phi)
+        if not (np.isfinite(v) and np.all(np.isfinite(gphi))):
+            return 1e300, np.zeros_like(phi)
+        return float(v), gphi
+
+    def difference_grad(self, phi: np.ndarray) -> tuple[float, np.ndarray]:
+        """The value and its gradient by forward differences (k + 1 evaluations; accurate to ~1e-8, ample for the
+        1e-5 tolerance)."""
+        v = self.value(phi)
+        h = 1e-7
+        gphi = np.empty_like(phi)
+        for i in range(phi.size):
+            e = np.zeros_like(phi)
+            e[i] = h
+            gphi[i] = (self.value(phi + e) - v) / h
         if not (np.isfinite(v) and np.all(np.isfinite(gphi))):
             return 1e300, np.zeros_like(phi)
         return float(v), gphi
@@ -175,8 +182,10 @@ def _lbfgs(obj: _Objective, x0: np.ndarray, maxiter: int = 500) -> optimize.Opti
     bounds = [(-bound, bound)] * x0.size
     from scipy import optimize  # here, not at import: scipy.optimize costs a CLI call that fits nothing
 
+    # a model may keep L-BFGS-B on difference gradients (see BaseModel._lbfgs_by_differences)
+    gradient = obj.difference_grad if getattr(obj.model, "_lbfgs_by_differences", False) else obj.grad
     return optimize.minimize(
-        obj.grad, x0, jac=True, method="L-BFGS-B", bounds=bounds,
+        gradient, x0, jac=True, method="L-BFGS-B", bounds=bounds,
         options={"maxiter": maxiter, "ftol": 1e-13, "gtol": 1e-9, "maxcor": 20},
     )
 
