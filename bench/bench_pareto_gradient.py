@@ -45,10 +45,11 @@ def main() -> None:
     from clvlens.models import ParetoNBD
     from clvlens.pipeline.run import build_customer_table
 
-    print("| source | customers | gradient | best CPU s | evaluations | log-likelihood | params rel diff | SE rel diff |")
+    print("| source | customers | gradient | best CPU s | evaluations | log-likelihood | params rel diff "
+          "| SE rel diff |")
     print("|---|---:|---|---:|---:|---:|---:|---:|")
     for spec in args.sources:
-        path, form, unit = (spec.split(":") + ["auto", "W"])[:3]
+        path, form, unit = [*spec.split(":"), "auto", "W"][:3]
         customers = build_customer_table(load_source(path, format=form).transactions, unit, None)
         columns = [customers[c].to_numpy().astype(float) for c in ("frequency", "recency", "T")]
         analytic, analytic_s = _fit(columns, unit, args.repeat)

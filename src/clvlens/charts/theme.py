@@ -99,8 +99,8 @@ def template_for(trace_types: frozenset[str]) -> Any:
     """plotly_white's layout with its trace defaults for ``trace_types`` alone.
 
     The whole template holds defaults for 24 trace types; a figure copies its template when it is set and again
-    when it is written out, so carrying them all costs about 20 ms a figure (a quarter of a report's build) and
-    7 kB of page per chart. Defaults of a trace type apply only to traces of that type, so a figure drawn with
+    when it is written out, so carrying them all cost about 20 ms a figure (up to a quarter of a report's build)
+    and 7 kB of page per chart. Defaults of a trace type apply only to traces of that type, so a figure drawn with
     the defaults of the types it holds looks exactly as with the whole template."""
     import plotly.graph_objects as go
 

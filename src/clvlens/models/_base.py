@@ -211,8 +211,10 @@ class BaseModel:
     _column_names: ClassVar[tuple[str, ...]] = ()
     #: above this many unique rows the engine warm-starts from a deterministic subsample
     _subsample_above: ClassVar[int] = 200_000
-    #: True when ``_loglik_grad`` is implemented (otherwise central finite differences are used)
+    #: True when ``_loglik_grad`` is implemented (otherwise forward finite differences are used)
     _analytic_gradient: ClassVar[bool] = False
+    #: True to keep L-BFGS-B on forward differences even with ``_loglik_grad`` (see ParetoNBD)
+    _lbfgs_by_differences: ClassVar[bool] = False
     #: True when ``_loglik_hessian`` (total log-likelihood, gradient and Hessian) is implemented
     _analytic_hessian: ClassVar[bool] = False
     #: parameters whose move "up" or "down" leads toward a model without dropout (identification diagnostics)

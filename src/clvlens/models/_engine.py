@@ -182,8 +182,7 @@ def _lbfgs(obj: _Objective, x0: np.ndarray, maxiter: int = 500) -> optimize.Opti
     bounds = [(-bound, bound)] * x0.size
     from scipy import optimize  # here, not at import: scipy.optimize costs a CLI call that fits nothing
 
-    # a model may keep L-BFGS-B on difference gradients (see BaseModel._lbfgs_by_differences)
-    gradient = obj.difference_grad if getattr(obj.model, "_lbfgs_by_differences", False) else obj.grad
+    gradient = obj.difference_grad if obj.model._lbfgs_by_differences else obj.grad
     return optimize.minimize(
         gradient, x0, jac=True, method="L-BFGS-B", bounds=bounds,
         options={"maxiter": maxiter, "ftol": 1e-13, "gtol": 1e-9, "maxcor": 20},
