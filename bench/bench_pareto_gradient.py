@@ -49,7 +49,8 @@ def main() -> None:
           "| SE rel diff |")
     print("|---|---:|---|---:|---:|---:|---:|---:|")
     for spec in args.sources:
-        path, form, unit = [*spec.split(":"), "auto", "W"][:3]
+        parts = spec.split(":")
+        path, form, unit = parts[0], *(parts[1:] + ["auto", "W"][len(parts) - 1:])[:2]
         customers = build_customer_table(load_source(path, format=form).transactions, unit, None)
         columns = [customers[c].to_numpy().astype(float) for c in ("frequency", "recency", "T")]
         analytic, analytic_s = _fit(columns, unit, args.repeat)
