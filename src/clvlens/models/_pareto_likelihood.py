@@ -43,6 +43,10 @@ def pair_terms(r: float, alpha: float, s: float, beta: float, pairs: list[np.nda
 def per_unit_loglik(params: np.ndarray, data: dict[str, Any], terms: np.ndarray) -> np.ndarray:
     """FH05 eq. (22) of each distinct (x, t_x, T) unit of ``data`` from its pairs' ``terms``."""
     constant, l1, l2, _, _ = _unit_parts(params, data, terms)
+    return _combined(constant, l1, l2, data)
+
+
+def _combined(constant: np.ndarray, l1: np.ndarray, l2: np.ndarray, data: dict[str, Any]) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         return constant[data["xi"]] + np.logaddexp(l1, l2)
 
@@ -182,9 +186,7 @@ def loglik_and_gradient(params: np.ndarray, data: dict[str, Any],
         rows = slice(start, start + PAIR_BLOCK)
         terms[rows], term_grad[:, rows] = pair_terms_and_gradient(r, alpha, s, beta, x_pairs[rows], t_pairs[rows])
     constant, l1, l2, log_a0, gap = _unit_parts(params, data, terms)
-    with np.errstate(invalid="ignore"):
-        per_unit = constant[data["xi"]] + np.logaddexp(l1, l2)
-    total = float(np.sum(data["w"] * rows_of(per_unit, data)))
+    total = float(np.sum(data["w"] * rows_of(_combined(constant, l1, l2, data), data)))
 
     # d logaddexp(l1, l2) = (1 - share) dl1 + share dl2, share = P(died before T | the data); each unit's weight
     # in each part is summed per pair, age and frequency first, where the derivatives live
