@@ -135,10 +135,12 @@ def log_hyp2f1_one_and_gradient(b: np.ndarray, c: np.ndarray, z: np.ndarray) -> 
             return log_hyp2f1_one(bb, cc, zz, exact=False)
 
         value[rest] = at(br, cr, zr)
-        # steps that keep c > b > 0 on both sides
-        step = 1e-6 * np.minimum(br, cr - br)
+        # relative steps (the values are accurate to about 1e-12, so a smaller step would amplify that), kept
+        # within half the distance to the domain's edges so that c > b > 0 holds on both sides
+        gap = 0.5 * (cr - br)
+        step = np.minimum(1e-6 * np.maximum(br, 1.0), np.minimum(0.5 * br, gap))
         d_b[rest] = (at(br + step, cr, zr) - at(br - step, cr, zr)) / (2.0 * step)
-        step = 1e-6 * np.minimum(cr, cr - br)
+        step = np.minimum(1e-6 * np.maximum(cr, 1.0), gap)
         d_c[rest] = (at(br, cr + step, zr) - at(br, cr - step, zr)) / (2.0 * step)
         step = 1e-6 * (1.0 - zr)  # the function changes on the scale of the distance to 1
         d_z[rest] = (at(br, cr, zr + step) - at(br, cr, zr - step)) / (2.0 * step)
