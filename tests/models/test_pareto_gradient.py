@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from clvlens.models import ParetoNBD
-from clvlens.models._hyp2f1 import log_hyp2f1_one
-from clvlens.models._pareto_likelihood import Z_SERIES, log_hyp2f1_one_and_gradient
+from clvlens.models._hyp2f1 import Z_SERIES, log_hyp2f1_one
+from clvlens.models._pareto_likelihood import log_hyp2f1_one_and_gradient
 
 #: (r, alpha, s, beta): CDNOW's optimum, both branches (alpha >= beta and alpha < beta), and alpha far above beta,
 #: where many pairs have z above 0.75 (the connection formula and the continued fraction, not the series)

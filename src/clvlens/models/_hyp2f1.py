@@ -26,10 +26,20 @@ SLOW_PATH_BUDGET_SECONDS = 5.0
 #: process-wide counters of the arbitrary-precision path: calls, values evaluated, budgets exhausted
 SLOW_PATH: dict[str, int] = {"calls": 0, "evaluations": 0, "exhausted": 0}
 _TINY = 1e-17  # a term below this share of the sum no longer changes it
+#: terms the Gauss series sums at most, and the largest z it is used for (beyond it: the near-1 methods)
+SERIES_TERMS = 400
+Z_SERIES = 0.75
+
+
+def is_stopping_check(k: int, max_terms: int = SERIES_TERMS) -> bool:
+    """Whether the series tests for converged elements after term ``k``: the first check after a dense phase of
+    12 terms (enough for most elements when x is small), then every 8 terms, and after the last."""
+    return (k >= 11 and k % 8 == 3) or k == max_terms - 1
 
 
 def _series(
-    b: np.ndarray, e: np.ndarray, x: np.ndarray, min_terms: np.ndarray | None = None, max_terms: int = 400
+    b: np.ndarray, e: np.ndarray, x: np.ndarray, min_terms: np.ndarray | None = None,
+    max_terms: int = SERIES_TERMS,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``sum_k (b)_k / (e)_k x^k`` (the series of ``2F1(1, b; e; x)``), the sum of the terms' magnitudes
     (a measure of cancellation; the sum itself when ``e > 0``) and a mask of the converged elements.
@@ -60,8 +70,7 @@ def _series(
             tracked[6] += np.abs(term)
         bk += 1.0
         ek += 1.0
-        # the first check after a dense phase of 12 terms (enough for most elements when x is small)
-        if (k >= 11 and k % 8 == 3) or k == max_terms - 1:
+        if is_stopping_check(k, max_terms):
             keep = (np.abs(term) > tracked[5] * np.abs(sums)) if signed else (term > tracked[5] * sums)
             if min_terms is not None:
                 keep |= k + 1 < tracked[-1]
@@ -126,7 +135,7 @@ def _near_one(b: np.ndarray, c: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, 
 
 
 def log_hyp2f1_one(
-    b: np.ndarray, c: np.ndarray, z: np.ndarray, z_series: float = 0.75, exact: bool = True
+    b: np.ndarray, c: np.ndarray, z: np.ndarray, z_series: float = Z_SERIES, exact: bool = True
 ) -> np.ndarray:
     """``log 2F1(1, b; c; z)`` for ``0 <= z < 1`` and ``c > b > 0``.
 

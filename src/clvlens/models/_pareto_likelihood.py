@@ -19,15 +19,12 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from clvlens.models._hyp2f1 import _TINY, log_hyp2f1_one
+from clvlens.models._hyp2f1 import _TINY, SERIES_TERMS, Z_SERIES, is_stopping_check, log_hyp2f1_one
 from clvlens.models._special import log_pareto_integral_term
 
 #: distinct pairs per block (the hypergeometric series keep many temporaries: blocks let the allocator reuse them
 #: instead of faulting whole-column ones in afresh)
 PAIR_BLOCK = 16_384
-#: z up to which the Gauss series is summed (log_hyp2f1_one's default)
-Z_SERIES = 0.75
-_MAX_TERMS = 400
 
 
 def pair_terms(r: float, alpha: float, s: float, beta: float, pairs: list[np.ndarray]) -> np.ndarray:
@@ -81,7 +78,7 @@ def _series_and_derivatives(b: np.ndarray, c: np.ndarray, z: np.ndarray) -> tupl
     # term, its three derivatives, the four running sums, b + k, c + k, z and the stopping threshold
     state = [np.ones(n), np.zeros(n), np.zeros(n), np.zeros(n), np.ones(n), np.zeros(n), np.zeros(n),
              np.zeros(n), b.astype(float, copy=True), c.astype(float, copy=True), z, _TINY * (1.0 - z)]
-    for k in range(_MAX_TERMS):
+    for k in range(SERIES_TERMS):
         term, d_b, d_c, d_z, total, sum_b, sum_c, sum_z, bk, ck, zs, threshold = state
         # dT_{k+1} = dT_k q_k + T_k dq_k, with dq/db = z/(c+k), dq/dc = -q/(c+k), dq/dz = (b+k)/(c+k)
         over_c = term / ck
@@ -102,7 +99,7 @@ def _series_and_derivatives(b: np.ndarray, c: np.ndarray, z: np.ndarray) -> tupl
         sum_z += d_z
         bk += 1.0
         ck += 1.0
-        if (k >= 11 and k % 8 == 3) or k == _MAX_TERMS - 1:
+        if is_stopping_check(k):
             keep = term > threshold * total
             if not keep.all():
                 gone = live[~keep]
