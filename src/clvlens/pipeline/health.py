@@ -4,7 +4,7 @@ See :mod:`clvlens.analytics.health` for the scores and the choice. The step writ
 the run_info keys `health_score`, `health_window` and `health_validation_window`, and saves the activity
 classifier in DIR/models/activity_ml (LightGBM text format plus JSON). When it cannot run, `health` is P(alive)
 and run_info says why. In a run of up to :data:`CLASSIFIERS_BESIDE_UP_TO` customers the activity classifiers
-train on a second thread from the customer summary on (:func:`start_health_classifiers`), beside the model fits.
+train beside the run from the customer summary on (:func:`start_health_classifiers`), beside the model fits.
 """
 
 from __future__ import annotations
@@ -59,16 +59,17 @@ def add_health(
 
 def start_health_classifiers(
     observed: pl.DataFrame, customers: pl.DataFrame, *, window: str, time_unit: str, observation_end: datetime,
+    needed_at: float = 0,
 ) -> BackgroundTask | None:
-    """Train the health step's activity classifiers on a second thread: they need only the observed transactions
-    and the customers (:mod:`clvlens.analytics.health_training`), so they train beside the model fits, and
-    :func:`add_health` takes them. None (they train in the health step) above :data:`CLASSIFIERS_BESIDE_UP_TO`
-    customers."""
+    """Train the health step's activity classifiers beside the run (:mod:`clvlens.pipeline.background`, taken
+    at step ``needed_at``): they need only the observed transactions and the customers
+    (:mod:`clvlens.analytics.health_training`), so they train beside the model fits, and :func:`add_health` takes
+    them. None (they train in the health step) above :data:`CLASSIFIERS_BESIDE_UP_TO` customers."""
     if customers.height > CLASSIFIERS_BESIDE_UP_TO:
         return None
     return BackgroundTask(lambda _: train_health_classifiers(
         observed, customers, window=window, time_unit=time_unit, observation_end=observation_end,
-    ), "health-classifiers").start()
+    ), "health-classifiers", needed_at=needed_at).start()
 
 
 def health_info(result: HealthResult | None, window: str) -> dict[str, Any]:

@@ -34,7 +34,7 @@ import polars as pl
 from clvlens.analytics.evaluation import Scorecard, scorecard
 from clvlens.analytics.evaluation.figures import group_count
 from clvlens.analytics.evaluation.predictors import Prediction
-from clvlens.analytics.evaluation.scorecard import DEFAULT_SAMPLE, figures_with_errors
+from clvlens.analytics.evaluation.scorecard import DEFAULT_SAMPLE, Spread, figures_with_errors
 from clvlens.ml import FeatureCache, TrainedLTV, load_ltv, predict_ltv, train_ltv
 from clvlens.ml.features import FeatureSpec
 from clvlens.ml.sampling import random_groups
@@ -158,14 +158,16 @@ def scorecard_holdout(first_purchase: datetime, observation_end: datetime, holdo
 def run_scorecard(
     transactions: pl.DataFrame, *, observation_end: datetime, time_unit: str, holdout: str | None,
     sample_size: int | None = DEFAULT_SAMPLE, n_jobs: int = 2, stop: threading.Event | None = None,
+    spread: Spread | None = None,
 ) -> Scorecard:
     """Score every model on the holdout before the observation end, on a reproducible sample of ``sample_size``
-    customers (None: all), ``n_jobs`` contenders at a time; where the calibration data hold two years, add each
-    BTYD model with the seasonal index applied (rows "<model>+seasonal", the note says the factor)."""
+    customers (None: all), ``n_jobs`` contenders at a time (or by ``spread``: see scorecard()); where the
+    calibration data hold two years, add each BTYD model with the seasonal index applied (rows "<model>+seasonal",
+    the note says the factor)."""
     first = transactions.get_column("timestamp").min()
     length = scorecard_holdout(first, observation_end, holdout)  # type: ignore[arg-type]
     card = scorecard(transactions, observation_end - length, observation_end, time_unit=time_unit, n_jobs=n_jobs,
-                     sample_size=sample_size, stop=stop)
+                     sample_size=sample_size, stop=stop, spread=spread)
     return add_seasonal_rows(card, transactions)
 
 

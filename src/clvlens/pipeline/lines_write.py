@@ -1,10 +1,11 @@
-"""The cleaned lines go into the new workspace on a second thread while the run's last stages go on.
+"""The cleaned lines go into the new workspace beside the run's last stages.
 
 The transactions table is the workspace's largest: 10M lines for a million customers, 4-5 s of the write step at
 the end of a run. It is final as soon as the source is cleaned. A run opens its new workspace database before the
-stages, and from the strategy step on (by then the run's memory is below its peak and the scorecard is usually
-done) writes the transactions and the quarantine there on one DuckDB thread, beside the strategy and basket steps
-whose work leaves the second core partly idle; the write step waits for it, then writes the other tables. Writing
+stages, and from the strategy step on (by then the run's memory is below its peak) queues the write of the
+transactions and the quarantine there, on one DuckDB thread, as a task of :mod:`clvlens.pipeline.background`,
+beside the strategy and basket steps; the write step takes it (or does it, when no worker has), then writes the
+other tables. Writing
 them from the start instead, beside the summary and the fits, was slower (polars and DuckDB then compete for both
 cores) and rose above the run's memory budget. Nothing is committed before the run's end: a run that fails
 interrupts the write, waits for it, and the unfinished database is discarded as before.
@@ -33,10 +34,12 @@ WRITE_MEMORY = "64MB"
 
 class LinesWrite:
     """Write ``cleaned``'s transactions and quarantine to ``connection``'s database, on a cursor of its own (a
-    DuckDB connection serves one thread at a time), beside the caller's work from :meth:`start` on."""
+    DuckDB connection serves one thread at a time), beside the caller's work from :meth:`start` on (a task of
+    :mod:`clvlens.pipeline.background`, taken at the caller's step ``needed_at``)."""
 
-    def __init__(self, connection: duckdb.DuckDBPyConnection, cleaned: CleanedData) -> None:
+    def __init__(self, connection: duckdb.DuckDBPyConnection, cleaned: CleanedData, *, needed_at: float = 0) -> None:
         self._connection = connection
+        self._needed_at = needed_at
         self._cleaned = cleaned
         self._cursor: duckdb.DuckDBPyConnection | None = None
         self._task: BackgroundTask | None = None
@@ -48,7 +51,7 @@ class LinesWrite:
         self._cursor = self._connection.cursor()
         self._cursor.execute(f"SET threads = {WRITE_THREADS}")
         self._cursor.execute(f"SET memory_limit = '{WRITE_MEMORY}'")
-        self._task = BackgroundTask(self._write, "write-lines").start()
+        self._task = BackgroundTask(self._write, "write-lines", needed_at=self._needed_at).start()
 
     def _write(self, stopping: threading.Event) -> None:
         assert self._cursor is not None
@@ -78,8 +81,10 @@ class LinesWrite:
         the database can be closed and removed."""
         if self._task is None or self._cursor is None:
             return
-        self._task.stopping.set()
-        # again until the thread ends: an interrupt that comes between two queries is lost
+        self._task.stop(wait=False)  # a write no worker has started never starts
+        # again until the write ends: an interrupt that comes between two queries is lost
         while not self._task.join(0.05):
             with contextlib.suppress(duckdb.Error):  # the write may have ended and closed its cursor already
                 self._cursor.interrupt()
+        with contextlib.suppress(duckdb.Error):  # closed by the write when it started
+            self._cursor.close()

@@ -22,7 +22,7 @@ from clvlens.ml import FeatureCache
 from clvlens.ml.features import seen_by
 from clvlens.ml.lgbm import preload_learners
 from clvlens.models import parse_horizon
-from clvlens.pipeline.background import BackgroundTask
+from clvlens.pipeline.background import BackgroundTask, spread
 from clvlens.pipeline.checks import (
     check_holdout,
     check_output_folder,
@@ -172,7 +172,10 @@ def _run_stages(settings: RunSettings, progress: ProgressCallback | None) -> Run
         report(STEPS[1])
         cleaned.require_transactions()
         with writing_workspace(settings.out) as (connection, models_folder):
-            lines = LinesWrite(connection, cleaned)  # see pipeline.lines_write
+            # (pipeline.lines_write) queued after the CLV interval (needed at the basket step, whose peak of memory
+            # it would add to at a million customers) and ahead of the scorecard's contenders: the longest of the
+            # tasks left at the end of a smaller run, it is best started first, so that the cores share the rest
+            lines = LinesWrite(connection, cleaned, needed_at=STEPS.index("market basket") + 0.5)
             try:
                 result = _compute(settings, cleaned, report, lines.start)
                 report(STEPS[7])
@@ -193,18 +196,23 @@ def _compute(
     period = resolve_period(cleaned.transactions, settings.time_unit, settings.observation_end, None, "D")
     observed = observed_until(cleaned.transactions, period.observation_end)
     check_holdout(settings.models.holdout, observed, period.observation_end)
-    # the scorecard needs only the observed transactions: it runs on a second thread, one contender at a time,
-    # from the customer summary on, while the models are fitted and scored (see pipeline.background); its step
-    # waits for it
+    # the work that needs only the observed transactions runs beside the stages (see pipeline.background), each
+    # task taken where the run needs it: the seasonal index (after the fits), the health classifiers (the
+    # strategy step, queued once the customers are summarised), the scorecard (its own step, queued after them)
+    seasonality = BackgroundTask(lambda _: estimate(observed, period.observation_end), "seasonality",
+                                 needed_at=STEPS.index("fit models")).start()
     scoring = None
     if settings.scorecard and "scorecard" not in settings.skip:
+        needed_at = STEPS.index("scorecard")
         scoring = BackgroundTask(lambda stopping: run_scorecard(
             observed, observation_end=period.observation_end, time_unit=period.time_unit,
             holdout=settings.models.holdout, sample_size=settings.scorecard_sample, n_jobs=1, stop=stopping,
-        ), "scorecard").start()
-    beside = [scoring] if scoring is not None else []
+            spread=lambda calls: spread(calls, needed_at=needed_at),
+        ), "scorecard", needed_at=needed_at)
+    beside = [seasonality] + ([scoring] if scoring is not None else [])
     try:
-        return _compute_beside(settings, cleaned, report, period, observed, scoring, beside, start_writing_lines)
+        return _compute_beside(settings, cleaned, report, period, observed, seasonality, scoring, beside,
+                               start_writing_lines)
     except BaseException as exc:
         for task in beside:  # a failed run leaves nothing working on the second core; Ctrl-C does not wait
             task.stop(wait=not isinstance(exc, KeyboardInterrupt))
@@ -213,22 +221,24 @@ def _compute(
 
 def _compute_beside(
     settings: RunSettings, cleaned: CleanedData, report: Callable[[str], None], period: Any,
-    observed: pl.DataFrame, scoring: BackgroundTask | None, beside: list[BackgroundTask],
-    start_writing_lines: Callable[[], None],
+    observed: pl.DataFrame, seasonality: BackgroundTask, scoring: BackgroundTask | None,
+    beside: list[BackgroundTask], start_writing_lines: Callable[[], None],
 ) -> RunResult:
-    """The stages from the summary on, while the scorecard (``scoring``) runs beside them; work started here to
-    run beside them is added to ``beside``."""
+    """The stages from the summary on, beside the seasonal index (started) and the scorecard (``scoring``, started
+    here once the health classifiers are queued ahead of it); work started here to run beside them is added to
+    ``beside``."""
     customers = _customer_table(observed, period)
     skipped: dict[str, str] = dict.fromkeys(sorted(settings.skip), SKIPPED_BY_USER)
     health_window = settings.health_window or settings.models.horizon
     classifiers = start_health_classifiers(observed, customers, window=health_window, time_unit=period.time_unit,
-                                           observation_end=period.observation_end)
+                                           observation_end=period.observation_end, needed_at=STEPS.index(
+                                               "strategy tables"))
     beside += [classifiers] if classifiers is not None else []
+    if scoring is not None:
+        scoring.start()
 
     report(STEPS[2])
     fitted, scored, interval = None, None, None
-    # the seasonal index reads only the transactions: estimated beside the fits, taken before the values need it
-    seasonality = BackgroundTask(lambda _: estimate(observed, period.observation_end), "seasonality").start()
     seasonal, value_notes = 1.0, {}
     try:
         fitted = fit_models(
@@ -273,7 +283,8 @@ def _compute_beside(
         # the CLV interval's parameter draws take seconds at a million customers and no stage reads the bounds:
         # drawn on the second core too, within their own time budget (pipeline.modeling.INTERVAL_SECONDS); beside
         # the ML stage they would add to its peak of memory
-        interval = BackgroundTask(lambda _: btyd_interval(scored, fitted, seasonal), "clv-interval").start()
+        interval = BackgroundTask(lambda _: btyd_interval(scored, fitted, seasonal), "clv-interval",
+                                  needed_at=STEPS.index("market basket")).start()
         beside.append(interval)
     strategy = None
     health = None

@@ -20,10 +20,11 @@ outside Python's lock), so two cores are used where the machine has them.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -70,6 +71,8 @@ SAMPLE_COLUMNS = ("population",)
 ERROR_COLUMNS = tuple(f"{name}_se" for name in METRIC_COLUMNS)
 # the contenders that take longest go first, so that the others fill the second core meanwhile
 _SLOW_FIRST = ("baseline_gbr", "paretonbd", "two_part", "lightgbm")
+#: runs named calls (the slowest first) on a caller's threads and returns their results in order: see scorecard()
+Spread = Callable[[Sequence[tuple[str, Callable[[], Any]]]], list[Any]]
 
 
 @dataclass
@@ -125,10 +128,13 @@ def scorecard(
     sample_size: int | None = DEFAULT_SAMPLE,
     train_size: int | None = DEFAULT_TRAIN_SIZE,
     stop: threading.Event | None = None,
+    spread: Spread | None = None,
 ) -> Scorecard:
     """Score every model in ``models`` on the customers seen by ``calibration_end`` over the holdout to
     ``observation_end`` (both dates inclusive): on a reproducible sample of ``sample_size`` of them (None: all).
-    The ML contenders train on at most ``train_size`` of them (None: all). ``n_jobs`` contenders run at once.
+    The ML contenders train on at most ``train_size`` of them (None: all). ``n_jobs`` contenders run at once;
+    or ``spread``, given, runs them: it takes (name, call) pairs, the slowest first, and returns their results in
+    that order (a caller's pool of threads, shared with its other work).
     Once ``stop`` is set, no further contender starts and a ClvlensError says so (a run that failed stops its
     scorecard this way). See :class:`Scorecard` for the tables."""
     unknown = [m for m in models if m not in FAMILIES]
@@ -181,8 +187,12 @@ def scorecard(
         ]
         return row, tables
 
-    if workers > 1:
-        order = sorted(models, key=lambda m: _SLOW_FIRST.index(m) if m in _SLOW_FIRST else len(_SLOW_FIRST))
+    order = sorted(models, key=lambda m: _SLOW_FIRST.index(m) if m in _SLOW_FIRST else len(_SLOW_FIRST))
+    if spread is not None:
+        done = dict(zip(order, spread([(f"scorecard-{name}", functools.partial(score, name)) for name in order]),
+                        strict=True))
+        scored = [done[name] for name in models]
+    elif workers > 1:
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scorecard")
         try:
             futures = {name: pool.submit(score, name) for name in order}
