@@ -222,3 +222,27 @@ def test_category_shares_and_labels_are_the_same_to_the_bit_in_every_build(demo_
         assert_frame_equal(build_features(demo_transactions, end, spec), first, check_exact=True)
         assert_frame_equal(label_window(demo_transactions, cutoff, spec)[0].sort("customer_id"), labels,
                            check_exact=True)
+
+
+def test_an_activity_model_trains_into_a_feature_cache_only_when_it_reads_all_of_it(
+        demo_transactions: pl.DataFrame) -> None:
+    """train_activity builds its features into a FeatureCache it is given when nothing in it lies after as_of (the
+    classifier is the same as from the frame); a cache holding later lines is not used, so no label can come
+    from past as_of."""
+    from datetime import datetime, timedelta
+
+    from clvlens.ml import FeatureCache
+    from clvlens.ml.activity import train_activity
+
+    end = datetime(2024, 12, 31)
+    cache = FeatureCache(demo_transactions)
+    from_cache = train_activity(cache, as_of=end, window_days=91, time_unit="W")
+    from_frame = train_activity(demo_transactions, as_of=end, window_days=91, time_unit="W")
+    cutoff = end - timedelta(days=91)
+    assert ("base", cutoff, "W") in cache._parts
+    scored = from_cache.predict(demo_transactions, end)
+    assert scored.equals(from_frame.predict(demo_transactions, end))
+    earlier = end - timedelta(days=182)
+    later = FeatureCache(demo_transactions)
+    train_activity(later, as_of=earlier, window_days=91, time_unit="W")
+    assert later._parts == {}  # the lines after as_of would have reached the labels

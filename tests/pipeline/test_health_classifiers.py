@@ -7,7 +7,7 @@ health_scores trains them itself, and a classifier that cannot be trained leaves
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import polars as pl
@@ -77,3 +77,22 @@ def test_a_large_shop_trains_them_in_the_health_step(uci: tuple[pl.DataFrame, pl
     assert start_health_classifiers(observed, customers, **settings) is None
     _, result = add_health(observed, customers, model, skipped={}, classifiers=None, **settings)
     assert result is not None and result.activity is not None
+
+
+def test_the_validation_reads_the_final_classifiers_training_features(
+        uci: tuple[pl.DataFrame, pl.DataFrame, BetaGeo]) -> None:
+    """The final classifier trains on features at the validation split, where the validation then scores the other
+    classifier: built once, into the training's feature cache, with the same outcome as built again."""
+    from dataclasses import replace
+
+    observed, customers, model = uci
+    settings = {"window": "13W", "time_unit": "W", "observation_end": END}
+    training = train_health_classifiers(observed, customers, **settings)
+    assert training.features is not None and training.validation_days is not None
+    split = END - timedelta(days=training.validation_days)
+    assert ("base", split, "W") in training.features._parts  # the final classifier's training features
+    reused = health_scores(observed, customers, model, training=training, **settings)
+    rebuilt = health_scores(observed, customers, model, training=replace(training, features=None), **settings)
+    assert_frame_equal(reused.validation, rebuilt.validation)
+    assert_frame_equal(reused.customer_columns, rebuilt.customer_columns)
+    assert np.isfinite(reused.validation.filter(pl.col("score") == "p_active_ml")["health_auc"][0])

@@ -158,9 +158,11 @@ def _summary_with_outcome(transactions: pl.DataFrame, start: datetime, end: date
 def _validate(
     transactions: pl.DataFrame, model: BaseModel, classifier: TrainedActivity | Exception | None, *,
     observation_end: datetime, days: int, time_unit: str, notes: list[str], scores_out: dict[str, Any] | None = None,
+    features: FeatureCache | None = None,
 ) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
     """Metrics of every score on the split (calibration end = observation end - days), and the heuristic's map;
-    ``classifier``: the activity classifier trained at the split (see :mod:`.health_training`)."""
+    ``classifier``: the activity classifier trained at the split (see :mod:`.health_training`); ``features``: a
+    feature cache of ``transactions``, which the classifier is scored from."""
     cal_end = observation_end - timedelta(days=days)
     summary = _summary_with_outcome(transactions, cal_end, observation_end, time_unit)
     if summary.is_empty():
@@ -177,7 +179,7 @@ def _validate(
         notes.append(f"p_active, p_alive: the model could not be refitted at {cal_end.date()} ({exc})")
     try:
         activity = HealthTraining.take(classifier)
-        predicted = activity.predict(transactions, cal_end)
+        predicted = activity.predict(features or transactions, cal_end)
         aligned = summary.select("customer_id").join(predicted, on="customer_id", how="left")
         scores["p_active_ml"] = aligned.get_column("p_active_ml").fill_null(activity.base_rate).to_numpy()
     except Exception as exc:  # the learned score is optional: any failure is recorded, the others still compete
@@ -273,7 +275,7 @@ def health_scores(
             notes.append(f"health validated on a {days}-day window (the history holds fewer than three "
                          f"{window} windows); learned scores carried to {window} by the transaction model's hazard")
         figures, _ = _validate(learning, model, training.validation, observation_end=observation_end, days=days,
-                               time_unit=time_unit, notes=notes, scores_out=validated)
+                               time_unit=time_unit, notes=notes, scores_out=validated, features=training.features)
         chosen = _choose(figures)
     choice = _choice_error(figures, validated, chosen)
     if choice is not None and choice[1].within_error:

@@ -22,6 +22,7 @@ import polars as pl
 
 from clvlens.analytics.sampling import sample_mask
 from clvlens.ml.activity import TrainedActivity, train_activity
+from clvlens.ml.features import FeatureCache
 from clvlens.models import parse_horizon
 
 #: customers the scores are validated and the classifier trained on by default (a stable hash sample): the
@@ -47,6 +48,9 @@ class HealthTraining:
     learn_days: int
     validation: TrainedActivity | Exception | None
     final: TrainedActivity | Exception
+    #: ``learning``'s feature parts built so far (the final classifier's training features, at the validation
+    #: split): the validation scores the classifiers at that split, and reads them from here
+    features: FeatureCache | None = None
 
     @staticmethod
     def take(trained: TrainedActivity | Exception | None) -> TrainedActivity:
@@ -102,10 +106,11 @@ def train_health_classifiers(
                                                      random_state=random_state, n_jobs=lightgbm_threads(seen)))
     learn_days = days or math.ceil(window_days)
     trained_on = customers.height if mask is None else int(mask.sum())
-    final = _attempt(lambda: train_activity(learning, as_of=observation_end, window_days=learn_days,
+    features = FeatureCache(learning)
+    final = _attempt(lambda: train_activity(features, as_of=observation_end, window_days=learn_days,
                                             time_unit=time_unit, random_state=random_state,
                                             n_jobs=lightgbm_threads(trained_on)))
-    return HealthTraining(learning, sample_note, days, learn_days, validation, final)
+    return HealthTraining(learning, sample_note, days, learn_days, validation, final, features)
 
 
 def _attempt(train: Callable[[], TrainedActivity]) -> TrainedActivity | Exception:

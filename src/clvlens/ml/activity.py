@@ -21,12 +21,14 @@ from clvlens.errors import ClvlensError
 from clvlens.ml._common import read_metadata, read_text, write_metadata
 from clvlens.ml.features import (
     DAY,
+    FeatureCache,
     FeatureSpec,
     as_datetime,
     build_features,
     canonical_transactions,
     learn_spec,
     ltv_dataset,
+    seen_by,
 )
 from clvlens.ml.lgbm import _BoosterModel, _lightgbm
 from clvlens.summary.rfm import UNIT_DAYS
@@ -137,14 +139,17 @@ def train_activity(
     """Train at ``as_of - window`` on "bought in the window up to ``as_of``", for scoring at ``as_of``.
 
     Only transactions on or before ``as_of`` are read. Raises ClvlensError when no customer bought before the
-    training cut-off.
+    training cut-off. ``transactions`` may be a :class:`~clvlens.ml.FeatureCache`: when it holds nothing after
+    ``as_of``, the training features are built into it (a later prediction at the cut-off reuses them).
     """
     end = as_datetime(as_of, "as_of")
     days = int(np.ceil(window_days - 1e-9))
     if days < 1:
         raise ClvlensError(f"window: {window_days:g} days is too short to learn activity from")
-    frame = canonical_transactions(transactions)
-    frame = frame.filter(pl.col("timestamp") < end + DAY)
+    whole = canonical_transactions(transactions)
+    frame = seen_by(whole, end)
+    # the cache serves only when the training reads all of it: labels past as_of must never come from it
+    source = transactions if isinstance(transactions, FeatureCache) and frame is whole else frame
     cutoff = end - timedelta(days=days)
     first = frame.get_column("timestamp").min()
     if first is None or first >= cutoff + DAY:  # type: ignore[operator]
@@ -154,7 +159,7 @@ def train_activity(
         )
     horizon = days / UNIT_DAYS[time_unit.upper()]
     spec = learn_spec(frame, cutoff, horizon, time_unit=time_unit)
-    data = ltv_dataset(frame, cutoff, spec=spec)
+    data = ltv_dataset(source, cutoff, spec=spec)
     labels = (data.labels.get_column("purchases").to_numpy() > 0).astype(float)
     estimator = ActivityClassifier(random_state=random_state, n_jobs=n_jobs)
     estimator.fit(data.X, labels)
