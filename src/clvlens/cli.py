@@ -550,7 +550,12 @@ class _RaiseOnce:
 
 
 def entry() -> None:
-    """The ``clvlens`` program: :func:`main` on the command line's arguments, then :func:`exit_now`."""
+    """The ``clvlens`` program: :func:`main` on the command line's arguments, then :func:`exit_now`. Its process
+    runs no one else's code, so LightGBM loads without the scikit-learn interface clvlens never uses
+    (:mod:`clvlens.ml._lightgbm_import`)."""
+    from clvlens.ml._lightgbm_import import without_sklearn_interface
+
+    without_sklearn_interface()
     exit_now(main())
 
 

@@ -232,3 +232,19 @@ def test_scorecard_health_metrics() -> None:
     assert rows["historical_average"]["health_brier"] is None and rows["historical_average"]["health_auc"] > 0.5
     heuristic = rows[HEURISTIC]
     assert heuristic["health_auc"] > 0.5 and heuristic["mae_value"] is None and heuristic["error"] is None
+
+
+def test_rank_average_is_scipys_rankdata(cdnow_master: Path) -> None:
+    """Ties share their mean rank and a NaN makes every rank NaN, as scipy.stats.rankdata's default; on CDNOW's
+    spend (many ties) and on random samples with and without ties."""
+    from scipy import stats
+
+    from clvlens.data import load_cdnow
+
+    rng = np.random.default_rng(3)
+    samples = [np.array([]), np.array([5.0]), np.array([2.0, 2.0, 2.0]), np.array([1.0, np.nan, 0.0])]
+    samples += [rng.integers(0, 5, size=int(n)).astype(float) for n in rng.integers(1, 300, size=50)]
+    samples += [rng.normal(size=int(n)) for n in rng.integers(1, 300, size=50)]
+    samples.append(load_cdnow(cdnow_master).transactions.get_column("amount").to_numpy())
+    for values in samples:
+        np.testing.assert_array_equal(M.rank_average(values), stats.rankdata(values))

@@ -136,3 +136,40 @@ def test_unseen_region_and_errors(split: tuple[LTVDataset, LTVDataset], small_pa
         LightGBMLTV().set_params(nonsense=1)
     with pytest.raises(ClvlensError, match="metadata"):
         LightGBMLTV.load(Path("/nonexistent/folder"))
+
+
+def _in_a_fresh_interpreter(script: str) -> list[str]:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    return done.stdout.split()
+
+
+def test_the_command_line_loads_lightgbm_without_its_sklearn_interface_and_trains_the_same(
+        demo_transactions: pl.DataFrame, tmp_path) -> None:
+    """Asked for by the command line's process (clvlens.ml._lightgbm_import), LightGBM loads without scikit-learn
+    or SciPy's statistics, a model trains to the same predictions as with the whole LightGBM, and scikit-learn
+    still imports afterwards; a Python session that imports clvlens keeps LightGBM whole."""
+    demo = tmp_path / "demo.parquet"
+    demo_transactions.write_parquet(demo)
+    script = (
+        "import sys\n"
+        "import polars as pl\n"
+        "from clvlens.ml._lightgbm_import import import_lightgbm, without_sklearn_interface\n"
+        "{ask}\n"
+        "lightgbm = import_lightgbm()\n"
+        "print('sklearn' in sys.modules, 'scipy.stats' in sys.modules, lightgbm.compat.SKLEARN_INSTALLED)\n"
+        "from clvlens.ml import train_ltv, predict_ltv\n"
+        f"frame = pl.read_parquet({str(demo)!r})\n"
+        "model = train_ltv(frame, horizon='26W', params={{'n_estimators': 30}})\n"
+        "print(predict_ltv(model, frame).get_column('ltv_ml').sum())\n"
+        "import sklearn\n"
+        "print(bool(sklearn.__version__))\n"
+    )
+    without = _in_a_fresh_interpreter(script.format(ask="without_sklearn_interface()"))
+    whole = _in_a_fresh_interpreter(script.format(ask=""))
+    assert without[:3] == ["False", "False", "False"]
+    assert whole[:3] == ["True", "True", "True"]
+    assert without[3] == whole[3]  # the same predictions, to the printed digit
+    assert without[4] == whole[4] == "True"

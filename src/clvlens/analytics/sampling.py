@@ -69,7 +69,7 @@ def auc_difference(a: np.ndarray, b: np.ndarray, labels: np.ndarray) -> PairedDi
     "Comparing the areas under two or more correlated ROC curves", Biometrics 44(3): each positive's and each
     negative's placement value (the share of the other class it outranks, ties counting half), whose variances
     and covariance over the two classes give the variance of the difference. ``customers``: all of them."""
-    from scipy.stats import rankdata
+    from clvlens.analytics.evaluation.metrics import rank_average as rankdata
 
     y = np.asarray(labels, dtype=bool)
     m, n = int(y.sum()), int((~y).sum())

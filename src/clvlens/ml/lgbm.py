@@ -36,6 +36,7 @@ from clvlens.ml._common import (
     write_metadata,
 )
 from clvlens.ml._forest import CompiledForest
+from clvlens.ml._lightgbm_import import import_lightgbm
 
 #: rows per block when a prediction is spread over the cores
 PREDICT_BLOCK = 50_000
@@ -44,8 +45,9 @@ PREDICT_BLOCK = 50_000
 def preload_learners() -> None:
     """Import LightGBM on a daemon thread.
 
-    Importing LightGBM pulls in scikit-learn, SciPy's statistics and pandas: over a second of one core, paid by
-    whichever stage first trains a model. A run starts this before it loads the data, whose reading and
+    Importing LightGBM pulls in pandas, and scikit-learn with SciPy's statistics unless the command line asked
+    for it without them (:mod:`clvlens.ml._lightgbm_import`): up to a second of one core, paid by whichever stage
+    first trains a model. A run starts this before it loads the data, whose reading and
     summary leave the second core idle, so that the import is done by the time a model needs it. Importing is
     safe from two threads at once (the second waits for the module the first is loading); a missing package is
     left for the stage that needs it to report. (The baseline GBR grows its own trees, see
@@ -54,7 +56,7 @@ def preload_learners() -> None:
 
     def work() -> None:
         with contextlib.suppress(ImportError):  # a missing LightGBM is reported by the stage that needs it
-            import lightgbm  # noqa: F401
+            import_lightgbm()
 
     threading.Thread(target=work, name="clvlens-imports", daemon=True).start()
 
@@ -70,10 +72,9 @@ def predictor(booster: Any) -> Callable[[np.ndarray], np.ndarray]:
 
 def _lightgbm() -> Any:
     try:
-        import lightgbm
+        return import_lightgbm()
     except ImportError:  # pragma: no cover - depends on the environment
         raise ClvlensError("model: LightGBM is not installed; pip install lightgbm") from None
-    return lightgbm
 
 
 class _BoosterModel(ParamsMixin):
