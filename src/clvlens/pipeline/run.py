@@ -48,7 +48,7 @@ from clvlens.pipeline.refresh import (
     value_strategy,
     with_interval,
 )
-from clvlens.pipeline.run_record import run_info, write_results
+from clvlens.pipeline.run_record import run_info, write_closing_results, write_stage_results
 from clvlens.pipeline.workspace import (
     fault_point,
     remove_unused_folder,
@@ -75,8 +75,8 @@ STEPS = (
     "machine-learned LTV",
     "strategy tables",
     "market basket",
-    "scorecard",
     "write workspace",
+    "scorecard",
 )
 
 
@@ -177,22 +177,32 @@ def _run_stages(settings: RunSettings, progress: ProgressCallback | None) -> Run
             # tasks left at the end of a smaller run, it is best started first, so that the cores share the rest
             lines = LinesWrite(connection, cleaned, needed_at=STEPS.index("market basket") + 0.5)
             try:
-                result = _compute(settings, cleaned, report, lines.start)
-                report(STEPS[7])
-                lines.wait()
+                result = _compute(settings, cleaned, report, _Writes(lines, connection, models_folder))
             except BaseException:
                 lines.abandon()
                 raise
-            write_results(connection, models_folder, result)
+            write_closing_results(connection, result)
     return result
 
 
-def _compute(
-    settings: RunSettings, cleaned: CleanedData, report: Callable[[str], None],
-    start_writing_lines: Callable[[], None],
-) -> RunResult:
-    """Every stage from the summary to the scorecard. The workspace is written by the caller, its lines from the
-    strategy step on by ``start_writing_lines``."""
+@dataclass
+class _Writes:
+    """What the stages write to the run's new workspace as they go: the cleaned lines (beside them, from the
+    strategy step on) and every stage's tables and models, before the run waits for its scorecard, whose tables
+    and the run_info are written last (while the scorecard's last contenders run, the run's own thread writes)."""
+
+    lines: LinesWrite
+    connection: Any
+    models_folder: Path
+
+    def stage_tables(self, result: RunResult) -> None:
+        self.lines.wait()
+        write_stage_results(self.connection, self.models_folder, result)
+
+
+def _compute(settings: RunSettings, cleaned: CleanedData, report: Callable[[str], None], writes: _Writes) -> RunResult:
+    """Every stage from the summary to the scorecard, writing the workspace's tables as they are final (``writes``;
+    the caller writes the scorecard's and the run_info)."""
     period = resolve_period(cleaned.transactions, settings.time_unit, settings.observation_end, None, "D")
     observed = observed_until(cleaned.transactions, period.observation_end)
     check_holdout(settings.models.holdout, observed, period.observation_end)
@@ -211,8 +221,7 @@ def _compute(
         ), "scorecard", needed_at=needed_at)
     beside = [seasonality] + ([scoring] if scoring is not None else [])
     try:
-        return _compute_beside(settings, cleaned, report, period, observed, seasonality, scoring, beside,
-                               start_writing_lines)
+        return _compute_beside(settings, cleaned, report, period, observed, seasonality, scoring, beside, writes)
     except BaseException as exc:
         for task in beside:  # a failed run leaves nothing working on the second core; Ctrl-C does not wait
             task.stop(wait=not isinstance(exc, KeyboardInterrupt))
@@ -222,7 +231,7 @@ def _compute(
 def _compute_beside(
     settings: RunSettings, cleaned: CleanedData, report: Callable[[str], None], period: Any,
     observed: pl.DataFrame, seasonality: BackgroundTask, scoring: BackgroundTask | None,
-    beside: list[BackgroundTask], start_writing_lines: Callable[[], None],
+    beside: list[BackgroundTask], writes: _Writes,
 ) -> RunResult:
     """The stages from the summary on, beside the seasonal index (started) and the scorecard (``scoring``, started
     here once the health classifiers are queued ahead of it); work started here to run beside them is added to
@@ -278,7 +287,7 @@ def _compute_beside(
     report(STEPS[4])
     # from here on the run's memory is below its peak and the scorecard is usually done: the cleaned lines are
     # written to the workspace on the second core (pipeline.lines_write)
-    start_writing_lines()
+    writes.lines.start()
     if fitted is not None and scored is not None:
         # the CLV interval's parameter draws take seconds at a million customers and no stage reads the bounds:
         # drawn on the second core too, within their own time budget (pipeline.modeling.INTERVAL_SECONDS); beside
@@ -304,7 +313,10 @@ def _compute_beside(
     if interval is not None:
         customers = with_interval(customers, interval.result())
 
-    report(STEPS[6])
+    report("write workspace")
+    writes.stage_tables(RunResult(workspace_path(settings.out), cleaned, customers, {}, fitted=fitted,
+                                  strategy=strategy, basket=basket, ltv=ltv, health=health))
+    report("scorecard")
     card = None
     if scoring is not None:
         try:

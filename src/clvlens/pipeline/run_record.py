@@ -22,10 +22,11 @@ if TYPE_CHECKING:
     from clvlens.pipeline.run import RunResult, RunSettings
 
 
-def write_results(connection: Any, models_folder: Path, result: RunResult) -> None:
-    """Every table and model of the run."""
-    customers, fitted, ltv, info = result.customers, result.fitted, result.ltv, result.info
-    health, strategy, basket, card = result.health, result.strategy, result.basket, result.scorecard
+def write_stage_results(connection: Any, models_folder: Path, result: RunResult) -> None:
+    """The tables and models of the run's stages but the scorecard (the run writes them before it waits for its
+    scorecard): customers, cleaning report, model selection and files, health, strategy and basket tables."""
+    customers, fitted, ltv = result.customers, result.fitted, result.ltv
+    health, strategy, basket = result.health, result.strategy, result.basket
     # the transactions and the quarantine are written by LinesWrite
     write_table(connection, "customers", customers)
     write_table(connection, "cleaning_report", result.cleaned.report.to_frame())
@@ -44,10 +45,14 @@ def write_results(connection: Any, models_folder: Path, result: RunResult) -> No
         write_table(connection, "rules", basket.rules)
         write_table(connection, "bundles", basket.bundles)
         write_table(connection, "next_best_offer", basket.next_best_offer)
-    if card is not None:
-        write_table(connection, "scorecard", card.table)
-        write_table(connection, "scorecard_gains", card.gains)
-    write_run_info(connection, info)
+
+
+def write_closing_results(connection: Any, result: RunResult) -> None:
+    """The scorecard's tables and the run_info, the last written."""
+    if result.scorecard is not None:
+        write_table(connection, "scorecard", result.scorecard.table)
+        write_table(connection, "scorecard_gains", result.scorecard.gains)
+    write_run_info(connection, result.info)
 
 
 def strategy_tables(strategy: Any) -> dict[str, pl.DataFrame]:
