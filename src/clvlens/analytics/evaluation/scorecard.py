@@ -69,8 +69,9 @@ DEFAULT_TRAIN_SIZE = 15_000
 #: the columns added for scale: customers in the holdout population, and each figure's standard error
 SAMPLE_COLUMNS = ("population",)
 ERROR_COLUMNS = tuple(f"{name}_se" for name in METRIC_COLUMNS)
-# the contenders that take longest go first, so that the others fill the second core meanwhile
-_SLOW_FIRST = ("baseline_gbr", "paretonbd", "two_part", "lightgbm")
+# the contenders that take longest go first, so that the others fill the second core meanwhile (own CPU in a run
+# on the simulated 100k shop, bench/bench_run_threads.py: 1.9, 0.6-0.7, 0.4, 0.4 s; the rest 0.1 s or less)
+_SLOW_FIRST = ("baseline_gbr", "two_part", "paretonbd", "lightgbm")
 #: runs named calls (the slowest first) on a caller's threads and returns their results in order: see scorecard()
 Spread = Callable[[Sequence[tuple[str, Callable[[], Any]]]], list[Any]]
 
