@@ -126,6 +126,31 @@ def test_a_caller_waiting_for_running_work_helps_with_work_needed_no_later() -> 
     assert needed_after.result() == "after" and needed_with_it.result() == "with it"
 
 
+def test_ctrl_c_while_the_run_helps_ends_the_wait_at_once() -> None:
+    """A Ctrl-C that reaches the run's thread while it runs another task (helping while it waits) is raised there
+    at once, not swallowed into that task's error until the awaited work ends."""
+    import threading
+    import time
+
+    from clvlens.pipeline.background import BackgroundTask, Lane
+
+    lane = Lane(workers=1)
+    release = threading.Event()
+    long_task = BackgroundTask(lambda _: release.wait(30), "long", needed_at=3, lane=lane).start()
+    _wait_until(lambda: long_task.state == "running")
+
+    def interrupted(_: object) -> None:
+        raise KeyboardInterrupt
+
+    BackgroundTask(interrupted, "interrupted", needed_at=3, lane=lane).start()
+    began = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        long_task.result()
+    assert time.monotonic() - began < 10 and not long_task.finished.is_set()
+    release.set()
+    assert long_task.result() is True
+
+
 def test_queued_work_that_is_stopped_never_runs() -> None:
     from clvlens.errors import ClvlensError
     from clvlens.pipeline.background import BackgroundTask, Lane

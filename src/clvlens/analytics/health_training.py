@@ -3,8 +3,8 @@
 The health step (:mod:`clvlens.analytics.health`) trains its activity classifier (:mod:`clvlens.ml.activity`)
 twice, on the same stable sample of customers: at the validation split (the observation end minus the validation
 window), to be compared with the other scores, and at the observation end, to score every customer. Neither
-training reads the fitted model, so a run starts :func:`train_health_classifiers` on a second thread right after
-the customer summary, beside the model fits (:mod:`clvlens.pipeline.run`), and hands the result to
+training reads the fitted model, so a run queues :func:`train_health_classifiers` beside it right after the
+customer summary, beside the model fits (:mod:`clvlens.pipeline.run`), and hands the result to
 :func:`~clvlens.analytics.health.health_scores`, which otherwise trains in line. Either way the classifiers, the
 sample and the notes are the same: a training that fails is kept as its error and raised where the classifier is
 used.

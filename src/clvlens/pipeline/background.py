@@ -168,6 +168,8 @@ class BackgroundTask:
             self._value = self._work(self.stopping)
         except BaseException as exc:  # re-raised where the result is taken
             self._error = exc
+            if not isinstance(exc, Exception) and threading.current_thread() is threading.main_thread():
+                raise  # Ctrl-C while the run's thread helps with a task: the run ends now, not at the next result
         finally:
             self.lane.finished(self)
 

@@ -337,8 +337,8 @@ def score_customers(customers: pl.DataFrame, fitted: FittedModels, *, interval: 
 def clv_interval_columns(
     customers: pl.DataFrame, fitted: FittedModels, clv: np.ndarray, factor: float = 1.0
 ) -> pl.DataFrame:
-    """customer_id, clv_lower and clv_upper: the interval of :func:`score_customers`, apart (a run draws it on a
-    second thread beside its strategy and basket steps: see pipeline.run). ``clv``: the customers' CLV, already
+    """customer_id, clv_lower and clv_upper: the interval of :func:`score_customers`, apart (a run draws it beside
+    its strategy and basket steps: see pipeline.run). ``clv``: the customers' CLV, already
     multiplied by ``factor`` (a seasonal factor), by which the bounds are multiplied too, before they are kept
     around ``clv``: the same numbers as scaling the bounds of :func:`score_customers` afterwards, as min and max
     commute with a positive factor."""

@@ -223,7 +223,7 @@ def _compute(settings: RunSettings, cleaned: CleanedData, report: Callable[[str]
     try:
         return _compute_beside(settings, cleaned, report, period, observed, seasonality, scoring, beside, writes)
     except BaseException as exc:
-        for task in beside:  # a failed run leaves nothing working on the second core; Ctrl-C does not wait
+        for task in beside:  # a failed run leaves nothing working beside it; Ctrl-C does not wait
             task.stop(wait=not isinstance(exc, KeyboardInterrupt))
         raise
 
@@ -285,13 +285,13 @@ def _compute_beside(
         skipped["ml"] = str(exc)
 
     report(STEPS[4])
-    # from here on the run's memory is below its peak and the scorecard is usually done: the cleaned lines are
-    # written to the workspace on the second core (pipeline.lines_write)
+    # from here on the run's memory is below its peak: the write of the cleaned lines is queued beside the run
+    # (pipeline.lines_write)
     writes.lines.start()
     if fitted is not None and scored is not None:
         # the CLV interval's parameter draws take seconds at a million customers and no stage reads the bounds:
-        # drawn on the second core too, within their own time budget (pipeline.modeling.INTERVAL_SECONDS); beside
-        # the ML stage they would add to its peak of memory
+        # drawn beside the run too, within their own time budget (pipeline.modeling.INTERVAL_SECONDS); beside the
+        # ML stage they would add to its peak of memory
         interval = BackgroundTask(lambda _: btyd_interval(scored, fitted, seasonal), "clv-interval",
                                   needed_at=STEPS.index("market basket")).start()
         beside.append(interval)
