@@ -41,3 +41,19 @@ def test_python_dash_m_exits_with_mains_code() -> None:
     bad = subprocess.run([sys.executable, "-m", "clvlens", "no-such-command"], capture_output=True, text=True,
                          env=env, timeout=120)
     assert bad.returncode == 2 and "error:" in bad.stderr
+
+
+def test_the_program_sets_its_imports_beyond_the_garbage_collector_and_a_caller_of_main_does_not(
+        tmp_path: Path, cdnow_sample: Path) -> None:
+    """`clvlens run` as the program freezes what its imports built (gc.freeze, so that full collections walk only
+    the run's own objects); main() called from someone's Python leaves their garbage collector alone."""
+    code = ("import atexit, gc, sys; atexit.register(lambda: print('frozen', gc.get_freeze_count() > 0)); "
+            "sys.argv = ['clvlens', *sys.argv[1:]]; from clvlens.cli import entry; entry()")
+    args = ("run", str(cdnow_sample), "--out", str(tmp_path / "ws"), "--skip", "ml,basket,scorecard,report")
+    done = _program(code, *args)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "frozen True"
+    caller = ("import gc, sys; from clvlens.cli import main; code = main(sys.argv[1:]); "
+              "print('frozen', gc.get_freeze_count() > 0, code)")
+    done = _program(caller, *args[:3], str(tmp_path / "ws2"), *args[4:])
+    assert done.stdout.strip().splitlines()[-1] == "frozen False 0", done.stderr

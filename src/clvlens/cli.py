@@ -5,6 +5,7 @@ Errors are printed as one line on stderr with a non-zero exit code; set CLVLENS_
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -183,6 +184,11 @@ def _run_and_report(settings: Any, before: tuple[str, ...] = (), prepare: Callab
     from clvlens.pipeline import run_pipeline
     from clvlens.pipeline.run import STEPS
 
+    if _as_program:
+        # the program's own process: what its imports built (modules, classes, functions) lives to its end, so it
+        # is set beyond the cyclic garbage collector's reach; each of a run's full collections, during which every
+        # thread waits, then walks only what the run itself made (about 0.1 s less of them in a 100k run)
+        gc.freeze()
     with_report = "report" not in settings.skip
     timings: list[StepCost] = []
     report, note = None, "left out by --skip" if not with_report else None
@@ -549,12 +555,18 @@ class _RaiseOnce:
             raise self.error()
 
 
+_as_program = False  # set by entry(): this process is the clvlens program, running no one else's code
+
+
 def entry() -> None:
     """The ``clvlens`` program: :func:`main` on the command line's arguments, then :func:`exit_now`. Its process
     runs no one else's code, so LightGBM loads without the scikit-learn interface clvlens never uses
-    (:mod:`clvlens.ml._lightgbm_import`)."""
+    (:mod:`clvlens.ml._lightgbm_import`), and a run sets what the imports built beyond the garbage collector's
+    reach (see :func:`_run_and_report`)."""
+    global _as_program
     from clvlens.ml._lightgbm_import import without_sklearn_interface
 
+    _as_program = True
     without_sklearn_interface()
     exit_now(main())
 
