@@ -11,7 +11,9 @@ thread per task ran up to four of them at once on two cores: Python's lock was t
 run's own thread, whose steps are the run's critical path, got a quarter of it while they ran. A thread that
 needs a task's result does not sit idle meanwhile: it runs the task itself when no worker has started it, and
 while a worker runs it, it runs queued tasks needed no later (so that at the end of a run the two cores share
-what is left, the scorecard's contenders above all).
+what is left, the scorecard's contenders above all). Runs at once in one process (the dashboard serving two
+uploads) share the lane too, so the cores stay as busy as with one run; a thread may then help with another run's
+task, which delays it but never blocks it (no task waits for a thread that waits for it).
 """
 
 from __future__ import annotations
