@@ -187,7 +187,7 @@ def _run_and_report(settings: Any, before: tuple[str, ...] = (), prepare: Callab
     if _as_program:
         # the program's own process: what its imports built (modules, classes, functions) lives to its end, so it
         # is set beyond the cyclic garbage collector's reach; each of a run's full collections, during which every
-        # thread waits, then walks only what the run itself made (0.23 s of them fell to 0.08 s in a 100k run)
+        # thread waits, then walks only what the run itself made (bench/bench_run_threads.py --as-program)
         gc.freeze()
     with_report = "report" not in settings.skip
     timings: list[StepCost] = []

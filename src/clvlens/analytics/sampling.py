@@ -69,7 +69,7 @@ def auc_difference(a: np.ndarray, b: np.ndarray, labels: np.ndarray) -> PairedDi
     "Comparing the areas under two or more correlated ROC curves", Biometrics 44(3): each positive's and each
     negative's placement value (the share of the other class it outranks, ties counting half), whose variances
     and covariance over the two classes give the variance of the difference. ``customers``: all of them."""
-    from clvlens.analytics.evaluation.metrics import rank_average as rankdata
+    from clvlens.analytics.evaluation.metrics import rank_average
 
     y = np.asarray(labels, dtype=bool)
     m, n = int(y.sum()), int((~y).sum())
@@ -78,9 +78,9 @@ def auc_difference(a: np.ndarray, b: np.ndarray, labels: np.ndarray) -> PairedDi
     placements = []
     for score in (a, b):
         s = np.asarray(score, dtype=float)
-        overall = rankdata(s)
-        positive = (overall[y] - rankdata(s[y])) / n  # share of negatives below each positive
-        negative = 1.0 - (overall[~y] - rankdata(s[~y])) / m  # share of positives above each negative
+        overall = rank_average(s)
+        positive = (overall[y] - rank_average(s[y])) / n  # share of negatives below each positive
+        negative = 1.0 - (overall[~y] - rank_average(s[~y])) / m  # share of positives above each negative
         placements.append((positive, negative))
     (pa, na), (pb, nb) = placements
     difference = float(pa.mean() - pb.mean())

@@ -52,15 +52,15 @@ class Lane:
         self.changed = threading.Condition()
         self._queue: list[tuple[float, int, BackgroundTask]] = []
         self._order = itertools.count()
-        self._workers = 0
+        self._started = 0  # workers started so far (at most self.workers)
         self._idle = 0
 
     def submit(self, task: BackgroundTask) -> None:
         with self.changed:
             task.state = _QUEUED
             heapq.heappush(self._queue, (task.needed_at, next(self._order), task))
-            if self._idle == 0 and self._workers < (self.workers or spare_cores()):
-                self._workers += 1
+            if self._idle == 0 and self._started < (self.workers or spare_cores()):
+                self._started += 1
                 threading.Thread(target=self._serve, name=IDLE_NAME, daemon=True).start()
             self.changed.notify_all()
 
