@@ -37,9 +37,9 @@ def _load(source: str) -> pl.DataFrame:
     return load_source(source).transactions
 
 
-def scorecard_setup(source: str, train_size: int | None) -> tuple[Any, pl.DataFrame]:
-    """The scorecard's own set-up for a source: the contenders' context (its sample of DEFAULT_SAMPLE customers, the
-    calibration end a quarter of the observed span before the last day, ML training on at most ``train_size``
+def scorecard_setup(source: str, train_size: int | None, scored: int | None = 0) -> tuple[Any, pl.DataFrame]:
+    """The scorecard's own set-up for a source: the contenders' context (its sample of ``scored`` customers: 0 for
+    DEFAULT_SAMPLE, None for every customer; the calibration end a quarter of the observed span before the last day, ML training on at most ``train_size``
     customers) and the sample's summary with the holdout columns."""
     from clvlens.analytics.evaluation.predictors import Context
     from clvlens.analytics.evaluation.scorecard import DEFAULT_SAMPLE
@@ -52,7 +52,8 @@ def scorecard_setup(source: str, train_size: int | None) -> tuple[Any, pl.DataFr
     end = transactions["timestamp"].max().replace(hour=0, minute=0, second=0, microsecond=0)
     calibration_end = end - scorecard_holdout(transactions["timestamp"].min(), end, None)
     day = timedelta(days=1)
-    frame, _ = sample_transactions(transactions, DEFAULT_SAMPLE, eligible=pl.col("timestamp") < calibration_end + day)
+    size = DEFAULT_SAMPLE if scored == 0 else scored
+    frame, _ = sample_transactions(transactions, size, eligible=pl.col("timestamp") < calibration_end + day)
     summary = sort_by_customer(rfm_summary(frame.select("customer_id", "timestamp", "amount"), time_unit="W",
                                            observation_end=end, calibration_end=calibration_end))
     rfm = summary.drop("frequency_holdout", "monetary_value_holdout", "value_holdout", "duration_holdout")
@@ -71,7 +72,12 @@ def main() -> None:
     parser.add_argument("--sizes", default="8000,10000,12000,15000,20000")
     parser.add_argument("--draws", type=int, default=4)
     parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--scored", default="default",
+                        help="customers scored: the scorecard's sample (default), a number, or 'all'; with 'all' and "
+                             "sizes beyond the scorecard's this measures the run's ML LTV training sample")
+    parser.add_argument("--jobs", type=int, default=1, help="LightGBM threads (the run's ML LTV uses -1: every core)")
     args = parser.parse_args()
+    scored = {"default": 0, "all": None}.get(args.scored) if args.scored in ("default", "all") else int(args.scored)
     from clvlens.analytics.evaluation import metrics
     from clvlens.analytics.evaluation.figures import group_count, standard_errors
     from clvlens.analytics.evaluation.predictors import ml_features, ml_training
@@ -83,7 +89,7 @@ def main() -> None:
           "scored se (Gini / MAE) |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for source in args.sources:
-        ctx, summary = scorecard_setup(source, train_size=None)
+        ctx, summary = scorecard_setup(source, train_size=None, scored=scored)
         training = ml_training(ctx)
         features = ml_features(ctx)
         actual = summary.select("customer_id", "value_holdout")
@@ -95,7 +101,7 @@ def main() -> None:
                 ginis, maes, cpus, errors = [], [], [], []
                 for _ in range(args.draws if size < pool else 1):
                     rows = np.sort(rng.choice(pool, size=size, replace=False))
-                    estimator = make_estimator(model, random_state=0, n_jobs=1)
+                    estimator = make_estimator(model, random_state=0, n_jobs=args.jobs)
                     started = time.process_time()
                     estimator.fit(training.train_X[rows], training.train_y[rows])
                     cpus.append(time.process_time() - started)

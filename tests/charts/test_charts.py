@@ -77,6 +77,9 @@ def test_maps_use_the_shipped_geometry(uci_workspace: Path, demo_workspace: Path
         world = charts.region_map(ws.regions(), charts.formatter_for(ws.currency))
     drawn = set(world.data[1].locations)
     assert {"GBR", "IRL", "DEU", "FRA", "ZAF", "USA"} <= drawn  # EIRE, RSA and USA mapped by the shipped CSV
+    # the grey base carries the whole world; the coloured trace only the outlines it fills
+    assert len(world.data[0].geojson["features"]) > 170
+    assert {f["properties"]["iso_a3"] for f in world.data[1].geojson["features"]} == drawn
     assert {"SGP", "HKG"} <= {c for c in ("SGP", "HKG", "MLT", "BHR")} and len(world.data) == 3
 
 

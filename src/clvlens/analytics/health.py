@@ -9,7 +9,7 @@ Four candidate scores, each computed for every customer:
 - ``heuristic``: repeat purchase days / age - days since the last purchase / the oldest customer's age (both in
   the summary's time unit), turned into a probability by a logistic fit on the window before (as the classifier).
 
-The choice is made on an internal time split, over a stable sample of customers (``sample``, 50,000 by default;
+The choice is made on an internal time split, over a stable sample of customers (``sample``, 30,000 by default;
 every customer when there are fewer; :mod:`clvlens.analytics.sampling`): the calibration end is the observation
 end minus the validation window, every score is computed from what was known then, and the customers are ranked
 against who bought in the window after it. The best area under the ROC curve wins (AUC rounded to three decimals;

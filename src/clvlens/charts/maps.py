@@ -95,8 +95,12 @@ def _world(regions: pl.DataFrame, fmt: Formatter, metric: str, title: str) -> An
         marker_line_width=0.4, hoverinfo="skip",
     ))
     peak = max([v for _, v, _ in drawn + markers if v is not None] or [1.0])
+    # the coloured trace carries only the outlines it fills: the grey base carries the whole world once, and every
+    # copy of it is validated, copied and written into the page again (about 200 kB of JSON)
+    filled = {c for c, _, _ in drawn}
+    outlines = {**world, "features": [f for f in world["features"] if f["properties"]["iso_a3"] in filled]}
     fig.add_trace(go.Choropleth(
-        geojson=world, featureidkey="properties.iso_a3", locations=[c for c, _, _ in drawn],
+        geojson=outlines, featureidkey="properties.iso_a3", locations=[c for c, _, _ in drawn],
         z=[v for _, v, _ in drawn], text=[n for _, _, n in drawn], colorscale="Teal", zmin=0, zmax=peak,
         marker_line_color="white", marker_line_width=0.4,
         colorbar={"title": {"text": fmt.code or "value"}, "tickprefix": fmt.symbol},
