@@ -9,8 +9,9 @@ import polars as pl
 import pytest
 
 from clvlens.data.canonical import _number, _text, duplicate_rows, lenient_number
-from clvlens.data.dates import YEAR_FIRST, _parse, parse_with
+from clvlens.data.dates import YEAR_FIRST, _parse, choose_formats, parse_with
 from clvlens.data.readers import read_table
+from clvlens.errors import ClvlensError
 
 TRICKY_NUMBERS = [
     "12.5", " 12.5", "12.5 ", "+4", "-0.5", ".5", "5.", "1e3", "1E-2", "inf", "-inf", "NaN", "nan", "1,234.50",
@@ -75,6 +76,23 @@ def test_formats_after_the_first_read_only_what_is_left() -> None:
                     expected = parsed
                     break
         assert got[index] == expected, value
+
+
+def test_the_format_choice_is_the_same_on_padded_and_on_stripped_text() -> None:
+    # day-first and month-first read these alike except where the padded copies are merged with their twins: the
+    # ambiguity (03/04 with nothing to settle it) must be found whether or not the caller stripped the text first
+    ambiguous = pl.Series(["03/04/2024", " 03/04/2024", "05/06/2024 ", "05/06/2024", None, "  "])
+    for text in (ambiguous, ambiguous.str.strip_chars()):
+        with pytest.raises(ClvlensError, match="day-first or month-first"):
+            choose_formats(text)
+    settled = pl.Series(["13/04/2024", " 03/04/2024", "05/06/2024 ", "", None])  # day 13: day-first
+    assert choose_formats(settled) == choose_formats(settled.str.strip_chars())
+    assert choose_formats(settled)[0].startswith("%d/%m/%Y")
+    assert choose_formats(pl.Series(["  ", "", None])) == ()
+    # values that differ only by spaces count once when the families are weighed: one day-first value (spelled
+    # twice) against one month-first value is a tie, not a win for day-first
+    twins = pl.Series(["13/04/2024", " 13/04/2024", "04/13/2024"])
+    assert choose_formats(twins) == choose_formats(pl.Series(["13/04/2024", "04/13/2024"]))
 
 
 def test_the_cleaning_report_says_which_path_read_the_file(tmp_path) -> None:
