@@ -83,6 +83,19 @@ def test_maps_use_the_shipped_geometry(uci_workspace: Path, demo_workspace: Path
     assert {"SGP", "HKG"} <= {c for c in ("SGP", "HKG", "MLT", "BHR")} and len(world.data) == 3
 
 
+def test_regions_that_are_not_places_get_no_map() -> None:
+    import polars as pl
+
+    regions = pl.DataFrame({"region": [f"R{i}" for i in range(1, 11)], "projected_clv": [float(i) for i in range(10)]})
+    fig = charts.region_map(regions, Formatter())
+    assert not [trace for trace in fig.data if trace.type in ("choropleth", "scattergeo")]
+    note = fig.layout.annotations[0].text
+    assert "no region is a country or a Brazilian state" in note and "R1, R2" in note and note.endswith("the table")
+    # one place among them is enough for the map
+    placed = regions.vstack(pl.DataFrame({"region": ["France"], "projected_clv": [5.0]}))
+    assert [trace.locations for trace in charts.region_map(placed, Formatter()).data][1] == ("FRA",)
+
+
 def test_old_analytics_asset_matrix_takes_the_customers_table(demo_workspace: Path) -> None:
     from clvlens.analytics import plot_asset_matrix
 

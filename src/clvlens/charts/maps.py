@@ -1,5 +1,6 @@
 """The regional map: Brazilian states (Olist, the demo store) or countries (UCI) coloured by projected revenue,
 drawn from the offline Natural Earth geometry shipped in charts/geo/ (see its README for source and licence).
+Regions that are neither (sales areas, store codes) get no map, and the figure says why.
 
 Plotly's `geo` traces fetch a base topojson from the network even with `visible=False`; a page that shows these
 maps offline must define `OFFLINE_GEO_STUB` before plotly.js (the report does; a served dashboard points plotly's
@@ -88,6 +89,9 @@ def _world(regions: pl.DataFrame, fmt: Formatter, metric: str, title: str) -> An
     drawn = [(c, v, n) for c, v, n in zip(codes, values, labels, strict=True) if c in with_polygon]
     markers = [(c, v, n) for c, v, n in zip(codes, values, labels, strict=True) if c in SMALL_COUNTRIES]
     unplaced = [n for c, n in zip(codes, labels, strict=True) if c not in with_polygon and c not in SMALL_COUNTRIES]
+    if not drawn and not markers:  # a grey world with every region listed beside it would say nothing
+        shown = ", ".join(str(n) for n in unplaced[:8]) + (", ..." if len(unplaced) > 8 else "")
+        return empty_figure(title, f"no region is a country or a Brazilian state ({shown}): see the table")
     every = [f["properties"]["iso_a3"] for f in world["features"] if f["properties"]["iso_a3"] != "ATA"]
     fig = go.Figure(go.Choropleth(
         geojson=world, featureidkey="properties.iso_a3", locations=every, z=[0] * len(every),
