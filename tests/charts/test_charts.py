@@ -91,6 +91,10 @@ def test_regions_that_are_not_places_get_no_map() -> None:
     assert not [trace for trace in fig.data if trace.type in ("choropleth", "scattergeo")]
     note = fig.layout.annotations[0].text
     assert "no region is a country or a Brazilian state" in note and "R1, R2" in note and note.endswith("the table")
+    assert "R8, ...)" in note and "R9" not in note  # the first eight named
+    blank = pl.DataFrame({"region": ["", " "], "projected_clv": [1.0, 2.0]})
+    assert charts.region_map(blank, Formatter()).layout.annotations[0].text.startswith(
+        "no region is a country or a Brazilian state: ")
     # one place among them is enough for the map
     placed = regions.vstack(pl.DataFrame({"region": ["France"], "projected_clv": [5.0]}))
     assert [trace.locations for trace in charts.region_map(placed, Formatter()).data][1] == ("FRA",)

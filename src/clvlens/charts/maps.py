@@ -90,8 +90,9 @@ def _world(regions: pl.DataFrame, fmt: Formatter, metric: str, title: str) -> An
     markers = [(c, v, n) for c, v, n in zip(codes, values, labels, strict=True) if c in SMALL_COUNTRIES]
     unplaced = [n for c, n in zip(codes, labels, strict=True) if c not in with_polygon and c not in SMALL_COUNTRIES]
     if not drawn and not markers:  # a grey world with every region listed beside it would say nothing
-        shown = ", ".join(str(n) for n in unplaced[:8]) + (", ..." if len(unplaced) > 8 else "")
-        return empty_figure(title, f"no region is a country or a Brazilian state ({shown}): see the table")
+        named = [str(n) for n in unplaced if n is not None and str(n).strip()]
+        shown = f" ({', '.join(named[:8])}{', ...' if len(named) > 8 else ''})" if named else ""
+        return empty_figure(title, f"no region is a country or a Brazilian state{shown}: see the table")
     every = [f["properties"]["iso_a3"] for f in world["features"] if f["properties"]["iso_a3"] != "ATA"]
     fig = go.Figure(go.Choropleth(
         geojson=world, featureidkey="properties.iso_a3", locations=every, z=[0] * len(every),
