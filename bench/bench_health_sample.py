@@ -10,7 +10,8 @@ hashes, as a run takes them, so a larger sample holds every smaller one. Reporte
 on (those seen by the validation split), every score's validation AUC, the chosen score, the paired AUC
 difference of the two best with its 95% margin (the run's `health_choice_error`), the mean of the learned score's
 window probability over every customer, and the CPU seconds of the step (user + system, every thread; LightGBM
-is imported before the first). A size is enough when the choice is the same as at the larger ones and the AUCs move by about their margin or less.
+is imported before the first). A size is enough when the choice is the same as at the larger ones and the AUCs
+move by about their margin or less.
 """
 
 from __future__ import annotations

@@ -39,8 +39,8 @@ def _load(source: str) -> pl.DataFrame:
 
 def scorecard_setup(source: str, train_size: int | None, scored: int | None = 0) -> tuple[Any, pl.DataFrame]:
     """The scorecard's own set-up for a source: the contenders' context (its sample of ``scored`` customers: 0 for
-    DEFAULT_SAMPLE, None for every customer; the calibration end a quarter of the observed span before the last day, ML training on at most ``train_size``
-    customers) and the sample's summary with the holdout columns."""
+    DEFAULT_SAMPLE, None for every customer; the calibration end a quarter of the observed span before the last
+    day, ML training on at most ``train_size`` customers) and the sample's summary with the holdout columns."""
     from clvlens.analytics.evaluation.predictors import Context
     from clvlens.analytics.evaluation.scorecard import DEFAULT_SAMPLE
     from clvlens.ml.sampling import sample_transactions
