@@ -77,7 +77,7 @@ def main() -> None:
                              "sizes beyond the scorecard's this measures the run's ML LTV training sample")
     parser.add_argument("--jobs", type=int, default=1, help="LightGBM threads (the run's ML LTV uses -1: every core)")
     args = parser.parse_args()
-    scored = {"default": 0, "all": None}.get(args.scored) if args.scored in ("default", "all") else int(args.scored)
+    scored = 0 if args.scored == "default" else None if args.scored == "all" else int(args.scored)
     from clvlens.analytics.evaluation import metrics
     from clvlens.analytics.evaluation.figures import group_count, standard_errors
     from clvlens.analytics.evaluation.predictors import ml_features, ml_training
