@@ -26,8 +26,9 @@ from clvlens.ml.features import FeatureCache
 from clvlens.models import parse_horizon
 
 #: customers the scores are validated and the classifier trained on by default (a stable hash sample). On the
-#: simulated 100k and 1M shops 30,000 keep the choice of 50,000 and move every score's AUC by about its margin or
-#: less (0.0012-0.0016), for 0.7 CPU s less per run (bench/bench_health_sample.py, docs/benchmarks.md)
+#: simulated 100k and 1M shops 30,000 keep the choice made on 50,000, each score's AUC moves by about the 95% margin
+#: of the deciding difference (0.0012-0.0016 at 30,000) or less, and a run takes 0.7 CPU s less
+#: (bench/bench_health_sample.py, docs/benchmarks.md)
 HEALTH_SAMPLE = 30_000
 #: from this many training customers LightGBM trains on every core: below it (the default sample included) one
 #: thread, since on a busy 2-core machine OpenMP threads waiting on each other took 30x longer per round (measured)

@@ -88,7 +88,7 @@ def choose_formats(
     # large log counts in millions
     distinct = values.cast(pl.String).drop_nulls().unique()
     stripped = distinct.str.strip_chars()
-    distinct = stripped.unique() if (stripped != distinct).any() else distinct
+    distinct = stripped.unique() if (stripped != distinct).any() else stripped
     distinct = distinct.filter(distinct != "")
     if distinct.is_empty():
         return ()
