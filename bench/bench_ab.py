@@ -5,7 +5,7 @@
 
 Each pair runs `clvlens run SOURCE` in a fresh process with the old tree's package, then with the new one's (report
 included, into a temporary folder), and prints each run's wall seconds (the whole process, as a user waits for it),
-the run's own "time:" and CPU, and the host check of bench/bench_scale.py just before it. Both trees' bytecode is
+the run's own "time:" and CPU, and the host checks of bench/bench_scale.py just before it. Both trees' bytecode is
 compiled first (see bench/bench_scale.py). The last lines give each side's median and the median of the paired
 differences (new - old).
 """
@@ -58,7 +58,7 @@ def main() -> None:
             host = host_check()
             seconds, line = one_run(root.resolve(), args.source)
             walls[side].append(seconds)
-            print(f"pair {pair} {side}: {seconds:.2f} s wall ({line}; host check {host:.2f} s)", flush=True)
+            print(f"pair {pair} {side}: {seconds:.2f} s wall ({line}; {host})", flush=True)
     differences = [new - old for old, new in zip(walls["old"], walls["new"], strict=True)]
     print(f"median wall: old {statistics.median(walls['old']):.2f} s, new {statistics.median(walls['new']):.2f} s; "
           f"median paired difference {statistics.median(differences):+.2f} s "

@@ -14,8 +14,10 @@ from the source tree would compile every clvlens module again, about 0.2 s of ea
 them once before the first run (into src/clvlens/**/__pycache__, ignored by git).
 
 The machine is shared: the same run's CPU seconds can differ by a fifth from one hour to the next. Right before each
-run a fixed pure-Python loop is timed (the "host check" column, seconds of CPU): a larger figure means a slower
-machine at that moment, so runs are compared at similar host checks. `--repeat` runs every case that many times.
+run two fixed checks are timed in a fresh process: a pure-Python loop (the "host check" column, seconds of CPU; a
+larger figure means a slower core at that moment) and copies of a 256 MB array (the "memory GB/s" column: the
+memory bandwidth one core gets, which the loop, held in the processor's caches, does not see and a run's large
+tables do). Runs are compared at similar checks. `--repeat` runs every case that many times.
 
 Writes bench/results/scale.md (a Markdown table for docs/benchmarks.md) and prints it.
 """
@@ -58,18 +60,38 @@ print(f"{rows} {time.perf_counter() - began:.3f}")
 
 HOST_CHECK = """
 import time
+import numpy as np
 began = time.process_time()
 total = 0
 for i in range(20_000_000):
     total += i * i
-print(f"{time.process_time() - began:.3f}")
+loop = time.process_time() - began
+source = np.ones(2**25)  # 256 MB
+target = source.copy()
+began = time.perf_counter()
+for _ in range(8):
+    np.copyto(target, source)
+print(f"{loop:.3f} {8 * 2 * source.nbytes / (time.perf_counter() - began) / 1e9:.1f}")
 """
 
 
-def host_check() -> float:
-    """CPU seconds of a fixed pure-Python loop in a fresh process: the shared machine's speed right now."""
+@dataclass(frozen=True)
+class HostCheck:
+    """The shared machine's speed right now, measured in a fresh process: CPU seconds of a fixed pure-Python loop
+    and the GB/s of copying a 256 MB array (bytes read and written)."""
+
+    seconds: float
+    memory_gbps: float
+
+    def __str__(self) -> str:
+        return f"host check {self.seconds:.2f} s, memory {self.memory_gbps:.1f} GB/s"
+
+
+def host_check() -> HostCheck:
+    """The two checks of the module docstring, in a fresh process."""
     output = subprocess.run([sys.executable, "-c", HOST_CHECK], capture_output=True, text=True, check=True).stdout
-    return float(output.split()[-1])
+    seconds, memory = output.split()[-2:]
+    return HostCheck(float(seconds), float(memory))
 
 
 @dataclass
@@ -80,7 +102,7 @@ class Measured:
     peak_mb: float
     stages: list[tuple[str, float, float, float]] = field(default_factory=list)
     failure: str = ""
-    host_seconds: float = 0.0
+    host: HostCheck | None = None
 
 
 def run_process(command: list[str], env: dict[str, str] | None = None) -> tuple[str, float, float, float, int]:
@@ -122,7 +144,7 @@ def table(rows: list[tuple[int, int, Measured, Measured]]) -> str:
     for _, _, run, _ in rows:
         names += [name for name, *_ in run.stages if name not in names]
     header = ["customers", "order lines", "input", *names, "total s", "CPU s", "peak MB", "DuckDB floor s",
-              "total / floor", "host check s"]
+              "total / floor", "host check s", "memory GB/s"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * 3 + "---:|" * (len(header) - 3)]
     for customers, order_lines, run, floor in rows:
         stage = {name: wall for name, wall, *_ in run.stages}
@@ -132,7 +154,8 @@ def table(rows: list[tuple[int, int, Measured, Measured]]) -> str:
         cells = [f"{customers:,}", f"{order_lines:,}", kind, *walls,
                  f"**{run.seconds:.1f}**", f"{run.cpu_seconds:.1f}", f"{run.peak_mb:,.0f}",
                  f"{floor.seconds:.1f}" if floor_ok else f"failed: {floor.failure[-80:]}",
-                 f"{run.seconds / floor.seconds:.0f}x" if floor_ok else "-", f"{run.host_seconds:.2f}"]
+                 f"{run.seconds / floor.seconds:.0f}x" if floor_ok else "-",
+                 f"{run.host.seconds:.2f}" if run.host else "-", f"{run.host.memory_gbps:.1f}" if run.host else "-"]
         lines.append("| " + " | ".join(cells) + " |")
         if run.failure:
             lines.append(f"| | | failed: {run.failure} |")
@@ -168,9 +191,9 @@ def main() -> None:
             for _ in range(max(1, args.repeat)):
                 host = host_check()
                 run = measure_run(source, args.data / f"ws_{customers}", args.skip)
-                run.host_seconds = host
+                run.host = host
                 print(f"{customers:,} customers, {kind}: {run.seconds:.1f} s, CPU {run.cpu_seconds:.1f} s, peak "
-                      f"{run.peak_mb:,.0f} MB, floor {floor.seconds:.1f} s, host check {host:.2f} s {run.failure}",
+                      f"{run.peak_mb:,.0f} MB, floor {floor.seconds:.1f} s, {host} {run.failure}",
                       flush=True)
                 rows.append((customers, order_lines, run, floor))
     text = (
