@@ -57,3 +57,34 @@ def test_the_program_sets_its_imports_beyond_the_garbage_collector_and_a_caller_
               "print('frozen', gc.get_freeze_count() > 0, code)")
     done = _program(caller, *args[:3], str(tmp_path / "ws2"), *args[4:])
     assert done.stdout.strip().splitlines()[-1] == "frozen False 0", done.stderr
+
+
+def test_a_signal_that_a_library_wrapped_is_still_the_signal() -> None:
+    """A pybind11 extension module (SciPy's optimisers import several) interrupted by Ctrl-C while it initialises
+    raises ``ImportError("initialization failed")`` from the KeyboardInterrupt: the program reports Ctrl-C (130),
+    not an unexpected error (reproduced by arming a 1 ms SIGALRM that raises KeyboardInterrupt just before
+    ``scipy.optimize._highspy._core`` initialises). Errors met while unwinding from a signal count as the signal."""
+    from clvlens.cli import INTERRUPTED, TERMINATED, _Terminated, signal_exit
+
+    def wrapped(signal_error: BaseException, how: str) -> BaseException:
+        try:
+            try:
+                raise signal_error
+            except BaseException as caught:
+                if how == "cause":
+                    raise ImportError("initialization failed") from caught
+                raise OSError("cleaning up")  # noqa: B904 - raised while handling: the signal is its context
+        except Exception as error:
+            return error
+
+    assert signal_exit(wrapped(KeyboardInterrupt(), "cause")) == INTERRUPTED
+    assert signal_exit(wrapped(_Terminated(), "cause")) == TERMINATED
+    assert signal_exit(wrapped(KeyboardInterrupt(), "context")) == INTERRUPTED
+    assert signal_exit(KeyboardInterrupt()) == INTERRUPTED and signal_exit(_Terminated()) == TERMINATED
+    assert signal_exit(wrapped(ValueError("not a signal"), "cause")) is None
+    assert signal_exit(ImportError("initialization failed")) is None
+    looped = ValueError("a")
+    looped.__context__ = ValueError("b")
+    looped.__context__.__context__ = looped
+    assert signal_exit(looped) is None
+

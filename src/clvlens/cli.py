@@ -208,11 +208,12 @@ def _run_and_report(settings: Any, before: tuple[str, ...] = (), prepare: Callab
 
 def _write_report(folder: Path) -> tuple[Path | None, str | None]:
     """The run's report; a failure is reported in one line and does not undo the written workspace."""
-    from clvlens.pipeline.workspace import workspace_lock
+    from clvlens.pipeline.workspace import fault_point, workspace_lock
     from clvlens.report import write_report
 
     try:
         with workspace_lock(folder):  # another run may have taken the folder since ours was written
+            fault_point("write report")
             return write_report(folder), None
     except ClvlensError as exc:
         return None, str(exc)
@@ -536,8 +537,38 @@ def _click_exception_type() -> type[Exception]:
     return typer.BadParameter
 
 
-class _Terminated(Exception):
-    """SIGTERM, raised where the run is so that it unwinds like Ctrl-C (temporary files removed, lock released)."""
+class _Terminated(BaseException):
+    """SIGTERM, raised where the run is so that it unwinds like Ctrl-C (temporary files removed, lock released).
+
+    Not an ``Exception``, as KeyboardInterrupt is not: the handlers that keep a run going past an optional part's
+    failure (``except Exception``: the BTYD features, the learned health score, a scorecard contender, the report)
+    would otherwise take it for that part's error, and the run would go on to the end as if never asked to stop.
+    """
+
+
+#: a signal's exit code and the line that says it
+INTERRUPTED = (130, "interrupted (Ctrl-C); no partial workspace was written")
+TERMINATED = (143, "terminated (SIGTERM); no partial workspace was written")
+
+
+def signal_exit(error: BaseException) -> tuple[int, str] | None:
+    """INTERRUPTED or TERMINATED when ``error`` is Ctrl-C or SIGTERM, or was raised because of one (its cause or
+    context is), else None.
+
+    A library may turn the exception a signal handler raised into its own: a pybind11 extension module (SciPy's
+    optimisers import several) that Ctrl-C interrupts while it initialises raises "ImportError: initialization
+    failed" from the KeyboardInterrupt. That is still the user's Ctrl-C, not an unexpected error.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, KeyboardInterrupt | typer.Abort):
+            return INTERRUPTED
+        if isinstance(current, _Terminated):
+            return TERMINATED
+        current = current.__cause__ or current.__context__
+    return None
 
 
 class _RaiseOnce:
@@ -602,20 +633,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         outcome = app(args=argv, standalone_mode=False)
     except ClvlensError as exc:
+        signalled = signal_exit(exc)  # an error met while the run unwound from a signal: the signal is the news
+        if signalled is not None:
+            return _signalled(signalled)
         errors.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         return 2
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
-    except (typer.Abort, KeyboardInterrupt):
-        errors.print("[red]error:[/red] interrupted (Ctrl-C); no partial workspace was written", highlight=False)
-        return 130
-    except _Terminated:
-        errors.print("[red]error:[/red] terminated (SIGTERM); no partial workspace was written", highlight=False)
-        return 143
+    except (typer.Abort, KeyboardInterrupt, _Terminated) as exc:
+        return _signalled(signal_exit(exc) or INTERRUPTED)
     except _click_exception_type() as exc:
         errors.print(f"[red]error:[/red] {exc.format_message()}", highlight=False, soft_wrap=True)
         return 2 if exc.exit_code in (None, 0, 1) else exc.exit_code
     except Exception as exc:  # the promise is one line, never a traceback, whatever went wrong
+        signalled = signal_exit(exc)
+        if signalled is not None:
+            return _signalled(signalled)
         if os.environ.get("CLVLENS_DEBUG"):
             raise
         message = " ".join(str(exc).split()) or type(exc).__name__
@@ -632,10 +665,14 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGINT, previous_int)
     # click answers Ctrl-C (and typer.Exit raised inside a command) by returning the exit code when not standalone
     if isinstance(outcome, int) and not isinstance(outcome, bool) and outcome != 0:
-        if outcome == 130:
-            errors.print("[red]error:[/red] interrupted (Ctrl-C); no partial workspace was written", highlight=False)
-        return outcome
+        return _signalled(INTERRUPTED) if outcome == INTERRUPTED[0] else outcome
     return 0
+
+
+def _signalled(outcome: tuple[int, str]) -> int:
+    code, line = outcome
+    errors.print(f"[red]error:[/red] {line}", highlight=False)
+    return code
 
 
 if __name__ == "__main__":

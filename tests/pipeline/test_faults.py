@@ -402,6 +402,21 @@ def test_a_write_that_fails_at_the_commit_is_one_line_and_changes_nothing(worksp
     assert not [p for p in workspace.iterdir() if ".tmp" in p.name]
 
 
+@pytest.mark.parametrize(("name", "code", "word"), [("TERM", 143, "terminated"), ("INT", 130, "interrupted")])
+def test_a_signal_while_the_report_is_written_ends_the_program(
+    workspace: Path, small_log: Path, name: str, code: int, word: str
+) -> None:
+    """The report's writer turns its own failures into a note (the workspace is written by then), but a signal is
+    no failure of the report: SIGTERM, raised there, once became that note and the program ended with 0."""
+    previous = run_ids(workspace)
+    completed = cli("run", str(small_log), "--out", str(workspace),
+                    CLVLENS_FAULT_AT="write report", CLVLENS_FAULT_SIGNAL=name)
+    assert_one_line(completed, code, word)
+    assert run_ids(workspace)["run_id"] != previous["run_id"]  # the run was committed before the report
+    assert not (workspace / "report.html").exists()
+    assert not [p for p in workspace.iterdir() if ".tmp" in p.name]
+
+
 @pytest.mark.parametrize(("name", "code"), [("TERM", 143), ("INT", 130)])
 def test_a_signal_during_the_commit_waits_for_the_models_swap(
     workspace: Path, small_log: Path, name: str, code: int
