@@ -402,6 +402,21 @@ def test_a_write_that_fails_at_the_commit_is_one_line_and_changes_nothing(worksp
     assert not [p for p in workspace.iterdir() if ".tmp" in p.name]
 
 
+@pytest.mark.parametrize("command", ["run", "score"])
+@pytest.mark.parametrize(("name", "code"), [("TERM", 143), ("INT", 130)])
+def test_a_signal_as_the_temporary_database_is_created_leaves_nothing_behind(
+    workspace: Path, small_log: Path, command: str, name: str, code: int
+) -> None:
+    """A write's temporary database is in the clean-up's care from its creation on: the signal once came between
+    the two (seen in the fresh-install suite, SIGTERM during `demo --customers 30000`) and left the file behind."""
+    before, ids = workspace_path(workspace).read_bytes(), run_ids(workspace)
+    args = ("run", str(small_log), "--out", str(workspace)) if command == "run" else ("score", str(workspace))
+    completed = cli(*args, CLVLENS_FAULT_AT="database-created", CLVLENS_FAULT_SIGNAL=name)
+    assert_one_line(completed, code, "no partial workspace was written")
+    assert workspace_path(workspace).read_bytes() == before and run_ids(workspace) == ids
+    assert not [p for p in workspace.iterdir() if ".tmp" in p.name]
+
+
 @pytest.mark.parametrize(("name", "code", "word"), [("TERM", 143, "terminated"), ("INT", 130, "interrupted")])
 def test_a_signal_while_the_report_is_written_ends_the_program(
     workspace: Path, small_log: Path, name: str, code: int, word: str

@@ -40,7 +40,7 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -185,8 +185,7 @@ def writing_workspace(folder: str | Path) -> Iterator[tuple[duckdb.DuckDBPyConne
     with workspace_lock(folder):
         temporary = _unique_name(folder, WORKSPACE_FILE, "tmp")
         staging = _unique_name(folder, MODELS_FOLDER, "tmp")
-        connection = duckdb.connect(str(temporary))
-        with _discarded_on_failure(connection, folder, temporary, staging):
+        with _discarded_on_failure(lambda: duckdb.connect(str(temporary)), folder, temporary, staging) as connection:
             yield connection, staging
             run_id = new_run_id()
             _store_models(connection, staging, run_id, run_id=run_id)
@@ -217,13 +216,15 @@ def updating_models(
     with workspace_lock(folder):
         temporary = _unique_name(folder, WORKSPACE_FILE, "tmp")
         staging = _unique_name(folder, MODELS_FOLDER, "tmp")
-        try:
-            shutil.copyfile(target, temporary)
-        except OSError as exc:
-            temporary.unlink(missing_ok=True)
-            raise ClvlensError(f"{folder}: cannot copy the workspace to update it ({exc.strerror})") from None
-        connection = duckdb.connect(str(temporary))
-        with _discarded_on_failure(connection, folder, temporary, staging):
+
+        def copy_and_open() -> duckdb.DuckDBPyConnection:
+            try:
+                shutil.copyfile(target, temporary)
+            except OSError as exc:
+                raise ClvlensError(f"{folder}: cannot copy the workspace to update it ({exc.strerror})") from None
+            return duckdb.connect(str(temporary))
+
+        with _discarded_on_failure(copy_and_open, folder, temporary, staging) as connection:
             if models:
                 _extract_models(connection, folder / MODELS_FOLDER, staging)
             yield connection, staging
@@ -235,19 +236,31 @@ def updating_models(
 
 @contextlib.contextmanager
 def _discarded_on_failure(
-    connection: duckdb.DuckDBPyConnection, folder: Path, temporary: Path, staging: Path
-) -> Iterator[None]:
-    """On any failure of a write: close the copy, remove its files, and turn an I/O error into one line."""
+    open_database: Callable[[], duckdb.DuckDBPyConnection], folder: Path, temporary: Path, staging: Path
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The write's database, which ``open_database`` creates at ``temporary``; on any failure of the write, from
+    that creation on, close it, remove its files, and turn an I/O error into one line.
+
+    The database is opened here, inside the clean-up's reach: opened by the caller, a Ctrl-C or SIGTERM that came
+    between its creation and this block left the temporary file behind.
+    """
+    connection: duckdb.DuckDBPyConnection | None = None
     try:
-        yield
+        connection = open_database()
+        fault_point("database-created")
+        yield connection
     except (OSError, duckdb.IOException) as exc:
-        connection.close()
-        _discard(temporary, staging)
+        _close_and_discard(connection, temporary, staging)
         raise _write_failed(folder, exc) from None
     except BaseException:
-        connection.close()
-        _discard(temporary, staging)
+        _close_and_discard(connection, temporary, staging)
         raise
+
+
+def _close_and_discard(connection: duckdb.DuckDBPyConnection | None, temporary: Path, staging: Path) -> None:
+    if connection is not None:
+        connection.close()
+    _discard(temporary, staging)
 
 
 def _write_failed(folder: Path, exc: BaseException) -> ClvlensError:
