@@ -87,4 +87,3 @@ def test_a_signal_that_a_library_wrapped_is_still_the_signal() -> None:
     looped.__context__ = ValueError("b")
     looped.__context__.__context__ = looped
     assert signal_exit(looped) is None
-
