@@ -6,6 +6,7 @@ import mpmath
 import numpy as np
 import pytest
 
+from clvlens.models import _hyp2f1
 from clvlens.models._hyp2f1 import _near_one, hyp2f1_one_continued_fraction, log_hyp2f1_one
 
 
@@ -33,6 +34,27 @@ def test_continued_fraction_reports_what_it_could_not_reach():
     values, converged = hyp2f1_one_continued_fraction(b, c, z, max_terms=500)
     assert converged.tolist() == [True, False]
     assert np.log(values[0]) == pytest.approx(_reference(b[:1], c[:1], z[:1])[0], rel=1e-13)
+
+
+@pytest.mark.parametrize("block_elements", [1, 7, 300, 2**14])  # one level a block, uneven blocks, one block
+def test_continued_fraction_in_blocks_rounds_as_the_level_at_a_time_loop(monkeypatch, block_elements):
+    """The blocked evaluation (few elements) gives the in-place loop's values to the bit, so that a fit does not
+    depend on how many elements a call happens to get."""
+    monkeypatch.setattr(_hyp2f1, "BLOCK_ELEMENTS", block_elements)
+    rng = np.random.default_rng(17)
+    for n in (1, 2, 5, 108, 513):
+        b = np.exp(rng.uniform(np.log(1e-3), np.log(300.0), n))
+        c = b + np.exp(rng.uniform(np.log(1e-3), np.log(80.0), n))
+        z = 1.0 - np.exp(rng.uniform(np.log(1e-5), np.log(0.3), n))
+        for depth in (1, 2, 3, 64, 501):
+            blocked = _hyp2f1._bottom_up_in_blocks(b, c, z, depth)
+            assert np.array_equal(blocked, _hyp2f1._bottom_up_in_place(b, c, z, depth)), (n, depth)
+    monkeypatch.setattr(_hyp2f1, "BLOCKS_UP_TO", 0)  # every call in place
+    b, c, z = np.array([2.5, 40.0, 0.3]), np.array([7.25, 41.0, 90.0]), np.array([0.9, 0.9999, 0.97])
+    in_place = hyp2f1_one_continued_fraction(b, c, z)[0]
+    monkeypatch.setattr(_hyp2f1, "BLOCKS_UP_TO", 512)
+    assert np.array_equal(hyp2f1_one_continued_fraction(b, c, z)[0], in_place)
+    np.testing.assert_allclose(np.log(in_place), _reference(b, c, z), rtol=1e-13)
 
 
 def test_connection_formula_serves_the_no_dropout_ridge_accurately():

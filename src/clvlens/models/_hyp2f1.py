@@ -29,6 +29,11 @@ _TINY = 1e-17  # a term below this share of the sum no longer changes it
 #: terms the Gauss series sums at most, and the largest z it is used for (beyond it: the near-1 methods)
 SERIES_TERMS = 400
 Z_SERIES = 0.75
+#: elements up to which the continued fraction computes its partial numerators a block of levels at a time, and
+#: levels x elements in a block (8 bytes each: 128 KiB). Beyond a few hundred elements the in-place loop is faster
+#: (bench/bench_hyp2f1.py)
+BLOCKS_UP_TO = 512
+BLOCK_ELEMENTS = 2**14
 
 
 def is_stopping_check(k: int, max_terms: int = SERIES_TERMS) -> bool:
@@ -191,8 +196,8 @@ def hyp2f1_one_continued_fraction(
     ``d_{2n+2} = (b - c' - 1 - n)(n + 1) / ((c' + 2n + 1)(c' + 2n + 2))``. Its approximants converge
     geometrically with ratio ``q = ((1 - sqrt(1 - z)) / (1 + sqrt(1 - z)))^2`` per pair of terms, where
     scipy's ``hyp2f1`` can lose all accuracy; the depth is set from the largest ``z`` for 1e-16 and the
-    fraction is evaluated bottom-up, in place. Returns the values and a mask of the
-    elements whose depth fitted within ``max_terms`` (the others are left for another method).
+    fraction is evaluated bottom-up. Returns the values and a mask of the elements whose depth fitted within
+    ``max_terms`` (the others are left for another method).
     """
     root = np.sqrt(np.maximum(1.0 - z, 0.0))
     ratio = ((1.0 - root) / (1.0 + root)) ** 2
@@ -200,11 +205,20 @@ def hyp2f1_one_continued_fraction(
     converged = needed <= max_terms
     depth = int(min(np.max(needed, initial=2.0), max_terms))
     b, c, z = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (b, c, z)))
+    shape = z.shape
+    b, c, z = b.reshape(-1), c.reshape(-1), z.reshape(-1)
+    evaluate = _bottom_up_in_blocks if z.size <= BLOCKS_UP_TO else _bottom_up_in_place
+    return (1.0 / evaluate(b, c, z, depth)).reshape(shape), converged
+
+
+def _bottom_up_in_place(b: np.ndarray, c: np.ndarray, z: np.ndarray, depth: int) -> np.ndarray:
+    """The fraction's denominator ``1 + d_1 z / (1 + ...)`` from level ``depth`` up, a level at a time in place:
+    near ``z = 1`` this loop runs thousands of times over every element."""
     cp = c - 1.0
     b_minus_cp_1 = b - c
     tail = np.ones(z.shape)
     num, den, tmp = np.empty(z.shape), np.empty(z.shape), np.empty(z.shape)
-    for m in range(depth, 0, -1):  # in place: near z = 1 this loop runs thousands of times
+    for m in range(depth, 0, -1):
         n = (m - 1) // 2
         if m % 2:  # d = -(c'+n)(b+n) / ((c'+2n)(c'+2n+1))
             np.add(cp, n, out=num)
@@ -222,7 +236,49 @@ def hyp2f1_one_continued_fraction(
         num /= den
         num /= tail
         np.add(num, 1.0, out=tail)
-    return 1.0 / tail, converged
+    return tail
+
+
+def _bottom_up_in_blocks(b: np.ndarray, c: np.ndarray, z: np.ndarray, depth: int) -> np.ndarray:
+    """:func:`_bottom_up_in_place` for few elements, with the same roundings: the partial numerators ``d_m z`` of
+    a block of levels are computed at once (:func:`_partial_numerators`), so that the sequential pass costs two
+    operations a level. A Pareto/NBD fit calls this hundreds of times on about a hundred elements at depths of
+    several hundred, where the time goes to the number of array operations, not to their size."""
+    cp = c - 1.0
+    b_minus_cp_1 = b - c
+    tail = np.ones(z.shape)
+    levels_per_block = max(1, BLOCK_ELEMENTS // max(z.size, 1))
+    for top in range(depth, 0, -levels_per_block):
+        levels = np.arange(top, max(top - levels_per_block, 0), -1)
+        for numerator in _partial_numerators(levels, b, cp, b_minus_cp_1, z):
+            np.divide(numerator, tail, out=tail)
+            tail += 1.0
+    return tail
+
+
+def _partial_numerators(
+    levels: np.ndarray, b: np.ndarray, cp: np.ndarray, b_minus_cp_1: np.ndarray, z: np.ndarray,
+) -> np.ndarray:
+    """``d_m z`` for each level ``m`` of ``levels`` (consecutive, one row per level, one column per element),
+    each rounded as :func:`_bottom_up_in_place` rounds it."""
+    numerator = np.empty((levels.size, z.size))
+    denominator = np.empty((levels.size, z.size))
+    for first in (0, 1):  # the levels alternate between the two forms of d
+        rows = slice(first, None, 2)
+        m = levels[rows]
+        if m.size == 0:
+            continue
+        n = ((m - 1) // 2).astype(float)[:, None]
+        if m[0] % 2:
+            np.multiply(cp + n, b + n, out=numerator[rows])
+            np.negative(numerator[rows], out=numerator[rows])
+            np.multiply(cp + 2.0 * n, cp + (2.0 * n + 1.0), out=denominator[rows])
+        else:
+            np.multiply(b_minus_cp_1 - n, n + 1.0, out=numerator[rows])
+            np.multiply(cp + (2.0 * n + 2.0), cp + (2.0 * n + 1.0), out=denominator[rows])
+    numerator *= z
+    numerator /= denominator
+    return numerator
 
 
 def hyp2f1_fallback(f: np.ndarray, A: Any, B: Any, C: Any, z: Any) -> np.ndarray:

@@ -1,0 +1,92 @@
+"""The Pareto/NBD likelihood's continued fraction, a level at a time in place against a block of levels at a time.
+
+    python bench/bench_hyp2f1.py [--source /tmp/demo100k/demo_transactions.csv] [--repeat 3]
+
+First, for a range of element counts at a depth of 508 levels (the median of the calls of a fit on the 100k demo
+store), the milliseconds of one call each way (best of ``--repeat`` rounds) and whether the values agree to the bit;
+the package uses blocks up to ``clvlens.models._hyp2f1.BLOCKS_UP_TO`` elements. With ``--source``, the run's
+"fit models" work (model choice and fits, ``fit_models``) on that file, alternating the two ways ``--repeat``
+times: wall and CPU seconds of each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+import numpy as np
+
+from clvlens.models import _hyp2f1
+
+SIZES = (20, 108, 300, 512, 1000, 3500)
+#: levels of the fraction: the median of the calls of a fit on the 100k demo store
+DEPTH = 508
+
+
+def _cpu() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def fraction_calls(repeat: int) -> None:
+    rng = np.random.default_rng(1)
+    print("elements | in place ms | in blocks ms | ratio | same bits")
+    for n in SIZES:
+        b = rng.uniform(0.01, 50.0, n)
+        c = b + rng.uniform(0.01, 80.0, n)
+        z = rng.uniform(0.9, 0.999, n)
+        calls = max(1, 20_000 // n)
+        best = {}
+        for way, evaluate in (("place", _hyp2f1._bottom_up_in_place), ("blocks", _hyp2f1._bottom_up_in_blocks)):
+            rounds = []
+            for _ in range(repeat):
+                started = time.perf_counter()
+                for _ in range(calls):
+                    evaluate(b, c, z, DEPTH)
+                rounds.append((time.perf_counter() - started) / calls * 1000)
+            best[way] = min(rounds)
+        same = np.array_equal(_hyp2f1._bottom_up_in_place(b, c, z, DEPTH), _hyp2f1._bottom_up_in_blocks(b, c, z, DEPTH))
+        print(f"{n:,} | {best['place']:.3f} | {best['blocks']:.3f} | {best['place'] / best['blocks']:.2f} | {same}")
+
+
+def fits(source: str, repeat: int) -> None:
+    from clvlens.data import load_source
+    from clvlens.pipeline.modeling import ModelSettings, fit_models
+    from clvlens.pipeline.run import build_customer_table, observed_until
+    from clvlens.summary.rfm import resolve_period
+
+    transactions = load_source(source).transactions
+    period = resolve_period(transactions, "W", None, None, "D")
+    observed = observed_until(transactions, period.observation_end)
+    customers = build_customer_table(observed, "W", period.observation_end)
+    shipped = _hyp2f1.BLOCKS_UP_TO
+    seconds: dict[str, list[tuple[float, float]]] = {"in place": [], "in blocks": []}
+    for _ in range(repeat):
+        for way, blocks_up_to in (("in place", 0), ("in blocks", shipped)):
+            _hyp2f1.BLOCKS_UP_TO = blocks_up_to
+            wall, cpu = time.perf_counter(), _cpu()
+            fit_models(observed, customers, time_unit="W", observation_end=period.observation_end,
+                       settings=ModelSettings())
+            seconds[way].append((time.perf_counter() - wall, _cpu() - cpu))
+    _hyp2f1.BLOCKS_UP_TO = shipped
+    print(f"\nfit_models on {source} ({customers.height:,} customers), {repeat} alternating rounds:")
+    for way, runs in seconds.items():
+        walls = ", ".join(f"{w:.2f}" for w, _ in runs)
+        print(f"{way}: wall {walls} s (median {statistics.median(w for w, _ in runs):.2f}), "
+              f"CPU median {statistics.median(c for _, c in runs):.2f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--source", help="a transaction file to time the run's model fits on")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    fraction_calls(args.repeat)
+    if args.source:
+        fits(args.source, args.repeat)
+
+
+if __name__ == "__main__":
+    main()
