@@ -1,7 +1,8 @@
 """Work of a run that needs only what is already loaded, on the spare cores while the run goes on.
 
-The model fits mostly keep one core busy; the seasonal index, the health classifiers, the scorecard's contenders
-(which read only the observed transactions), the CLV interval and the write of the cleaned lines run beside them.
+The model fits mostly keep one core busy; the seasonal index and the health classifiers run beside them, and the
+scorecard's contenders (which read only the observed transactions), the CLV interval and the write of the cleaned
+lines beside the later steps.
 Their results are taken where the run needs them, and their errors are raised there, as if the work had run in
 line.
 

@@ -208,7 +208,8 @@ def _compute(settings: RunSettings, cleaned: CleanedData, report: Callable[[str]
     check_holdout(settings.models.holdout, observed, period.observation_end)
     # the work that needs only the observed transactions runs beside the stages (see pipeline.background), each
     # task taken where the run needs it: the seasonal index (after the fits), the health classifiers (the
-    # strategy step, queued once the customers are summarised), the scorecard (its own step, queued after them)
+    # strategy step, queued once the customers are summarised, beside the fits), the scorecard (its own step,
+    # queued once the fits are done)
     seasonality = BackgroundTask(lambda _: estimate(observed, period.observation_end), "seasonality",
                                  needed_at=STEPS.index("fit models")).start()
     scoring = None
@@ -234,8 +235,7 @@ def _compute_beside(
     beside: list[BackgroundTask], writes: _Writes,
 ) -> RunResult:
     """The stages from the summary on, beside the seasonal index (started) and the scorecard (``scoring``, started
-    here once the health classifiers are queued ahead of it); work started here to run beside them is added to
-    ``beside``."""
+    here once the model fits are done); work started here to run beside them is added to ``beside``."""
     customers = _customer_table(observed, period)
     skipped: dict[str, str] = dict.fromkeys(sorted(settings.skip), SKIPPED_BY_USER)
     health_window = settings.health_window or settings.models.horizon
@@ -243,8 +243,6 @@ def _compute_beside(
                                            observation_end=period.observation_end, needed_at=STEPS.index(
                                                "strategy tables"))
     beside += [classifiers] if classifiers is not None else []
-    if scoring is not None:
-        scoring.start()
 
     report(STEPS[2])
     fitted, scored, interval = None, None, None
@@ -263,6 +261,10 @@ def _compute_beside(
     except ClvlensError as exc:
         skipped["models"] = str(exc)
         fitted = None  # fitted but not scorable: later stages must not expect the model columns
+    if scoring is not None:
+        # queued once the fits are done: its own model fits and trees beside them held Python's lock against the
+        # run's, which cost a 100k demo store 1.1 s of its 10.6 (docs/benchmarks.md, "The scorecard after the fits")
+        scoring.start()
     season, season_note = seasonality.result()
     value_notes = value_notes or {"seasonality": f"not applied: {season_note}"}
 
