@@ -19,6 +19,10 @@ larger figure means a slower core at that moment) and copies of a 256 MB array (
 memory bandwidth one core gets, which the loop, held in the processor's caches, does not see and a run's large
 tables do). Runs are compared at similar checks. `--repeat` runs every case that many times.
 
+`--demo` also runs the demo store of `clvlens demo` at each customer count (its flat CSV log, seed 7, written once
+into --data): a second kind of shop, about three order lines per customer over two years, on which the Pareto/NBD
+likelihood is flat along a ridge (no dropout), so its fits cost several times the simulated log's.
+
 Writes bench/results/scale.md (a Markdown table for docs/benchmarks.md) and prints it.
 """
 
@@ -139,6 +143,26 @@ def measure_floor(source: Path) -> Measured:
     return Measured(f"{source.name} ({int(customers):,} customers)", float(query_seconds), cpu, peak)
 
 
+def demo_log(customers: int, folder: Path) -> tuple[Path, int]:
+    """The demo store's flat CSV log at ``customers`` (written on the first call) and its order lines."""
+    import polars as pl
+
+    from clvlens.data.demo import generate_demo_store, write_flat_log
+
+    path = folder / f"demo_{customers}.csv"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        write_flat_log(generate_demo_store(n_customers=customers, seed=7), path)
+    return path, pl.scan_csv(path).select(pl.len()).collect().item()
+
+
+def kind_of(source_name: str) -> str:
+    """The input's kind as the tables name it."""
+    if source_name.startswith("demo_"):
+        return "demo store CSV"
+    return "Parquet" if source_name.endswith(".parquet") else "gzip CSV"
+
+
 def table(rows: list[tuple[int, int, Measured, Measured]]) -> str:
     names: list[str] = []
     for _, _, run, _ in rows:
@@ -148,7 +172,7 @@ def table(rows: list[tuple[int, int, Measured, Measured]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * 3 + "---:|" * (len(header) - 3)]
     for customers, order_lines, run, floor in rows:
         stage = {name: wall for name, wall, *_ in run.stages}
-        kind = "Parquet" if run.label.endswith(".parquet") else "gzip CSV"
+        kind = kind_of(run.label)
         walls = (f"{stage[n]:.1f}" if n in stage else "-" for n in names)
         floor_ok = not floor.failure and floor.seconds > 0
         cells = [f"{customers:,}", f"{order_lines:,}", kind, *walls,
@@ -167,7 +191,7 @@ def stage_memory(rows: list[tuple[int, int, Measured, Measured]]) -> str:
     if rows:
         lines.append("|---|" + "---:|" * len(rows[0][2].stages))
     for customers, _, run, _ in rows:
-        kind = "Parquet" if run.label.endswith(".parquet") else "gzip CSV"
+        kind = kind_of(run.label)
         cells = [f"{cpu:.1f} / {peak:,.0f}" for _, _, cpu, peak in run.stages]
         lines.append(f"| {customers:,} {kind} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -180,13 +204,16 @@ def main() -> None:
     parser.add_argument("--formats", nargs="+", default=["parquet", "csv.gz"], choices=["parquet", "csv.gz"])
     parser.add_argument("--skip", default="", help="stages to leave out, as `clvlens run --skip` (default none)")
     parser.add_argument("--repeat", type=int, default=1, help="runs of every case (default 1)")
+    parser.add_argument("--demo", action="store_true", help="also the demo store at each customer count")
     args = parser.parse_args()
     compileall.compile_dir(ROOT / "src" / "clvlens", quiet=1)
     rows: list[tuple[int, int, Measured, Measured]] = []
     for customers in args.customers:
         parquet, csv, order_lines = write_log(customers, args.data)
-        for kind in args.formats:
-            source = parquet if kind == "parquet" else csv
+        cases = [(kind, parquet if kind == "parquet" else csv, order_lines) for kind in args.formats]
+        if args.demo:
+            cases.append(("demo store", *demo_log(customers, args.data)))
+        for kind, source, order_lines in cases:
             floor = measure_floor(source)
             for _ in range(max(1, args.repeat)):
                 host = host_check()
