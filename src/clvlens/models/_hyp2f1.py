@@ -4,8 +4,9 @@
 Three evaluations, chosen per element: the Gauss series while ``z <= 0.75``; near ``z = 1`` the connection
 formula to ``1 - z`` (DLMF 15.8.4), whose series converges fast there; and Gauss's continued fraction where
 that formula would cancel (``c - 1 - b`` close to an integer). scipy's ``hyp2f1`` and then mpmath catch the
-rest. All loops work in place: on 1e5-element arrays a fresh temporary per operation costs several times the
-arithmetic.
+rest. The loops over many elements work in place: on 1e5-element arrays a fresh temporary per operation costs
+several times the arithmetic. Over a few hundred elements the continued fraction works a block of levels at a
+time instead, where the count of operations costs more than their size.
 """
 
 from __future__ import annotations

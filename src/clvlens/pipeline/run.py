@@ -263,7 +263,7 @@ def _compute_beside(
         fitted = None  # fitted but not scorable: later stages must not expect the model columns
     if scoring is not None:
         # queued once the fits are done: its own model fits and trees beside them held Python's lock against the
-        # run's, which cost a 100k demo store 1.1 s of its 10.6 (docs/benchmarks.md, "The scorecard after the fits")
+        # run's, which cost a 100k demo store 1.1 s of its 10.6 (docs/benchmarks.md, issue 14 on 2026-12-01)
         scoring.start()
     season, season_note = seasonality.result()
     value_notes = value_notes or {"seasonality": f"not applied: {season_note}"}
