@@ -38,8 +38,8 @@ def test_continued_fraction_reports_what_it_could_not_reach():
 
 @pytest.mark.parametrize("block_elements", [1, 7, 300, 2**14])  # one level a block, uneven blocks, one block
 def test_continued_fraction_in_blocks_rounds_as_the_level_at_a_time_loop(monkeypatch, block_elements):
-    """The blocked evaluation (few elements) gives the in-place loop's values to the bit, so that a fit does not
-    depend on how many elements a call happens to get."""
+    """The blocked evaluation (few elements, the factors of each distinct (b, c) computed once) gives the in-place
+    loop's values to the bit, so that a fit does not depend on how many elements a call happens to get."""
     monkeypatch.setattr(_hyp2f1, "BLOCK_ELEMENTS", block_elements)
     rng = np.random.default_rng(17)
     for n in (1, 2, 5, 108, 513):
@@ -49,6 +49,16 @@ def test_continued_fraction_in_blocks_rounds_as_the_level_at_a_time_loop(monkeyp
         for depth in (1, 2, 3, 64, 501):
             blocked = _hyp2f1._bottom_up_in_blocks(b, c, z, depth)
             assert np.array_equal(blocked, _hyp2f1._bottom_up_in_place(b, c, z, depth)), (n, depth)
+    # as in a Pareto/NBD likelihood: the customers of one frequency share b and c, and their z differ
+    b = np.repeat([729.79, 729.79, 3.5], [150, 100, 62])
+    c = np.repeat([731.68, 732.68, 9.25], [150, 100, 62])
+    z = 1.0 - np.exp(rng.uniform(np.log(1e-4), np.log(0.3), b.size))
+    order = rng.permutation(b.size)
+    b, c, z = b[order], c[order], z[order]
+    pick, columns = _hyp2f1._distinct_pairs(b, c)
+    assert pick.size == 3 and np.array_equal(b[pick][columns], b) and np.array_equal(c[pick][columns], c)
+    for depth in (2, 501):
+        assert np.array_equal(_hyp2f1._bottom_up_in_blocks(b, c, z, depth), _hyp2f1._bottom_up_in_place(b, c, z, depth))
     monkeypatch.setattr(_hyp2f1, "BLOCKS_UP_TO", 0)  # every call in place
     b, c, z = np.array([2.5, 40.0, 0.3]), np.array([7.25, 41.0, 90.0]), np.array([0.9, 0.9999, 0.97])
     in_place = hyp2f1_one_continued_fraction(b, c, z)[0]
