@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import mpmath
 import numpy as np
 import pytest
@@ -55,8 +57,9 @@ def test_continued_fraction_in_blocks_rounds_as_the_level_at_a_time_loop(monkeyp
     z = 1.0 - np.exp(rng.uniform(np.log(1e-4), np.log(0.3), b.size))
     order = rng.permutation(b.size)
     b, c, z = b[order], c[order], z[order]
-    pick, columns = _hyp2f1._distinct_pairs(b, c)
-    assert pick.size == 3 and np.array_equal(b[pick][columns], b) and np.array_equal(c[pick][columns], c)
+    order, runs = _hyp2f1._pair_runs(b, c)
+    assert runs.tolist() == [0, 62, 212, 312]  # (3.5, 9.25), then 729.79 with its two c
+    assert all(len({(b[i], c[i]) for i in order[start:end]}) == 1 for start, end in itertools.pairwise(runs))
     for depth in (2, 501):
         assert np.array_equal(_hyp2f1._bottom_up_in_blocks(b, c, z, depth), _hyp2f1._bottom_up_in_place(b, c, z, depth))
     monkeypatch.setattr(_hyp2f1, "BLOCKS_UP_TO", 0)  # every call in place

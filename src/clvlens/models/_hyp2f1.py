@@ -246,42 +246,43 @@ def _bottom_up_in_blocks(b: np.ndarray, c: np.ndarray, z: np.ndarray, depth: int
     operations a level. A Pareto/NBD fit calls this hundreds of times on a few hundred elements at depths of
     several hundred, where the time goes to the number of array operations, not to their size. The factors of
     ``d_m`` depend on ``b`` and ``c`` alone, which that likelihood shares between the customers of one frequency:
-    they are computed once per distinct pair."""
-    pick, columns = _distinct_pairs(b, c)
-    b_picked, c_picked = b[pick], c[pick]
-    cp = c_picked - 1.0
-    b_minus_cp_1 = b_picked - c_picked
+    they are computed once per distinct pair, on the elements ordered by pair."""
+    order, runs = _pair_runs(b, c)
+    first = order[runs[:-1]]
+    b_first, c_first = b[first], c[first]
+    cp = c_first - 1.0
+    b_minus_cp_1 = b_first - c_first
+    ordered_z = z[order]
+    counts = np.diff(runs)
     tail = np.ones(z.shape)
     levels_per_block = max(1, BLOCK_ELEMENTS // max(z.size, 1))
     for top in range(depth, 0, -levels_per_block):
         levels = np.arange(top, max(top - levels_per_block, 0), -1)
-        for numerator in _partial_numerators(levels, b_picked, cp, b_minus_cp_1, z, columns):
+        for numerator in _partial_numerators(levels, b_first, cp, b_minus_cp_1, ordered_z, counts):
             np.divide(numerator, tail, out=tail)
             tail += 1.0
-    return tail
+    in_given_order = np.empty(z.shape)
+    in_given_order[order] = tail
+    return in_given_order
 
 
-def _distinct_pairs(b: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """One element per distinct ``(b, c)`` pair (its index) and every element's position among those pairs; None
-    instead of the positions when no two elements share a pair."""
+def _pair_runs(b: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The elements ordered by their ``(b, c)`` pair, and where each distinct pair's run starts in that order (the
+    element count appended)."""
     order = np.lexsort((c, b))
-    sorted_b, sorted_c = b[order], c[order]
+    ordered_b, ordered_c = b[order], c[order]
     starts = np.ones(b.size, dtype=bool)
-    starts[1:] = (sorted_b[1:] != sorted_b[:-1]) | (sorted_c[1:] != sorted_c[:-1])
-    if starts.all():
-        return np.arange(b.size), None
-    columns = np.empty(b.size, dtype=np.intp)
-    columns[order] = np.cumsum(starts) - 1
-    return order[starts], columns
+    starts[1:] = (ordered_b[1:] != ordered_b[:-1]) | (ordered_c[1:] != ordered_c[:-1])
+    return order, np.append(np.flatnonzero(starts), b.size)
 
 
 def _partial_numerators(
     levels: np.ndarray, b: np.ndarray, cp: np.ndarray, b_minus_cp_1: np.ndarray, z: np.ndarray,
-    columns: np.ndarray | None = None,
+    counts: np.ndarray | None = None,
 ) -> np.ndarray:
     """``d_m z`` for each level ``m`` of ``levels`` (consecutive, one row per level, one column per element of
     ``z``), each rounded as :func:`_bottom_up_in_place` rounds it. ``b``, ``cp`` and ``b_minus_cp_1`` hold one
-    value per distinct pair, ``columns`` each element's pair (None: one pair per element)."""
+    value per distinct pair, and ``counts`` how many consecutive elements of ``z`` have each pair (None: one)."""
     numerator = np.empty((levels.size, b.size))
     denominator = np.empty((levels.size, b.size))
     for first in (0, 1):  # the levels alternate between the two forms of d
@@ -297,9 +298,9 @@ def _partial_numerators(
         else:
             np.multiply(b_minus_cp_1 - n, n + 1.0, out=numerator[rows])
             np.multiply(cp + (2.0 * n + 2.0), cp + (2.0 * n + 1.0), out=denominator[rows])
-    if columns is not None:
-        numerator = numerator[:, columns]
-        denominator = denominator[:, columns]
+    if counts is not None and b.size < z.size:
+        numerator = np.repeat(numerator, counts, axis=1)
+        denominator = np.repeat(denominator, counts, axis=1)
     numerator *= z
     numerator /= denominator
     return numerator
