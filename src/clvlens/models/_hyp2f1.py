@@ -277,12 +277,11 @@ def _pair_runs(b: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _partial_numerators(
-    levels: np.ndarray, b: np.ndarray, cp: np.ndarray, b_minus_cp_1: np.ndarray, z: np.ndarray,
-    counts: np.ndarray | None = None,
+    levels: np.ndarray, b: np.ndarray, cp: np.ndarray, b_minus_cp_1: np.ndarray, z: np.ndarray, counts: np.ndarray,
 ) -> np.ndarray:
     """``d_m z`` for each level ``m`` of ``levels`` (consecutive, one row per level, one column per element of
     ``z``), each rounded as :func:`_bottom_up_in_place` rounds it. ``b``, ``cp`` and ``b_minus_cp_1`` hold one
-    value per distinct pair, and ``counts`` how many consecutive elements of ``z`` have each pair (None: one)."""
+    value per distinct pair, and ``counts`` how many consecutive elements of ``z`` have each pair."""
     numerator = np.empty((levels.size, b.size))
     denominator = np.empty((levels.size, b.size))
     for first in (0, 1):  # the levels alternate between the two forms of d
@@ -298,7 +297,7 @@ def _partial_numerators(
         else:
             np.multiply(b_minus_cp_1 - n, n + 1.0, out=numerator[rows])
             np.multiply(cp + (2.0 * n + 2.0), cp + (2.0 * n + 1.0), out=denominator[rows])
-    if counts is not None and b.size < z.size:
+    if b.size < z.size:
         numerator = np.repeat(numerator, counts, axis=1)
         denominator = np.repeat(denominator, counts, axis=1)
     numerator *= z
