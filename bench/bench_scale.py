@@ -213,7 +213,7 @@ def main() -> None:
         cases = [(kind, parquet if kind == "parquet" else csv, order_lines) for kind in args.formats]
         if args.demo:
             cases.append(("demo store", *demo_log(customers, args.data)))
-        for kind, source, order_lines in cases:
+        for kind, source, source_lines in cases:
             floor = measure_floor(source)
             for _ in range(max(1, args.repeat)):
                 host = host_check()
@@ -222,7 +222,7 @@ def main() -> None:
                 print(f"{customers:,} customers, {kind}: {run.seconds:.1f} s, CPU {run.cpu_seconds:.1f} s, peak "
                       f"{run.peak_mb:,.0f} MB, floor {floor.seconds:.1f} s, {host} {run.failure}",
                       flush=True)
-                rows.append((customers, order_lines, run, floor))
+                rows.append((customers, source_lines, run, floor))
     text = (
         "Stage wall seconds, the whole process's wall and CPU seconds and peak memory, and the DuckDB floor\n\n"
         f"{table(rows)}\n\nPer stage, CPU seconds / the process's peak MB during the stage\n\n{stage_memory(rows)}\n"

@@ -284,8 +284,8 @@ def _partial_numerators(
     value per distinct pair, and ``counts`` how many consecutive elements of ``z`` have each pair."""
     numerator = np.empty((levels.size, b.size))
     denominator = np.empty((levels.size, b.size))
-    for first in (0, 1):  # the levels alternate between the two forms of d
-        rows = slice(first, None, 2)
+    for parity in (0, 1):  # the levels alternate between the two forms of d
+        rows = slice(parity, None, 2)
         m = levels[rows]
         if m.size == 0:
             continue
