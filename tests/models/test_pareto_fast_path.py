@@ -10,7 +10,8 @@ import pytest
 
 from clvlens.data import load_source
 from clvlens.data.demo import generate_demo_store
-from clvlens.models import ParetoNBD
+from clvlens.models import ParetoNBD, _engine
+from clvlens.models.simulate import simulate_paretonbd
 from clvlens.summary import rfm_summary
 
 
@@ -40,6 +41,35 @@ def test_fast_path_converges_to_the_careful_optimum(demo_calibration, monkeypatc
     assert fast.fit_result_.log_likelihood == pytest.approx(careful.fit_result_.log_likelihood, abs=1e-3)
     for name in ParetoNBD._param_names:
         assert fast.params_[name] == pytest.approx(careful.params_[name], rel=1e-3), name
+
+
+def _near_constant_dropout(n: int, s: float, beta: float, seed: int) -> tuple[np.ndarray, ...]:
+    """Customers whose dropout rates barely vary, in whole weeks: the fit runs along the likelihood's ridge
+    towards no dropout heterogeneity (s and beta growing together), where a fit's ending depends on its path."""
+    d = simulate_paretonbd(n, r=0.9, alpha=50.0, s=s, beta=beta, T_max=100.0, seed=seed)
+    recency = np.where(d["frequency"] > 0, np.maximum(np.round(d["recency"]), 1.0), 0.0)
+    return d["frequency"], recency, np.maximum(np.round(d["T"]), np.maximum(recency, 1.0))
+
+
+@pytest.mark.parametrize(("s", "beta", "seed", "stops_early"), [(5.0, 500.0, 4, True), (50.0, 5000.0, 7, False)])
+def test_subsample_start_stops_early_or_takes_the_strict_path(s, beta, seed, stops_early, monkeypatch) -> None:
+    """The subsample's fit first stops at a looser tolerance. Where Newton steps from there converge, that is the
+    fit; where they do not (the second store), the fit is the strict start's, to the bit, so the early stop never
+    loses a fit."""
+    columns = _near_constant_dropout(20_000, s, beta, seed)
+    fit = _fit(columns, 1_000, monkeypatch)
+    monkeypatch.setattr(_engine, "_WARM_FTOL", _engine._FTOL)  # the strict start alone, as before the early stop
+    strict = _fit(columns, 1_000, monkeypatch)
+    starts = [a for a in fit.fit_result_.attempts if a.startswith("L-BFGS-B on a subsample")]
+    assert "(stopped early)" in starts[0]
+    assert not any("(stopped early)" in a for a in strict.fit_result_.attempts)
+    if stops_early:
+        assert fit.fit_result_.attempts == starts and fit.fit_result_.gradient_norm < 1e-5
+        assert fit.fit_result_.log_likelihood == pytest.approx(strict.fit_result_.log_likelihood, abs=0.01)
+    else:
+        assert fit.fit_result_.attempts[1:] == strict.fit_result_.attempts
+        assert fit.params_ == strict.params_
+        assert fit.fit_result_.log_likelihood == strict.fit_result_.log_likelihood
 
 
 def test_likelihood_on_distinct_pairs_equals_the_row_by_row_terms(demo_calibration) -> None:

@@ -13,6 +13,7 @@ else from finite differences. Fits run with one BLAS thread (see :func:`single_t
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,8 @@ _LOG_EDGE = 14.0  # a fitted parameter outside [8e-7, 1.2e6] is treated as havin
 _WEAK_LOG_SD = 1.0  # sd(log theta) above this (a 95% interval wider than a factor 50 each way): weakly identified
 _MAX_NEWTON_STEP = 1.0  # largest change of a log-parameter in one quasi-Newton step
 _ILL_CONDITIONED = 1e10  # Hessian condition number beyond which its inverse is not to be trusted
+_FTOL = 1e-13  # L-BFGS-B stops when an iteration lowers the objective by less than this (relative) ...
+_WARM_FTOL = 1e-12  # ... or, first, a subsample's fit by less than this (see _subsample_start)
 
 
 @dataclass
@@ -177,7 +180,7 @@ class _Objective:
         return 0.5 * (H + H.T) * self.n
 
 
-def _lbfgs(obj: _Objective, x0: np.ndarray, maxiter: int = 500) -> optimize.OptimizeResult:
+def _lbfgs(obj: _Objective, x0: np.ndarray, maxiter: int = 500, *, ftol: float = _FTOL) -> optimize.OptimizeResult:
     bound = getattr(obj.model, "_log_bound", _LOG_BOUND)
     bounds = [(-bound, bound)] * x0.size
     from scipy import optimize  # here, not at import: scipy.optimize costs a CLI call that fits nothing
@@ -185,7 +188,7 @@ def _lbfgs(obj: _Objective, x0: np.ndarray, maxiter: int = 500) -> optimize.Opti
     gradient = obj.difference_grad if obj.model._lbfgs_by_differences else obj.grad
     return optimize.minimize(
         gradient, x0, jac=True, method="L-BFGS-B", bounds=bounds,
-        options={"maxiter": maxiter, "ftol": 1e-13, "gtol": 1e-9, "maxcor": 20},
+        options={"maxiter": maxiter, "ftol": ftol, "gtol": 1e-9, "maxcor": 20},
     )
 
 
@@ -242,6 +245,34 @@ def _newton_polish(
     return phi, f, steps
 
 
+def _subsample_start(
+    obj: _Objective, sub: _Objective, x0: np.ndarray, tol: float, ok: Callable[[np.ndarray, float], bool]
+) -> tuple[tuple[np.ndarray, float, str, int] | None, np.ndarray | None, list[str]]:
+    """A large fit's start: L-BFGS-B on the subsample ``sub`` from ``x0``, polished by Newton steps on all rows.
+
+    Returns the polished fit (None if not finite), the point to try first after it and the attempts' notes.
+    The subsample's L-BFGS-B first stops once an iteration lowers its objective by less than ``_WARM_FTOL``
+    (relative): its optimum is off the full data's by sampling error anyway, and along a likelihood ridge the
+    strict tolerance sits below the noise of a difference gradient, where L-BFGS-B spent 500 of a 100k demo
+    store's 630 evaluations (0.9 s) in line searches that could not succeed (docs/benchmarks.md, issue 14).
+    Where the Newton steps from that point do not converge, the subsample is fitted again to the strict
+    tolerance and the fit goes on from that point as it did before the early stop: on a ridge, where the steps
+    from two nearby points can end apart, the early stop never loses a fit that the strict start found.
+    """
+    notes: list[str] = []
+    for ftol in dict.fromkeys((_WARM_FTOL, _FTOL)):
+        warm = _lbfgs(sub, x0, ftol=ftol)
+        if not (np.all(np.isfinite(warm.x)) and warm.fun < 1e299):
+            continue
+        phi, fval, nsteps = _newton_polish(obj, warm.x, sub.hessian(warm.x) / sub.n, tol)
+        early = " (stopped early)" if ftol != _FTOL else ""
+        notes.append(f"L-BFGS-B on a subsample ({warm.nit} iterations{early}) + {nsteps} Newton steps")
+        if ftol == _FTOL or (fval < 1e299 and ok(phi, fval)):
+            polished = (phi, fval, "L-BFGS-B (subsample) + Newton", int(warm.nit) + nsteps) if fval < 1e299 else None
+            return polished, phi, notes
+    return None, None, notes
+
+
 def maximise(model: BaseModel, data: dict[str, Any], n_customers: int) -> tuple[np.ndarray, FitResult]:
     """Maximum-likelihood fit of ``model`` on prepared ``data``: fitted parameters and diagnostics."""
     with single_threaded_blas():
@@ -272,13 +303,10 @@ def _maximise(model: BaseModel, data: dict[str, Any], n_customers: int) -> tuple
         # Fit a deterministic subsample, then take Newton steps on the full data using the subsample's
         # Hessian (the mean objective's curvature barely changes with n): a handful of full-data gradients.
         sub = _Objective(model, _subsample(data, model), pen)
-        warm = _lbfgs(sub, starts[0])
-        if np.all(np.isfinite(warm.x)) and warm.fun < 1e299:
-            phi, fval, nsteps = _newton_polish(obj, warm.x, sub.hessian(warm.x) / sub.n, tol)
-            attempts.append(f"L-BFGS-B on a subsample ({warm.nit} iterations) + {nsteps} Newton steps")
-            if fval < 1e299:
-                best = (phi, fval, "L-BFGS-B (subsample) + Newton", int(warm.nit) + nsteps)
-            starts.insert(0, phi)
+        best, polished, notes = _subsample_start(obj, sub, starts[0], tol, ok)
+        attempts += notes
+        if polished is not None:
+            starts.insert(0, polished)
     for i, x0 in enumerate(starts):
         if best is not None and ok(best[0], best[1]):
             break
