@@ -79,10 +79,9 @@ def test_fit_with_the_gradient_lands_where_differences_land(customers, monkeypat
     differences = ParetoNBD(time_unit="D").fit(*customers)
     assert analytic.fit_result_.gradient_norm < 1e-5
     assert analytic.fit_result_.log_likelihood == pytest.approx(differences.fit_result_.log_likelihood, abs=1e-4)
+    # both take the standard errors' Hessian from second differences of the likelihood's values, which its
+    # gradient's rounding noise would swamp where the likelihood is flat (tests/models/test_standard_errors.py)
     for name in ParetoNBD._param_names:
         assert analytic.params_[name] == pytest.approx(differences.params_[name], rel=1e-4), name
         assert analytic.fit_result_.standard_errors[name] == pytest.approx(
             differences.fit_result_.standard_errors[name], rel=1e-3), name
-    # L-BFGS-B keeps difference gradients (ParetoNBD._lbfgs_by_differences); the standard errors' Hessian takes
-    # five gradient passes instead of 21 likelihood evaluations
-    assert analytic.fit_result_.n_evaluations <= differences.fit_result_.n_evaluations - 16

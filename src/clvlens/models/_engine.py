@@ -35,7 +35,7 @@ _LOG_EDGE = 14.0  # a fitted parameter outside [8e-7, 1.2e6] is treated as havin
 _WEAK_LOG_SD = 1.0  # sd(log theta) above this (a 95% interval wider than a factor 50 each way): weakly identified
 _MAX_NEWTON_STEP = 1.0  # largest change of a log-parameter in one quasi-Newton step
 _ILL_CONDITIONED = 1e10  # Hessian condition number beyond which its inverse is not to be trusted
-_ERRORS_STEP = 1e-3  # the step of the standard errors' Hessian from a gradient (see _Objective.hessian)
+_ERRORS_STEP = 1e-3  # the step of the standard errors' Hessian by differences (see _Objective.hessian)
 _FTOL = 1e-13  # L-BFGS-B stops when an iteration lowers the objective by less than this (relative) ...
 _WARM_FTOL = 1e-12  # ... or, first, a subsample's fit by less than this (see _subsample_start)
 
@@ -151,13 +151,16 @@ class _Objective:
     def hessian(self, phi: np.ndarray, *, for_errors: bool = False) -> np.ndarray:
         """Hessian of the *total* penalised NLL (mean x n) in log-parameter space.
 
-        From a gradient, by forward differences: a curvature for quasi-Newton steps to start from. ``for_errors``
-        (the standard errors' and identification's): by central differences of step ``_ERRORS_STEP``. A gradient
-        that is summed from series carries rounding noise (Pareto/NBD's, about 2e-9 of the mean objective), which
-        forward differences of step 1e-5 turn into errors of about 2e-4 in the Hessian: more than its smallest
-        eigenvalue where the likelihood is flat (1.3e-5 on a 60k-customer demo store), so that the standard errors
-        of s and beta came out a third of their size there, or the Hessian indefinite. Central differences of step
-        1e-3 carry a thousandth of that noise, and their truncation error is of order step squared."""
+        The model's analytic Hessian where it has one. Otherwise, for quasi-Newton steps to start from, forward
+        differences of the gradient; ``for_errors`` (the standard errors' and the identification's Hessian),
+        second differences of the likelihood's values of step ``_ERRORS_STEP``. Pareto/NBD's gradient is summed
+        from series and carries rounding noise of 2e-9 to 3e-7 of the mean objective, more where its
+        hypergeometric terms need the continued fraction; differences of it (forward, of step 1e-5) put errors of
+        1e-4 to 1e-1 in the Hessian, more than its smallest eigenvalue where the likelihood is flat (1.2e-5 on a
+        60k-customer demo store), so that the standard errors of s and beta came out several times too small, or
+        the Hessian indefinite. Its values carry less noise and cost a fifth of a gradient, so the 21 second
+        differences cost what 4 gradients did; their noise over a step of 1e-3 is about 2e-6 and their truncation
+        error of order the step squared (bench/bench_standard_errors.py)."""
         k = phi.size
         if self.model._analytic_hessian:
             # with theta = exp(phi): d2f/dphi_i dphi_j = theta_i theta_j H_ij + [i = j] theta_i g_i
@@ -165,19 +168,16 @@ class _Objective:
             theta = np.exp(phi)
             _, g, H = self.model._loglik_hessian(theta, self.data)  # type: ignore[misc]
             return -(H * np.outer(theta, theta) + np.diag(g * theta)) + self.n * np.diag(self.penalty(phi)[2])
-        if self.analytic:
-            h = _ERRORS_STEP if for_errors else 1e-5
-            g0 = None if for_errors else self.grad(phi)[1]
+        if self.analytic and not for_errors:
+            h = 1e-5
+            g0 = self.grad(phi)[1]
             H = np.empty((k, k))
             for i in range(k):
                 e = np.zeros(k)
                 e[i] = h
-                if g0 is None:
-                    H[:, i] = (self.grad(phi + e)[1] - self.grad(phi - e)[1]) / (2 * h)
-                else:
-                    H[:, i] = (self.grad(phi + e)[1] - g0) / h
+                H[:, i] = (self.grad(phi + e)[1] - g0) / h
         else:
-            h = 2e-4
+            h = _ERRORS_STEP if for_errors else 2e-4
             f0 = self.value(phi)
             E = np.eye(k) * h
             fp = np.array([self.value(phi + E[i]) for i in range(k)])

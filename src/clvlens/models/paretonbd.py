@@ -171,8 +171,9 @@ class ParetoNBD(BetaGeo):
     #: L-BFGS-B keeps the forward-difference gradient, so that it stops where it stopped before the analytic one:
     #: along a flat likelihood ridge (no dropout, or no dropout heterogeneity) the exact gradient carries it on to
     #: the parameter box, which turned a flagged ridge fit of a 300-customer demo store into an error and an error
-    #: on UCI into a flagged fit. The quasi-Newton steps on all rows and the standard errors' Hessian use the
-    #: analytic gradient.
+    #: on UCI into a flagged fit. The quasi-Newton steps on all rows use the analytic gradient; the standard errors'
+    #: Hessian takes second differences of the likelihood's values, which carry less rounding noise (see
+    #: ``_engine._Objective.hessian``).
     _lbfgs_by_differences: ClassVar[bool] = True
 
     #: ``penalizer="l2"``: lifetimes' Pareto/NBD adds its penalty to the *total* log-likelihood (it divides by
