@@ -158,9 +158,10 @@ class _Objective:
         hypergeometric terms need the continued fraction; differences of it (forward, of step 1e-5) put errors of
         1e-4 to 1e-1 in the Hessian, more than its smallest eigenvalue where the likelihood is flat (1.2e-5 on a
         60k-customer demo store), so that the standard errors of s and beta came out several times too small, or
-        the Hessian indefinite. Its values carry less noise and cost a fifth of a gradient, so the 21 second
-        differences cost what 4 gradients did; their noise over a step of 1e-3 is about 2e-6 and their truncation
-        error of order the step squared (bench/bench_standard_errors.py)."""
+        the Hessian indefinite. Its values carry less noise and cost a fifth to a half of a gradient (the 100k demo
+        store, the simulated 100k log), so the 21 second differences cost what 4 to 10 gradients do; their noise
+        over a step of 1e-3 is about 2e-6 and their truncation error of order the step squared
+        (bench/bench_standard_errors.py)."""
         k = phi.size
         if self.model._analytic_hessian:
             # with theta = exp(phi): d2f/dphi_i dphi_j = theta_i theta_j H_ij + [i = j] theta_i g_i
