@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -77,3 +79,33 @@ def run_child(script: str, *args: str, timeout: float = 1800) -> dict[str, Any]:
 def emit(payload: dict[str, Any]) -> None:
     """Print the child's result as the final JSON line."""
     print(json.dumps(payload), flush=True)
+
+
+def fit_models_alternately(source: str, ways: dict[str, Callable[[], AbstractContextManager[Any]]],
+                           repeat: int) -> None:
+    """The run's model choice and fits (``fit_models``, weekly) on ``source``'s customers, ``repeat`` rounds of
+    every way in turn, each inside the context its callable returns; prints each way's wall and CPU seconds."""
+    from clvlens.data import load_source
+    from clvlens.pipeline.modeling import ModelSettings, fit_models
+    from clvlens.pipeline.run import build_customer_table, observed_until
+    from clvlens.summary.rfm import resolve_period
+
+    transactions = load_source(source).transactions
+    period = resolve_period(transactions, "W", None, None, "D")
+    observed = observed_until(transactions, period.observation_end)
+    customers = build_customer_table(observed, "W", period.observation_end)
+    seconds: dict[str, list[tuple[float, float]]] = {way: [] for way in ways}
+    for _ in range(repeat):
+        for way, context in ways.items():
+            with context():
+                wall, cpu = time.perf_counter(), os.times()
+                fit_models(observed, customers, time_unit="W", observation_end=period.observation_end,
+                           settings=ModelSettings())
+                after = os.times()
+                seconds[way].append((time.perf_counter() - wall,
+                                     (after.user - cpu.user) + (after.system - cpu.system)))
+    print(f"\nfit_models on {source} ({customers.height:,} customers), {repeat} alternating rounds:")
+    for way, runs in seconds.items():
+        walls = ", ".join(f"{w:.2f}" for w, _ in runs)
+        print(f"{way}: wall {walls} s (median {statistics.median(w for w, _ in runs):.2f}), "
+              f"CPU median {statistics.median(c for _, c in runs):.2f} s")

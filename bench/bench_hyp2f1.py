@@ -13,22 +13,18 @@ times: wall and CPU seconds of each.
 from __future__ import annotations
 
 import argparse
-import os
-import statistics
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
+from _harness import fit_models_alternately
 
 from clvlens.models import _hyp2f1
 
 SIZES = (20, 108, 300, 512, 1000, 3500)
 #: levels of the fraction: the median of the calls of a fit on the 100k demo store
 DEPTH = 508
-
-
-def _cpu() -> float:
-    times = os.times()
-    return times.user + times.system
 
 
 def fraction_calls(repeat: int) -> None:
@@ -59,30 +55,18 @@ def fraction_calls(repeat: int) -> None:
 
 
 def fits(source: str, repeat: int) -> None:
-    from clvlens.data import load_source
-    from clvlens.pipeline.modeling import ModelSettings, fit_models
-    from clvlens.pipeline.run import build_customer_table, observed_until
-    from clvlens.summary.rfm import resolve_period
-
-    transactions = load_source(source).transactions
-    period = resolve_period(transactions, "W", None, None, "D")
-    observed = observed_until(transactions, period.observation_end)
-    customers = build_customer_table(observed, "W", period.observation_end)
     shipped = _hyp2f1.BLOCKS_UP_TO
-    seconds: dict[str, list[tuple[float, float]]] = {"in place": [], "in blocks": []}
-    for _ in range(repeat):
-        for way, blocks_up_to in (("in place", 0), ("in blocks", shipped)):
-            _hyp2f1.BLOCKS_UP_TO = blocks_up_to
-            wall, cpu = time.perf_counter(), _cpu()
-            fit_models(observed, customers, time_unit="W", observation_end=period.observation_end,
-                       settings=ModelSettings())
-            seconds[way].append((time.perf_counter() - wall, _cpu() - cpu))
-    _hyp2f1.BLOCKS_UP_TO = shipped
-    print(f"\nfit_models on {source} ({customers.height:,} customers), {repeat} alternating rounds:")
-    for way, runs in seconds.items():
-        walls = ", ".join(f"{w:.2f}" for w, _ in runs)
-        print(f"{way}: wall {walls} s (median {statistics.median(w for w, _ in runs):.2f}), "
-              f"CPU median {statistics.median(c for _, c in runs):.2f} s")
+
+    @contextmanager
+    def blocks_up_to(elements: int) -> Iterator[None]:
+        _hyp2f1.BLOCKS_UP_TO = elements
+        try:
+            yield
+        finally:
+            _hyp2f1.BLOCKS_UP_TO = shipped
+
+    fit_models_alternately(source, {"in place": lambda: blocks_up_to(0),
+                                    "in blocks": lambda: blocks_up_to(shipped)}, repeat)
 
 
 def main() -> None:

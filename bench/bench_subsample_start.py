@@ -18,14 +18,13 @@ the two ways ``--repeat`` times: wall and CPU seconds of each.
 from __future__ import annotations
 
 import argparse
-import os
-import statistics
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
+from _harness import fit_models_alternately
 
 from clvlens.errors import ClvlensError
 from clvlens.models import ParetoNBD, _engine
@@ -34,11 +33,6 @@ from clvlens.models.simulate import simulate_paretonbd
 #: (s, beta) with one mean dropout rate (0.01 a week) and ever less heterogeneity
 DROPOUT = ((5.0, 500.0), (50.0, 5_000.0), (500.0, 50_000.0), (2_000.0, 200_000.0))
 SIZES = (20_000, 40_000)
-
-
-def _cpu() -> float:
-    times = os.times()
-    return times.user + times.system
 
 
 @contextmanager
@@ -114,28 +108,8 @@ def ridge_stores(seeds: range) -> None:
 
 
 def fits(source: str, repeat: int) -> None:
-    from clvlens.data import load_source
-    from clvlens.pipeline.modeling import ModelSettings, fit_models
-    from clvlens.pipeline.run import build_customer_table, observed_until
-    from clvlens.summary.rfm import resolve_period
-
-    transactions = load_source(source).transactions
-    period = resolve_period(transactions, "W", None, None, "D")
-    observed = observed_until(transactions, period.observation_end)
-    customers = build_customer_table(observed, "W", period.observation_end)
-    seconds: dict[str, list[tuple[float, float]]] = {"strict": [], "early stop": []}
-    for _ in range(repeat):
-        for way in seconds:
-            with _strict_start(way == "strict"):
-                wall, cpu = time.perf_counter(), _cpu()
-                fit_models(observed, customers, time_unit="W", observation_end=period.observation_end,
-                           settings=ModelSettings())
-                seconds[way].append((time.perf_counter() - wall, _cpu() - cpu))
-    print(f"\nfit_models on {source} ({customers.height:,} customers), {repeat} alternating rounds:")
-    for way, runs in seconds.items():
-        walls = ", ".join(f"{w:.2f}" for w, _ in runs)
-        print(f"{way}: wall {walls} s (median {statistics.median(w for w, _ in runs):.2f}), "
-              f"CPU median {statistics.median(c for _, c in runs):.2f} s")
+    fit_models_alternately(source, {"strict": lambda: _strict_start(True),
+                                    "early stop": lambda: _strict_start(False)}, repeat)
 
 
 def _seeds(text: str) -> range:
