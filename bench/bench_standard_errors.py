@@ -22,7 +22,7 @@ import numpy as np
 
 from clvlens.models import ParetoNBD, _engine
 from clvlens.models._base import dedup_rows
-from clvlens.models.simulate import simulate_paretonbd
+from clvlens.models.simulate import in_whole_periods, simulate_paretonbd
 
 #: (customers, s, beta, seed)
 SIMULATED = ((10_000, 3.0, 378.0, 1), (20_000, 3.0, 378.0, 1), (40_000, 3.0, 378.0, 2), (20_000, 5.0, 500.0, 4))
@@ -31,9 +31,7 @@ SIMULATED = ((10_000, 3.0, 378.0, 1), (20_000, 3.0, 378.0, 1), (40_000, 3.0, 378
 def _simulated() -> Iterator[tuple[str, list[np.ndarray]]]:
     for n, s, beta, seed in SIMULATED:
         d = simulate_paretonbd(n, r=0.87, alpha=51.6, s=s, beta=beta, T_max=104.0, seed=seed)
-        recency = np.where(d["frequency"] > 0, np.maximum(np.round(d["recency"]), 1.0), 0.0)
-        yield (f"simulated {n:,}, s {s:g}, beta {beta:g}, seed {seed}",
-               [d["frequency"], recency, np.maximum(np.round(d["T"]), np.maximum(recency, 1.0))])
+        yield f"simulated {n:,}, s {s:g}, beta {beta:g}, seed {seed}", in_whole_periods(d)
 
 
 def _files(paths: list[str]) -> Iterator[tuple[str, list[np.ndarray]]]:

@@ -28,7 +28,7 @@ from _harness import fit_models_alternately
 
 from clvlens.errors import ClvlensError
 from clvlens.models import ParetoNBD, _engine
-from clvlens.models.simulate import simulate_paretonbd
+from clvlens.models.simulate import in_whole_periods, simulate_paretonbd
 
 #: (s, beta) with one mean dropout rate (0.01 a week) and ever less heterogeneity
 DROPOUT = ((5.0, 500.0), (50.0, 5_000.0), (500.0, 50_000.0), (2_000.0, 200_000.0))
@@ -47,8 +47,7 @@ def _strict_start(strict: bool) -> Iterator[None]:
 
 def _store(n: int, s: float, beta: float, seed: int) -> tuple[np.ndarray, ...]:
     d = simulate_paretonbd(n, r=0.9, alpha=50.0, s=s, beta=beta, T_max=100.0, seed=seed)
-    recency = np.where(d["frequency"] > 0, np.maximum(np.round(d["recency"]), 1.0), 0.0)
-    return d["frequency"], recency, np.maximum(np.round(d["T"]), np.maximum(recency, 1.0))
+    return tuple(in_whole_periods(d))
 
 
 def _fit(columns: tuple[np.ndarray, ...], strict: bool) -> tuple[float, ParetoNBD | str]:

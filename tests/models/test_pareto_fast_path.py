@@ -11,7 +11,7 @@ import pytest
 from clvlens.data import load_source
 from clvlens.data.demo import generate_demo_store
 from clvlens.models import ParetoNBD, _engine
-from clvlens.models.simulate import simulate_paretonbd
+from clvlens.models.simulate import in_whole_periods, simulate_paretonbd
 from clvlens.summary import rfm_summary
 
 
@@ -47,8 +47,7 @@ def _near_constant_dropout(n: int, s: float, beta: float, seed: int) -> tuple[np
     """Customers whose dropout rates barely vary, in whole weeks: the fit runs along the likelihood's ridge
     towards no dropout heterogeneity (s and beta growing together), where a fit's ending depends on its path."""
     d = simulate_paretonbd(n, r=0.9, alpha=50.0, s=s, beta=beta, T_max=100.0, seed=seed)
-    recency = np.where(d["frequency"] > 0, np.maximum(np.round(d["recency"]), 1.0), 0.0)
-    return d["frequency"], recency, np.maximum(np.round(d["T"]), np.maximum(recency, 1.0))
+    return tuple(in_whole_periods(d))
 
 
 @pytest.mark.parametrize(("s", "beta", "seed", "stops_early"), [(5.0, 500.0, 4, True), (50.0, 5000.0, 7, False)])

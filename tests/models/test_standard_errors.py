@@ -9,13 +9,12 @@ import numpy as np
 import pytest
 
 from clvlens.models import ParetoNBD, _engine
-from clvlens.models.simulate import simulate_paretonbd
+from clvlens.models.simulate import in_whole_periods, simulate_paretonbd
 
 
 def _weekly_store(n: int, s: float, beta: float, seed: int) -> list[np.ndarray]:
     d = simulate_paretonbd(n, r=0.87, alpha=51.6, s=s, beta=beta, T_max=104.0, seed=seed)
-    recency = np.where(d["frequency"] > 0, np.maximum(np.round(d["recency"]), 1.0), 0.0)
-    return [d["frequency"], recency, np.maximum(np.round(d["T"]), np.maximum(recency, 1.0))]
+    return in_whole_periods(d)
 
 
 def _log_sd(model: ParetoNBD) -> np.ndarray:

@@ -10,7 +10,7 @@ import numpy as np
 from clvlens.errors import ClvlensError
 from clvlens.models._base import as_float_array, validate_finite_nonneg
 
-__all__ = ["generate_new_data", "simulate_bgnbd", "simulate_paretonbd"]
+__all__ = ["generate_new_data", "in_whole_periods", "simulate_bgnbd", "simulate_paretonbd"]
 
 
 def _last_purchase_time(
@@ -54,6 +54,15 @@ def simulate_paretonbd(
     span = np.minimum(rng.exponential(1.0 / mu), T)
     x = rng.poisson(lam * span).astype(float)
     return {"frequency": x, "recency": _last_purchase_time(rng, x, x, span), "T": T}
+
+
+def in_whole_periods(summary: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """A simulated summary's frequency, recency and T in whole periods, as a log in whole weeks (say) reports them:
+    recency and T rounded, a repeat buyer's recency at least one period, T at least the recency and one period.
+    Whole periods make customers share histories, as real logs do (and as a fit's distinct rows count them)."""
+    frequency = summary["frequency"]
+    recency = np.where(frequency > 0, np.maximum(np.round(summary["recency"]), 1.0), 0.0)
+    return [frequency, recency, np.maximum(np.round(summary["T"]), np.maximum(recency, 1.0))]
 
 
 #: customers x opportunities simulated at once by the BG/BB generator (bounds its memory to ~40 MB)
